@@ -1,0 +1,196 @@
+//! The library's error type.
+//!
+//! Every fallible function in nninit returns [`Error`]. Variants carry the
+//! offending values in named fields, and their messages are lowercase without a
+//! trailing period, so the CLI can print them as `nninit: <message>`.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in nninit.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A numeric parameter is outside its valid range (NaN, infinite, negative, ...).
+    #[error("invalid {name} = {value}: must be {expected}")]
+    InvalidParameter {
+        /// The parameter's name as the user wrote it (`std`, `gain`, `sparsity`, ...).
+        name: &'static str,
+        /// The rejected value.
+        value: f64,
+        /// What the value must be, e.g. `finite and > 0`.
+        expected: &'static str,
+    },
+    /// An interval whose lower end is not below its upper end.
+    #[error("invalid interval [{low}, {high}]: {what} needs low < high, both finite")]
+    InvalidInterval {
+        /// Which interval (`uniform`, `truncation bounds`, `hardtanh`).
+        what: &'static str,
+        /// The lower end.
+        low: f64,
+        /// The upper end.
+        high: f64,
+    },
+    /// An activation name nninit does not know.
+    #[error("unknown activation `{name}` (known: {known})")]
+    UnknownActivation {
+        /// The name given.
+        name: String,
+        /// A comma-separated list of the known names.
+        known: &'static str,
+    },
+    /// An activation was given a parameter it does not take.
+    #[error("activation `{name}` takes no parameter, got {value}")]
+    UnexpectedParameter {
+        /// The activation's name.
+        name: &'static str,
+        /// The parameter given.
+        value: f64,
+    },
+    /// An initializer name nninit does not know.
+    #[error("unknown initializer `{name}` (known: {known})")]
+    UnknownInit {
+        /// The name given.
+        name: String,
+        /// A comma-separated list of the known names.
+        known: &'static str,
+    },
+    /// A shape with a zero-sized dimension.
+    #[error("shape {shape:?} has a zero dimension; every dimension must be at least 1")]
+    ZeroDimension {
+        /// The shape.
+        shape: Vec<usize>,
+    },
+    /// A shape whose element count overflows.
+    #[error("shape {shape:?} has more elements than fit in 64 bits")]
+    ShapeOverflow {
+        /// The shape.
+        shape: Vec<usize>,
+    },
+    /// Fans cannot be computed from a tensor of this rank without explicit fans.
+    #[error(
+        "cannot compute fans of a rank-{rank} tensor (shape {shape:?}): give the fans explicitly (a bias takes its weight's fans)"
+    )]
+    RankTooSmall {
+        /// The tensor's rank.
+        rank: usize,
+        /// The tensor's shape.
+        shape: Vec<usize>,
+    },
+    /// A layout names an axis the tensor does not have, or names one axis twice.
+    #[error("layout axis {axis} is invalid for a rank-{rank} tensor: {reason}")]
+    InvalidAxis {
+        /// The axis.
+        axis: usize,
+        /// The tensor's rank.
+        rank: usize,
+        /// Why the axis is invalid.
+        reason: &'static str,
+    },
+    /// The number of groups does not divide a channel dimension.
+    #[error("groups = {groups} does not divide the {what} dimension of size {size}")]
+    GroupsMismatch {
+        /// The number of groups.
+        groups: usize,
+        /// Which dimension (`output channels`, `input channels`).
+        what: &'static str,
+        /// That dimension's size.
+        size: usize,
+    },
+    /// An initializer that works only on certain shapes was given another.
+    #[error("{init} cannot initialize shape {shape:?}: {reason}")]
+    UnsupportedShape {
+        /// The initializer's name.
+        init: &'static str,
+        /// The shape given.
+        shape: Vec<usize>,
+        /// What the initializer needs.
+        reason: String,
+    },
+    /// A buffer's length does not match the tensor it should hold.
+    #[error("buffer holds {got} elements, expected {expected}")]
+    LengthMismatch {
+        /// The expected number of elements.
+        expected: u64,
+        /// The buffer's length.
+        got: u64,
+    },
+    /// A slice range outside the tensor or reversed.
+    #[error("slice {start}:{end} is invalid for a tensor of {len} elements")]
+    InvalidSlice {
+        /// First element of the slice.
+        start: u64,
+        /// One past the last element.
+        end: u64,
+        /// The tensor's number of elements.
+        len: u64,
+    },
+    /// A file format or extension nninit cannot write or read.
+    #[error("unsupported file `{path}`: {reason}")]
+    UnsupportedFile {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// An I/O error on a path.
+    #[error("{action} `{path}`: {source}")]
+    Io {
+        /// What was being done (`cannot write`, `cannot rename`, ...).
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A configuration (JSON) that does not describe a valid initializer.
+    #[error("invalid initializer config: {reason}")]
+    InvalidConfig {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Shorthand for `Result<T, nninit::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Checks that `value` is finite and strictly positive.
+pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(Error::InvalidParameter { name, value, expected: "finite and > 0" })
+    }
+}
+
+/// Checks that `value` is finite and not negative.
+pub(crate) fn non_negative(name: &'static str, value: f64) -> Result<f64> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(Error::InvalidParameter { name, value, expected: "finite and >= 0" })
+    }
+}
+
+/// Checks that `mean ± 9·spread` stays finite, so every sample a
+/// distribution can draw (the streams never exceed 9σ) is a finite `f64`.
+pub(crate) fn finite_spread(name: &'static str, mean: f64, spread: f64) -> Result<f64> {
+    if (mean.abs() + 9.0 * spread).is_finite() {
+        Ok(spread)
+    } else {
+        Err(Error::InvalidParameter { name, value: spread, expected: "small enough that mean ± 9·std is finite" })
+    }
+}
+
+/// Checks that `value` is finite.
+pub(crate) fn finite(name: &'static str, value: f64) -> Result<f64> {
+    if value.is_finite() { Ok(value) } else { Err(Error::InvalidParameter { name, value, expected: "finite" }) }
+}
+
+/// Checks that `low < high` with both finite.
+pub(crate) fn interval(what: &'static str, low: f64, high: f64) -> Result<(f64, f64)> {
+    if low.is_finite() && high.is_finite() && low < high {
+        Ok((low, high))
+    } else {
+        Err(Error::InvalidInterval { what, low, high })
+    }
+}

@@ -1,0 +1,793 @@
+//! Initializers that draw every element independently from one distribution.
+
+use serde::{Deserialize, Serialize};
+
+use crate::activation::Activation;
+use crate::error::{self, Error, Result};
+use crate::fan::{Fan, FanMode};
+
+use super::sample::{Sampler, TruncatedSampler};
+
+/// Fills with one value.
+///
+/// # Formula
+/// `w = value`
+///
+/// # Parameters
+/// - `value`: any finite number.
+///
+/// # Equivalent to
+/// `torch.nn.init.constant_(w, value)`, `jax.nn.initializers.constant(value)`,
+/// `keras.initializers.Constant(value)`. [`Init::Zeros`](super::Init::Zeros)
+/// and [`Init::Ones`](super::Init::Ones) are the usual cases.
+///
+/// # Example
+/// ```
+/// use nninit::init::Constant;
+/// assert_eq!(Constant::new(0.5)?.value(), 0.5);
+/// assert!(Constant::new(f64::NAN).is_err());
+/// # Ok::<(), nninit::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a NaN or infinite value.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ConstantRaw", into = "ConstantRaw")]
+pub struct Constant {
+    value: f64,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConstantRaw {
+    value: f64,
+}
+
+impl Constant {
+    /// Validates `value`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] if `value` is not finite.
+    pub fn new(value: f64) -> Result<Self> {
+        Ok(Self { value: error::finite("value", value)? })
+    }
+
+    /// The value.
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+
+    pub(crate) fn sampler(&self) -> Sampler {
+        Sampler::Constant(self.value)
+    }
+}
+
+impl TryFrom<ConstantRaw> for Constant {
+    type Error = Error;
+    fn try_from(raw: ConstantRaw) -> Result<Self> {
+        Self::new(raw.value)
+    }
+}
+
+impl From<Constant> for ConstantRaw {
+    fn from(c: Constant) -> Self {
+        Self { value: c.value }
+    }
+}
+
+/// Uniform on `[low, high]`.
+///
+/// # Formula
+/// `w ~ U(low, high)`; mean `(low + high) / 2`, std `(high − low) / √12`.
+///
+/// # Parameters
+/// - `low < high`, both finite.
+///
+/// # Equivalent to
+/// `torch.nn.init.uniform_(w, a=low, b=high)`; `jax.nn.initializers.uniform(scale)`
+/// is `U(0, scale)`; `keras.initializers.RandomUniform(minval, maxval)`.
+/// Values never leave `[low, high]`, also after rounding to `bf16`/`f16`.
+///
+/// # Example
+/// ```
+/// use nninit::init::Uniform;
+/// let u = Uniform::new(-0.1, 0.1)?;
+/// assert!((u.std() - 0.2 / 12f64.sqrt()).abs() < 1e-15);
+/// assert!(Uniform::new(1.0, -1.0).is_err());
+/// # Ok::<(), nninit::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidInterval`] unless `low < high`, both finite.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "UniformRaw", into = "UniformRaw")]
+pub struct Uniform {
+    low: f64,
+    high: f64,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UniformRaw {
+    #[serde(alias = "a")]
+    low: f64,
+    #[serde(alias = "b")]
+    high: f64,
+}
+
+impl Uniform {
+    /// Validates the interval.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInterval`] unless `low < high`, both finite.
+    pub fn new(low: f64, high: f64) -> Result<Self> {
+        let (low, high) = error::interval("uniform", low, high)?;
+        if !(high - low).is_finite() {
+            return Err(Error::InvalidInterval { what: "uniform (width overflows)", low, high });
+        }
+        Ok(Self { low, high })
+    }
+
+    /// The lower end.
+    pub fn low(&self) -> f64 {
+        self.low
+    }
+
+    /// The upper end.
+    pub fn high(&self) -> f64 {
+        self.high
+    }
+
+    /// The standard deviation `(high − low) / √12`.
+    pub fn std(&self) -> f64 {
+        (self.high - self.low) / 12f64.sqrt()
+    }
+
+    pub(crate) fn sampler(&self) -> Sampler {
+        Sampler::Uniform { low: self.low, high: self.high }
+    }
+}
+
+impl TryFrom<UniformRaw> for Uniform {
+    type Error = Error;
+    fn try_from(raw: UniformRaw) -> Result<Self> {
+        Self::new(raw.low, raw.high)
+    }
+}
+
+impl From<Uniform> for UniformRaw {
+    fn from(u: Uniform) -> Self {
+        Self { low: u.low, high: u.high }
+    }
+}
+
+/// Normal (Gaussian) with given mean and standard deviation.
+///
+/// # Formula
+/// `w ~ N(mean, std²)`
+///
+/// # Parameters
+/// - `mean`: finite; `std`: finite and `>= 0` (0 gives the constant `mean`).
+///
+/// # Equivalent to
+/// `torch.nn.init.normal_(w, mean, std)`; `jax.nn.initializers.normal(stddev)`
+/// (mean 0); `keras.initializers.RandomNormal(mean, stddev)`. The 32-bit
+/// stream's Box–Muller draws `|z| ≤ 5.9` and the 64-bit stream's `|z| ≤ 8.6`
+/// (probability mass beyond: 4·10⁻⁹ and 10⁻¹⁷); PyTorch's float kernel has the
+/// same 24-bit limit.
+///
+/// # Example
+/// ```
+/// use nninit::init::Normal;
+/// let gpt2 = Normal::new(0.0, 0.02)?;
+/// assert_eq!(gpt2.std(), 0.02);
+/// assert!(Normal::new(0.0, -1.0).is_err());
+/// # Ok::<(), nninit::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a non-finite mean or a negative or non-finite std.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "NormalRaw", into = "NormalRaw")]
+pub struct Normal {
+    mean: f64,
+    std: f64,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NormalRaw {
+    #[serde(default)]
+    mean: f64,
+    #[serde(default = "one", alias = "stddev")]
+    std: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Normal {
+    /// Validates the parameters.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for a non-finite mean or a negative or
+    /// non-finite std.
+    pub fn new(mean: f64, std: f64) -> Result<Self> {
+        let mean = error::finite("mean", mean)?;
+        let std = error::finite_spread("std", mean, error::non_negative("std", std)?)?;
+        Ok(Self { mean, std })
+    }
+
+    /// The mean.
+    pub fn mean(&self) -> f64 {
+        self.mean
+    }
+
+    /// The standard deviation.
+    pub fn std(&self) -> f64 {
+        self.std
+    }
+
+    pub(crate) fn sampler(&self) -> Sampler {
+        Sampler::Normal { mean: self.mean, std: self.std }
+    }
+}
+
+impl TryFrom<NormalRaw> for Normal {
+    type Error = Error;
+    fn try_from(raw: NormalRaw) -> Result<Self> {
+        Self::new(raw.mean, raw.std)
+    }
+}
+
+impl From<Normal> for NormalRaw {
+    fn from(n: Normal) -> Self {
+        Self { mean: n.mean, std: n.std }
+    }
+}
+
+/// Where a truncated normal is cut, in one of the two conventions in use.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Truncation {
+    /// Absolute bounds `[low, high]`, whatever the std: PyTorch's
+    /// `trunc_normal_(w, mean, std, a, b)`. With its defaults `a = −2, b = 2`
+    /// and `std = 0.02` nothing is truncated (timm issue #1286).
+    Absolute {
+        /// The lower bound.
+        low: f64,
+        /// The upper bound.
+        high: f64,
+    },
+    /// Bounds at `mean + lower·σ` and `mean + upper·σ`, in units of the
+    /// underlying normal's σ: JAX's `truncated_normal(stddev, lower, upper)`
+    /// and Keras's `TruncatedNormal` (±2).
+    Std {
+        /// Lower bound in units of σ.
+        lower: f64,
+        /// Upper bound in units of σ.
+        upper: f64,
+        /// Whether σ is enlarged so the truncated distribution has the
+        /// requested std.
+        correction: Correction,
+    },
+}
+
+/// Whether a truncated normal's σ is corrected for the truncation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Correction {
+    /// `std` is the std of the normal before truncation (PyTorch, JAX's
+    /// `truncated_normal`, Keras's `TruncatedNormal`, TF-BERT): the samples'
+    /// std is smaller, `0.8796·std` at ±2σ.
+    #[default]
+    None,
+    /// σ = std / σ₀ where σ₀ is the std of a unit normal truncated to the same
+    /// bounds (0.87962566103423978 at ±2σ), so the samples have std `std`:
+    /// JAX/Keras `variance_scaling(..., "truncated_normal")`, timm's
+    /// `lecun_normal_`.
+    PreserveStd,
+}
+
+/// Normal truncated to an interval, sampled by the inverse CDF, so no value
+/// ever falls outside the bounds (PyTorch had 1000σ outliers: pytorch #155588).
+///
+/// # Formula
+/// With `α = (low − μ)/σ`, `β = (high − μ)/σ` and `u ~ U(0, 1)`:
+/// `w = μ + σ · Φ⁻¹(Φ(α) + u · (Φ(β) − Φ(α)))`, evaluated in the upper tail
+/// through the survival function when `α ≥ 0` so that far tails keep full
+/// precision. The samples have
+/// `std² = σ² · [1 + (αφ(α) − βφ(β))/Z − ((φ(α) − φ(β))/Z)²]`, `Z = Φ(β) − Φ(α)`.
+///
+/// # Parameters
+/// - `mean` finite, `std > 0` finite;
+/// - [`Truncation::Absolute`] `low < high`, or [`Truncation::Std`]
+///   `lower < upper` (in σ) with a [`Correction`];
+/// - the interval must hold a representable probability mass (it fails
+///   beyond about 38σ from the mean).
+///
+/// # Equivalent to
+/// - `torch.nn.init.trunc_normal_(w, mean, std, a, b)`:
+///   `TruncatedNormal::new(mean, std, Truncation::Absolute { low: a, high: b })`.
+/// - `jax.nn.initializers.truncated_normal(stddev, lower, upper)` and Keras
+///   `TruncatedNormal(stddev=s)`: `Truncation::Std { lower, upper, correction: Correction::None }`.
+/// - JAX/Keras `variance_scaling(..., "truncated_normal")` and timm
+///   `lecun_normal_`: `Correction::PreserveStd` at ±2.
+///
+/// # Example
+/// ```
+/// use nninit::init::{Correction, TruncatedNormal, Truncation};
+/// // BERT's TF initializer: N(0, 0.02²) cut at ±2σ, std not corrected
+/// let bert = TruncatedNormal::new(0.0, 0.02, Truncation::Std { lower: -2.0, upper: 2.0, correction: Correction::None })?;
+/// assert!((bert.sample_std() - 0.02 * 0.879_625_661_034_239_8).abs() < 1e-15);
+/// assert_eq!(bert.bounds(), (-0.04, 0.04));
+/// # Ok::<(), nninit::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bad mean or std, [`Error::InvalidInterval`]
+/// for bad bounds or an interval with no representable mass.
+///
+/// # References
+/// Standard inverse-transform sampling; Φ⁻¹ by Wichura (1988), *Algorithm
+/// AS 241: The Percentage Points of the Normal Distribution*, Applied
+/// Statistics 37(3).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "TruncatedNormalRaw", into = "TruncatedNormalRaw")]
+pub struct TruncatedNormal {
+    mean: f64,
+    std: f64,
+    truncation: Truncation,
+    sampler: TruncatedSampler,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TruncatedNormalRaw {
+    #[serde(default)]
+    mean: f64,
+    #[serde(default = "one", alias = "stddev")]
+    std: f64,
+    #[serde(default = "default_truncation")]
+    truncation: Truncation,
+}
+
+fn default_truncation() -> Truncation {
+    Truncation::Std { lower: -2.0, upper: 2.0, correction: Correction::None }
+}
+
+impl TruncatedNormal {
+    /// Validates the parameters.
+    ///
+    /// # Errors
+    /// See the type's documentation.
+    pub fn new(mean: f64, std: f64, truncation: Truncation) -> Result<Self> {
+        let mean = error::finite("mean", mean)?;
+        let std = error::positive("std", std)?;
+        let (sigma, low, high) = match truncation {
+            Truncation::Absolute { low, high } => {
+                let (low, high) = error::interval("truncation bounds", low, high)?;
+                (std, low, high)
+            }
+            Truncation::Std { lower, upper, correction } => {
+                let (lower, upper) = error::interval("truncation bounds (in std)", lower, upper)?;
+                let sigma = match correction {
+                    Correction::None => std,
+                    Correction::PreserveStd => {
+                        let unit = TruncatedSampler::new(0.0, 1.0, lower, upper)?;
+                        std / unit.std()
+                    }
+                };
+                (sigma, mean + lower * sigma, mean + upper * sigma)
+            }
+        };
+        let sampler = TruncatedSampler::new(mean, sigma, low, high)?;
+        Ok(Self { mean, std, truncation, sampler })
+    }
+
+    /// The mean of the underlying normal.
+    pub fn mean(&self) -> f64 {
+        self.mean
+    }
+
+    /// The `std` parameter as given.
+    pub fn std(&self) -> f64 {
+        self.std
+    }
+
+    /// The truncation convention.
+    pub fn truncation(&self) -> Truncation {
+        self.truncation
+    }
+
+    /// σ of the underlying normal (differs from `std` under
+    /// [`Correction::PreserveStd`]).
+    pub fn sigma(&self) -> f64 {
+        self.sampler.sigma()
+    }
+
+    /// The absolute bounds `(low, high)`.
+    pub fn bounds(&self) -> (f64, f64) {
+        self.sampler.bounds()
+    }
+
+    /// The standard deviation of the samples (closed form).
+    pub fn sample_std(&self) -> f64 {
+        self.sampler.std()
+    }
+
+    /// The mean of the samples (closed form).
+    pub fn sample_mean(&self) -> f64 {
+        self.sampler.mean()
+    }
+
+    /// The distribution's CDF at `x` (for tests and diagnostics).
+    pub fn cdf(&self, x: f64) -> f64 {
+        self.sampler.cdf(x)
+    }
+
+    pub(crate) fn sampler(&self) -> Sampler {
+        Sampler::Truncated(self.sampler)
+    }
+}
+
+impl TryFrom<TruncatedNormalRaw> for TruncatedNormal {
+    type Error = Error;
+    fn try_from(raw: TruncatedNormalRaw) -> Result<Self> {
+        Self::new(raw.mean, raw.std, raw.truncation)
+    }
+}
+
+impl From<TruncatedNormal> for TruncatedNormalRaw {
+    fn from(t: TruncatedNormal) -> Self {
+        Self { mean: t.mean, std: t.std, truncation: t.truncation }
+    }
+}
+
+/// The distribution a [`VarianceScaling`] rule draws from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Distribution {
+    /// `N(0, std²)`.
+    #[default]
+    Normal,
+    /// `U(−√3·std, √3·std)`, which has std `std`.
+    Uniform,
+    /// Normal truncated at ±2σ with σ = std / 0.87962566103423978, which has std `std`.
+    TruncatedNormal,
+}
+
+impl Distribution {
+    /// Parses `normal`, `uniform`, `truncated_normal` (also `untruncated_normal`, `truncated-normal`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for anything else.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text.to_ascii_lowercase().replace('-', "_").as_str() {
+            "normal" | "untruncated_normal" | "gaussian" => Ok(Self::Normal),
+            "uniform" => Ok(Self::Uniform),
+            "truncated_normal" | "truncated" => Ok(Self::TruncatedNormal),
+            _ => Err(Error::InvalidConfig {
+                reason: format!("unknown distribution `{text}` (known: normal, uniform, truncated_normal)"),
+            }),
+        }
+    }
+}
+
+/// Variance scaling: the std follows from a fan, so the variance of signals
+/// (or gradients) is preserved through a layer. Xavier/Glorot, Kaiming/He and
+/// LeCun are its presets.
+///
+/// # Formula
+/// ```text
+/// std = gain / √fan_in                       mode fan_in
+/// std = gain / √fan_out                      mode fan_out
+/// std = gain · √(2 / (fan_in + fan_out))     mode fan_avg
+/// normal:           w ~ N(0, std²)
+/// uniform:          w ~ U(−bound, bound),  bound = √3 · std
+/// truncated normal: w ~ N(0, σ²) cut at ±2σ, σ = std / 0.87962566103423978
+/// ```
+/// with `gain = √scale` in JAX's terms. The expressions are evaluated in
+/// double precision exactly as `torch.nn.init` writes them.
+///
+/// # Parameters
+/// - `gain > 0` finite (or `scale = gain² > 0`); a [`FanMode`]; a [`Distribution`].
+///
+/// # Equivalent to
+/// | nninit | PyTorch | JAX / Keras |
+/// |---|---|---|
+/// | [`xavier_uniform(g)`](Self::xavier_uniform) | `xavier_uniform_(w, gain=g)` | `glorot_uniform()` (g = 1) |
+/// | [`xavier_normal(g)`](Self::xavier_normal) | `xavier_normal_(w, gain=g)` | `variance_scaling(g², "fan_avg", "normal")` |
+/// | [`glorot_normal()`](Self::glorot_normal) | — | `glorot_normal()` (truncated!) |
+/// | [`kaiming_uniform(m, φ)`](Self::kaiming_uniform) | `kaiming_uniform_(w, a, m, φ)` | `he_uniform()` (fan_in, relu) |
+/// | [`kaiming_normal(m, φ)`](Self::kaiming_normal) | `kaiming_normal_(w, a, m, φ)` | `variance_scaling(2, m, "normal")` for relu |
+/// | [`he_normal()`](Self::he_normal) | — | `he_normal()` (truncated!) |
+/// | [`lecun_uniform()`](Self::lecun_uniform) | — | `lecun_uniform()` |
+/// | [`lecun_normal()`](Self::lecun_normal) | timm `lecun_normal_` | `lecun_normal()` (truncated) |
+///
+/// JAX's and Keras's `*_normal` presets are **truncated** normals with
+/// corrected σ; PyTorch's are plain normals. A gain for an activation comes
+/// from [`Activation::torch_gain`] where PyTorch defines one, else from
+/// [`Activation::second_moment_gain`].
+///
+/// # Example
+/// ```
+/// use nninit::activation::Activation;
+/// use nninit::fan::{Fan, FanMode};
+/// use nninit::init::VarianceScaling;
+/// let he = VarianceScaling::kaiming_normal(FanMode::FanIn, Activation::Relu)?;
+/// let fan = Fan::new(512, 256)?;
+/// assert!((he.std(fan) - (2.0f64 / 512.0).sqrt()).abs() < 1e-15);
+/// # Ok::<(), nninit::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a gain or scale that is not finite and > 0.
+///
+/// # References
+/// - Glorot & Bengio (2010), *Understanding the difficulty of training deep
+///   feedforward neural networks*, AISTATS, eq. 16.
+/// - He, Zhang, Ren & Sun (2015), *Delving Deep into Rectifiers*, ICCV,
+///   eqs. 10 and 14. <https://arxiv.org/abs/1502.01852>
+/// - LeCun, Bottou, Orr & Müller (1998), *Efficient BackProp*.
+/// - Klambauer et al. (2017), *Self-Normalizing Neural Networks* (LeCun normal for SELU).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "VarianceScalingRaw", into = "VarianceScalingRaw")]
+pub struct VarianceScaling {
+    gain: f64,
+    mode: FanMode,
+    distribution: Distribution,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VarianceScalingRaw {
+    #[serde(default = "one")]
+    scale: f64,
+    #[serde(default)]
+    mode: FanMode,
+    #[serde(default)]
+    distribution: Distribution,
+}
+
+/// The std of a unit normal truncated to ±2: `0.87962566103423978`.
+pub const TRUNCATED_2SIGMA_STD: f64 = 0.879_625_661_034_239_8;
+
+impl VarianceScaling {
+    /// From a gain.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless `gain` is finite and > 0.
+    pub fn with_gain(gain: f64, mode: FanMode, distribution: Distribution) -> Result<Self> {
+        let gain = error::finite_spread("gain", 0.0, error::positive("gain", gain)?)?;
+        Ok(Self { gain, mode, distribution })
+    }
+
+    /// From JAX's `scale` (`gain = √scale`): `jax.nn.initializers.variance_scaling(scale, mode, distribution)`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless `scale` is finite and > 0.
+    pub fn new(scale: f64, mode: FanMode, distribution: Distribution) -> Result<Self> {
+        Self::with_gain(error::positive("scale", scale)?.sqrt(), mode, distribution)
+    }
+
+    /// Glorot/Xavier uniform: `bound = gain · √(6 / (fan_in + fan_out))`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless `gain` is finite and > 0.
+    #[doc(alias = "glorot_uniform")]
+    pub fn xavier_uniform(gain: f64) -> Result<Self> {
+        Self::with_gain(gain, FanMode::FanAvg, Distribution::Uniform)
+    }
+
+    /// Glorot/Xavier normal as PyTorch: `std = gain · √(2 / (fan_in + fan_out))`, untruncated.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless `gain` is finite and > 0.
+    pub fn xavier_normal(gain: f64) -> Result<Self> {
+        Self::with_gain(gain, FanMode::FanAvg, Distribution::Normal)
+    }
+
+    /// Glorot normal as JAX and Keras: truncated at ±2σ, std `√(2 / (fan_in + fan_out))`.
+    pub fn glorot_normal() -> Self {
+        Self { gain: 1.0, mode: FanMode::FanAvg, distribution: Distribution::TruncatedNormal }
+    }
+
+    /// The gain Kaiming initialization uses for `activation`: PyTorch's
+    /// `calculate_gain` where defined, else the second-moment gain.
+    pub fn kaiming_gain(activation: &Activation) -> f64 {
+        activation.torch_gain().unwrap_or_else(|| activation.second_moment_gain())
+    }
+
+    /// Kaiming/He uniform as PyTorch: `bound = √3 · gain / √fan`.
+    ///
+    /// # Errors
+    /// Never for activations nninit accepts; kept fallible for a gain that
+    /// comes out non-finite.
+    #[doc(alias = "he_uniform")]
+    pub fn kaiming_uniform(mode: FanMode, activation: Activation) -> Result<Self> {
+        Self::with_gain(Self::kaiming_gain(&activation), mode, Distribution::Uniform)
+    }
+
+    /// Kaiming/He normal as PyTorch: `std = gain / √fan`, untruncated.
+    ///
+    /// # Errors
+    /// As [`kaiming_uniform`](Self::kaiming_uniform).
+    pub fn kaiming_normal(mode: FanMode, activation: Activation) -> Result<Self> {
+        Self::with_gain(Self::kaiming_gain(&activation), mode, Distribution::Normal)
+    }
+
+    /// He normal as JAX and Keras: truncated at ±2σ, std `√(2 / fan_in)`.
+    pub fn he_normal() -> Self {
+        Self { gain: std::f64::consts::SQRT_2, mode: FanMode::FanIn, distribution: Distribution::TruncatedNormal }
+    }
+
+    /// LeCun uniform: `bound = √(3 / fan_in)`.
+    pub fn lecun_uniform() -> Self {
+        Self { gain: 1.0, mode: FanMode::FanIn, distribution: Distribution::Uniform }
+    }
+
+    /// LeCun normal as JAX, Keras and timm: truncated at ±2σ, std `1 / √fan_in`.
+    pub fn lecun_normal() -> Self {
+        Self { gain: 1.0, mode: FanMode::FanIn, distribution: Distribution::TruncatedNormal }
+    }
+
+    /// The gain.
+    pub fn gain(&self) -> f64 {
+        self.gain
+    }
+
+    /// JAX's scale, `gain²`.
+    pub fn scale(&self) -> f64 {
+        self.gain * self.gain
+    }
+
+    /// The fan mode.
+    pub fn mode(&self) -> FanMode {
+        self.mode
+    }
+
+    /// The distribution.
+    pub fn distribution(&self) -> Distribution {
+        self.distribution
+    }
+
+    /// The std of the samples for `fan`, evaluated as `torch.nn.init` does.
+    pub fn std(&self, fan: Fan) -> f64 {
+        match self.mode {
+            FanMode::FanIn => self.gain / (fan.fan_in() as f64).sqrt(),
+            FanMode::FanOut => self.gain / (fan.fan_out() as f64).sqrt(),
+            FanMode::FanAvg => self.gain * (2.0 / (fan.fan_in() + fan.fan_out()) as f64).sqrt(),
+        }
+    }
+
+    /// The bound: `√3 · std` for uniform, `2σ` for truncated normal, `None` for normal.
+    pub fn bound(&self, fan: Fan) -> Option<f64> {
+        let std = self.std(fan);
+        match self.distribution {
+            Distribution::Normal => None,
+            Distribution::Uniform => Some(3f64.sqrt() * std),
+            Distribution::TruncatedNormal => Some(2.0 * std / TRUNCATED_2SIGMA_STD),
+        }
+    }
+
+    pub(crate) fn sampler(&self, fan: Fan) -> Result<Sampler> {
+        let std = self.std(fan);
+        Ok(match self.distribution {
+            Distribution::Normal => Sampler::Normal { mean: 0.0, std },
+            Distribution::Uniform => {
+                let bound = 3f64.sqrt() * std;
+                Sampler::Uniform { low: -bound, high: bound }
+            }
+            Distribution::TruncatedNormal => {
+                let sigma = std / TRUNCATED_2SIGMA_STD;
+                Sampler::Truncated(TruncatedSampler::new(0.0, sigma, -2.0 * sigma, 2.0 * sigma)?)
+            }
+        })
+    }
+}
+
+impl TryFrom<VarianceScalingRaw> for VarianceScaling {
+    type Error = Error;
+    fn try_from(raw: VarianceScalingRaw) -> Result<Self> {
+        Self::new(raw.scale, raw.mode, raw.distribution)
+    }
+}
+
+impl From<VarianceScaling> for VarianceScalingRaw {
+    fn from(v: VarianceScaling) -> Self {
+        Self { scale: v.scale(), mode: v.mode, distribution: v.distribution }
+    }
+}
+
+/// The std of a unit normal truncated to `[lower, upper]` (in σ).
+///
+/// # Errors
+/// [`Error::InvalidInterval`] as [`TruncatedNormal::new`].
+pub fn truncated_unit_std(lower: f64, upper: f64) -> Result<f64> {
+    Ok(TruncatedSampler::new(0.0, 1.0, lower, upper)?.std())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_validate() {
+        assert!(Constant::new(f64::INFINITY).is_err());
+        assert!(matches!(Uniform::new(1.0, 1.0), Err(Error::InvalidInterval { .. })));
+        assert!(matches!(Uniform::new(f64::NAN, 1.0), Err(Error::InvalidInterval { .. })));
+        assert!(matches!(Uniform::new(-f64::MAX, f64::MAX), Err(Error::InvalidInterval { .. })));
+        assert!(matches!(Normal::new(0.0, f64::NAN), Err(Error::InvalidParameter { name: "std", .. })));
+        assert!(matches!(Normal::new(f64::NAN, 1.0), Err(Error::InvalidParameter { name: "mean", .. })));
+        assert!(Normal::new(0.0, 0.0).is_ok());
+        assert!(matches!(Normal::new(0.0, 1e308), Err(Error::InvalidParameter { name: "std", .. })));
+        assert!(matches!(VarianceScaling::xavier_uniform(1e308), Err(Error::InvalidParameter { name: "gain", .. })));
+        let abs = |low, high| Truncation::Absolute { low, high };
+        assert!(matches!(TruncatedNormal::new(0.0, 1.0, abs(2.0, -2.0)), Err(Error::InvalidInterval { .. })));
+        assert!(matches!(TruncatedNormal::new(0.0, 0.0, abs(-2.0, 2.0)), Err(Error::InvalidParameter { .. })));
+        // No representable mass 60σ out.
+        assert!(matches!(TruncatedNormal::new(0.0, 1.0, abs(60.0, 61.0)), Err(Error::InvalidInterval { .. })));
+        assert!(TruncatedNormal::new(0.0, 1.0, abs(30.0, 31.0)).is_ok());
+        assert!(matches!(
+            VarianceScaling::new(-1.0, FanMode::FanIn, Distribution::Normal),
+            Err(Error::InvalidParameter { name: "scale", .. })
+        ));
+        assert!(matches!(VarianceScaling::xavier_uniform(0.0), Err(Error::InvalidParameter { name: "gain", .. })));
+    }
+
+    #[test]
+    fn truncation_constant_matches_jax() {
+        // jax/_src/nn/initializers.py: stddev / .87962566103423978
+        let c = truncated_unit_std(-2.0, 2.0).unwrap();
+        assert!((c - TRUNCATED_2SIGMA_STD).abs() < 1e-15, "{c}");
+    }
+
+    #[test]
+    fn corrected_truncation_has_requested_std() {
+        let t = TruncatedNormal::new(
+            0.0,
+            0.5,
+            Truncation::Std { lower: -2.0, upper: 2.0, correction: Correction::PreserveStd },
+        )
+        .unwrap();
+        assert!((t.sample_std() - 0.5).abs() < 1e-14);
+        assert!((t.sigma() - 0.5 / TRUNCATED_2SIGMA_STD).abs() < 1e-14);
+    }
+
+    #[test]
+    fn pytorch_closed_forms() {
+        let fan = Fan::new(32, 64).unwrap();
+        // xavier_uniform_(gain=1) on [64, 32]: bound = sqrt(3) * sqrt(2 / 96)
+        let x = VarianceScaling::xavier_uniform(1.0).unwrap();
+        assert_eq!(x.bound(fan).unwrap(), 3f64.sqrt() * (2.0f64 / 96.0).sqrt());
+        // kaiming_uniform_(a=0, fan_in, leaky_relu): bound = sqrt(3) * (sqrt(2) / sqrt(32)) = 0.4330...
+        let k =
+            VarianceScaling::kaiming_uniform(FanMode::FanIn, Activation::LeakyRelu { negative_slope: 0.0 }).unwrap();
+        assert_eq!(k.bound(fan).unwrap(), 3f64.sqrt() * (2f64.sqrt() / 32f64.sqrt()));
+        // kaiming_normal_(fan_out, relu): std = sqrt(2)/sqrt(64) = 0.17677...
+        let k = VarianceScaling::kaiming_normal(FanMode::FanOut, Activation::Relu).unwrap();
+        assert!((k.std(fan) - 0.176_776_695_296_636_9).abs() < 1e-16);
+        // lecun_normal: std 1/sqrt(32), bound 2 sigma = 2/sqrt(32)/0.8796
+        let l = VarianceScaling::lecun_normal();
+        assert!((l.bound(fan).unwrap() - 2.0 / 32f64.sqrt() / TRUNCATED_2SIGMA_STD).abs() < 1e-15);
+        // JAX scale form: variance_scaling(2, fan_in, uniform) == he_uniform
+        let j = VarianceScaling::new(2.0, FanMode::FanIn, Distribution::Uniform).unwrap();
+        assert!((j.bound(fan).unwrap() - (6.0f64 / 32.0).sqrt()).abs() < 1e-15);
+        // tanh gain 5/3 from PyTorch's table
+        let t = VarianceScaling::kaiming_normal(FanMode::FanIn, Activation::Tanh).unwrap();
+        assert_eq!(t.gain(), 5.0 / 3.0);
+    }
+
+    #[test]
+    fn serde_validates() {
+        assert!(serde_json::from_str::<Uniform>(r#"{"low": 1, "high": 0}"#).is_err());
+        assert!(serde_json::from_str::<Normal>(r#"{"std": -1}"#).is_err());
+        assert!(serde_json::from_str::<Normal>(r#"{"sdt": 1}"#).is_err());
+        let n: Normal = serde_json::from_str(r#"{"stddev": 0.02}"#).unwrap();
+        assert_eq!((n.mean(), n.std()), (0.0, 0.02));
+        let t: TruncatedNormal = serde_json::from_str(r#"{"std": 0.02}"#).unwrap();
+        assert_eq!(t.bounds(), (-0.04, 0.04));
+    }
+}

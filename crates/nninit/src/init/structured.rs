@@ -1,0 +1,530 @@
+//! Initializers that build the whole tensor at once: orthogonal, identity-like
+//! and sparse.
+//!
+//! They work in the tensor's [`MatrixView`] `[out, in · k]`, so they honour
+//! every [`Layout`](crate::fan::Layout). A slice of such a tensor is cut from
+//! the whole, which is computed (the values are still identical to the same
+//! elements of the whole).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{self, Error, Result};
+use crate::fan::MatrixView;
+use crate::linalg;
+use crate::spec::TensorSpec;
+use crate::stream::{self, Philox};
+use crate::tensor::Element;
+
+fn unsupported(init: &'static str, spec: &TensorSpec, reason: impl Into<String>) -> Error {
+    Error::UnsupportedShape { init, shape: spec.shape().dims().to_vec(), reason: reason.into() }
+}
+
+/// Draws a `rows × cols` row-major Haar-random matrix with orthonormal rows
+/// or columns (whichever are fewer), from the tensor's normal stream.
+fn haar<E: Element>(stream: &Philox, rows: usize, cols: usize) -> Vec<E> {
+    let n = rows * cols;
+    if E::as_f64_slice(&mut []).is_some() {
+        let mut g = vec![0.0f64; n];
+        stream::par_fill(0, &mut g, |offset, chunk| stream.normal_f64(offset, chunk, 0.0, 1.0));
+        linalg::orthonormalize_f64(rows, cols, &mut g);
+        g.into_iter().map(E::from_f64).collect()
+    } else {
+        let mut g = vec![0.0f32; n];
+        stream::par_fill(0, &mut g, |offset, chunk| stream.normal_f32(offset, chunk, 0.0, 1.0));
+        linalg::orthonormalize_f32(rows, cols, &mut g);
+        g.into_iter().map(E::from_f32).collect()
+    }
+}
+
+/// (Semi-)orthogonal matrix from the Haar measure, scaled by a gain.
+///
+/// # Formula
+/// View the tensor as `W = [out, in·k]`, draw `G` with i.i.d. `N(0, 1)`
+/// entries of that shape (of its transpose when `out < in·k`), factor
+/// `G = QR`, and set `W = gain · Q · diag(sign(diag R))`: `W Wᵀ = gain²·I`
+/// when `out ≤ in·k`, else `Wᵀ W = gain²·I`. The sign correction makes `Q`
+/// Haar-distributed (Mezzadri 2007).
+///
+/// # Parameters
+/// - `gain > 0` finite (`√2` for ReLU nets, 1 for linear ones).
+/// - Any tensor of rank ≥ 2; higher ranks are flattened as PyTorch does.
+///
+/// # Equivalent to
+/// `torch.nn.init.orthogonal_(w, gain)` (same flattening for [`Layout::Torch`](crate::fan::Layout::Torch));
+/// `jax.nn.initializers.orthogonal(scale, column_axis=-1)` for
+/// [`Layout::Jax`](crate::fan::Layout::Jax) up to a transpose, which leaves
+/// the Haar measure unchanged. Values come from nninit's stream, so they are
+/// not PyTorch's numbers (see [`crate::torch`] for that).
+///
+/// # Example
+/// ```
+/// use nninit::{Init, Shape, TensorSpec, stream::Philox};
+/// use nninit::init::Orthogonal;
+/// let spec = TensorSpec::new(Shape::new(vec![4, 8])?);
+/// let mut w = vec![0.0f64; 32];
+/// Init::Orthogonal(Orthogonal::new(1.0)?).fill(&spec, &Philox::new(0, "w"), &mut w)?;
+/// // rows are orthonormal
+/// let dot: f64 = (0..8).map(|j| w[j] * w[8 + j]).sum();
+/// assert!(dot.abs() < 1e-12);
+/// # Ok::<(), nninit::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bad gain; [`Error::RankTooSmall`] below rank 2.
+///
+/// # References
+/// Saxe, McClelland & Ganguli (2014), *Exact solutions to the nonlinear
+/// dynamics of learning in deep linear neural networks*, ICLR.
+/// <https://arxiv.org/abs/1312.6120>; Mezzadri (2007), *How to generate
+/// random matrices from the classical compact groups*, Notices AMS 54(5).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "GainRaw", into = "GainRaw")]
+pub struct Orthogonal {
+    gain: f64,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GainRaw {
+    #[serde(default = "unit_gain", alias = "scale")]
+    gain: f64,
+}
+
+fn unit_gain() -> f64 {
+    1.0
+}
+
+impl Orthogonal {
+    /// Validates the gain.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless `gain` is finite and > 0.
+    pub fn new(gain: f64) -> Result<Self> {
+        Ok(Self { gain: error::positive("gain", gain)? })
+    }
+
+    /// The gain.
+    pub fn gain(&self) -> f64 {
+        self.gain
+    }
+
+    pub(crate) fn generate<E: Element>(&self, spec: &TensorSpec, stream: &Philox, out: &mut [E]) -> Result<()> {
+        let view = spec.matrix_view()?;
+        let (rows, cols) = (view.rows(), view.cols());
+        let q = haar::<E>(stream, rows, cols);
+        for r in 0..rows {
+            for c in 0..cols {
+                let v = E::from_f64(q[r * cols + c].to_f64() * self.gain);
+                out[view.offset(r, c / view.taps(), c % view.taps())] = v;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TryFrom<GainRaw> for Orthogonal {
+    type Error = Error;
+    fn try_from(raw: GainRaw) -> Result<Self> {
+        Self::new(raw.gain)
+    }
+}
+
+impl From<Orthogonal> for GainRaw {
+    fn from(o: Orthogonal) -> Self {
+        Self { gain: o.gain }
+    }
+}
+
+/// Delta-orthogonal convolution kernel: an orthogonal matrix at the centre
+/// tap, zeros elsewhere, so a deep CNN starts as an isometry.
+///
+/// # Formula
+/// For a kernel with `in ≤ out`: draw `H` (`in × out`, orthonormal rows) as
+/// [`Orthogonal`] does; `w[o, i, centre] = gain · H[i, o]`, every other tap 0.
+/// With circular padding the convolution's singular values all equal `gain`.
+///
+/// # Parameters
+/// - `gain > 0` finite; a convolution kernel (rank 3 to 5) with `in ≤ out`.
+///
+/// # Equivalent to
+/// `jax.nn.initializers.delta_orthogonal(scale)` (kernel `[k…, in, out]`,
+/// [`Layout::Jax`](crate::fan::Layout::Jax)) and TF's
+/// `ConvolutionDeltaOrthogonal`. PyTorch has none. The centre is `k // 2`
+/// along each spatial axis, as in TF.
+///
+/// # Example
+/// ```
+/// use nninit::{Init, Shape, TensorSpec, stream::Philox};
+/// use nninit::init::DeltaOrthogonal;
+/// let spec = TensorSpec::new(Shape::new(vec![16, 8, 3, 3])?);
+/// let mut w = vec![0.0f32; 16 * 8 * 9];
+/// Init::DeltaOrthogonal(DeltaOrthogonal::new(1.0)?).fill(&spec, &Philox::new(0, "conv"), &mut w)?;
+/// assert_eq!(w.iter().filter(|v| **v != 0.0).count(), 16 * 8); // centre taps only
+/// # Ok::<(), nninit::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for a bad gain; [`Error::UnsupportedShape`]
+/// for rank < 3 or > 5, or `in > out`.
+///
+/// # References
+/// Xiao, Bahri, Sohl-Dickstein, Schoenholz & Pennington (2018), *Dynamical
+/// Isometry and a Mean Field Theory of CNNs: How to Train 10,000-Layer Vanilla
+/// Convolutional Neural Networks*, ICML, Algorithm 2. <https://arxiv.org/abs/1806.05393>
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "GainRaw", into = "GainRaw")]
+pub struct DeltaOrthogonal {
+    gain: f64,
+}
+
+impl DeltaOrthogonal {
+    /// Validates the gain.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] unless `gain` is finite and > 0.
+    pub fn new(gain: f64) -> Result<Self> {
+        Ok(Self { gain: error::positive("gain", gain)? })
+    }
+
+    /// The gain.
+    pub fn gain(&self) -> f64 {
+        self.gain
+    }
+
+    pub(crate) fn check(spec: &TensorSpec) -> Result<MatrixView> {
+        if !(3..=5).contains(&spec.shape().rank()) {
+            return Err(unsupported("delta_orthogonal", spec, "needs a convolution kernel of rank 3, 4 or 5"));
+        }
+        let view = spec.matrix_view()?;
+        if view.inputs() > view.rows() {
+            return Err(unsupported(
+                "delta_orthogonal",
+                spec,
+                format!("needs in <= out channels, got in = {} > out = {}", view.inputs(), view.rows()),
+            ));
+        }
+        Ok(view)
+    }
+
+    pub(crate) fn generate<E: Element>(&self, spec: &TensorSpec, stream: &Philox, out: &mut [E]) -> Result<()> {
+        let view = Self::check(spec)?;
+        let (inputs, rows) = (view.inputs(), view.rows());
+        let h = haar::<E>(stream, inputs, rows);
+        out.iter_mut().for_each(|x| *x = E::default());
+        let centre = view.centre_tap();
+        for o in 0..rows {
+            for i in 0..inputs {
+                out[view.offset(o, i, centre)] = E::from_f64(h[i * rows + o].to_f64() * self.gain);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TryFrom<GainRaw> for DeltaOrthogonal {
+    type Error = Error;
+    fn try_from(raw: GainRaw) -> Result<Self> {
+        Self::new(raw.gain)
+    }
+}
+
+impl From<DeltaOrthogonal> for GainRaw {
+    fn from(o: DeltaOrthogonal) -> Self {
+        Self { gain: o.gain }
+    }
+}
+
+/// Dirac delta kernel: a convolution that passes its input through unchanged
+/// (per group, on the first `min(out/groups, in)` channels).
+///
+/// # Formula
+/// `w[g·(out/groups) + d, d, centre] = 1` for each group `g` and
+/// `d < min(out/groups, in/groups)`; every other entry 0.
+///
+/// # Parameters
+/// - `groups ≥ 1`, dividing the output channels; a kernel of rank 3, 4 or 5.
+///
+/// # Equivalent to
+/// `torch.nn.init.dirac_(w, groups)`. Works in every layout.
+///
+/// # Example
+/// ```
+/// use nninit::{Init, Shape, TensorSpec, stream::Philox};
+/// use nninit::init::Dirac;
+/// let spec = TensorSpec::new(Shape::new(vec![4, 4, 3])?);
+/// let mut w = vec![0.0f32; 48];
+/// Init::Dirac(Dirac::new(1)?).fill(&spec, &Philox::new(0, "conv"), &mut w)?;
+/// assert_eq!(w[0 * 12 + 0 * 3 + 1], 1.0);
+/// assert_eq!(w.iter().sum::<f32>(), 4.0);
+/// # Ok::<(), nninit::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for `groups = 0`; [`Error::UnsupportedShape`]
+/// for other ranks or groups that do not divide the output channels.
+///
+/// # References
+/// Zagoruyko & Komodakis (2017), *DiracNets: Training Very Deep Neural
+/// Networks Without Skip-Connections*. <https://arxiv.org/abs/1706.00388>
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "GroupsRaw", into = "GroupsRaw")]
+pub struct Dirac {
+    groups: usize,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupsRaw {
+    #[serde(default = "unit_groups")]
+    groups: usize,
+}
+
+fn unit_groups() -> usize {
+    1
+}
+
+impl Dirac {
+    /// Validates the number of groups.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] for `groups = 0`.
+    pub fn new(groups: usize) -> Result<Self> {
+        if groups == 0 {
+            return Err(Error::InvalidParameter { name: "groups", value: 0.0, expected: ">= 1" });
+        }
+        Ok(Self { groups })
+    }
+
+    /// The number of groups.
+    pub fn groups(&self) -> usize {
+        self.groups
+    }
+
+    pub(crate) fn check(&self, spec: &TensorSpec) -> Result<MatrixView> {
+        if !(3..=5).contains(&spec.shape().rank()) {
+            return Err(unsupported("dirac", spec, "needs a convolution kernel of rank 3, 4 or 5"));
+        }
+        let view = spec.matrix_view()?;
+        if view.rows() % self.groups != 0 {
+            return Err(unsupported(
+                "dirac",
+                spec,
+                format!("groups = {} does not divide the {} output channels", self.groups, view.rows()),
+            ));
+        }
+        Ok(view)
+    }
+
+    pub(crate) fn generate<E: Element>(&self, spec: &TensorSpec, out: &mut [E]) -> Result<()> {
+        let view = self.check(spec)?;
+        out.iter_mut().for_each(|x| *x = E::default());
+        let per_group = view.rows() / self.groups;
+        let centre = view.centre_tap();
+        for g in 0..self.groups {
+            for d in 0..per_group.min(view.inputs()) {
+                out[view.offset(g * per_group + d, d, centre)] = E::from_f64(1.0);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TryFrom<GroupsRaw> for Dirac {
+    type Error = Error;
+    fn try_from(raw: GroupsRaw) -> Result<Self> {
+        Self::new(raw.groups)
+    }
+}
+
+impl From<Dirac> for GroupsRaw {
+    fn from(d: Dirac) -> Self {
+        Self { groups: d.groups }
+    }
+}
+
+/// Identity matrix: ones on the diagonal of a 2-D weight, zeros elsewhere.
+///
+/// # Formula
+/// `w[o, i] = 1 if o == i else 0` (a rectangular matrix gets a partial identity).
+///
+/// # Equivalent to
+/// `torch.nn.init.eye_(w)`; `keras.initializers.Identity()` (gain 1). 2-D only, as both.
+pub(crate) fn eye<E: Element>(spec: &TensorSpec, out: &mut [E]) -> Result<()> {
+    if spec.shape().rank() != 2 {
+        return Err(unsupported("eye", spec, "needs a 2-D matrix"));
+    }
+    let view = spec.matrix_view()?;
+    out.iter_mut().for_each(|x| *x = E::default());
+    for d in 0..view.rows().min(view.inputs()) {
+        out[view.offset(d, d, 0)] = E::from_f64(1.0);
+    }
+    Ok(())
+}
+
+/// Sparse initialization: normal values with a fixed fraction of each
+/// column set to zero.
+///
+/// # Formula
+/// `w ~ N(0, std²)`, then in each column (input unit) of the 2-D weight
+/// `[out, in]`, `⌈sparsity · out⌉` entries chosen uniformly at random are set
+/// to 0. The choice is a partial Fisher–Yates shuffle driven by the
+/// sub-stream `name\0sparse_mask` (see [`Philox::derive`]): for column `c`
+/// and step `t`, `j = t + uniform_below(c·out + t, out − t)`.
+///
+/// # Parameters
+/// - `sparsity ∈ [0, 1]`, `std ≥ 0` finite (PyTorch's default 0.01).
+///
+/// # Equivalent to
+/// `torch.nn.init.sparse_(w, sparsity, std)` (2-D only, as PyTorch).
+///
+/// # Example
+/// ```
+/// use nninit::{Init, Shape, TensorSpec, stream::Philox};
+/// use nninit::init::Sparse;
+/// let spec = TensorSpec::new(Shape::new(vec![10, 4])?);
+/// let mut w = vec![0.0f32; 40];
+/// Init::Sparse(Sparse::new(0.3, 0.01)?).fill(&spec, &Philox::new(0, "w"), &mut w)?;
+/// assert_eq!(w.iter().filter(|v| **v == 0.0).count(), 4 * 3);
+/// # Ok::<(), nninit::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for sparsity outside `[0, 1]` or a bad std;
+/// [`Error::UnsupportedShape`] for a tensor that is not 2-D.
+///
+/// # References
+/// Martens (2010), *Deep learning via Hessian-free optimization*, ICML, section 5.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SparseRaw", into = "SparseRaw")]
+pub struct Sparse {
+    sparsity: f64,
+    std: f64,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SparseRaw {
+    sparsity: f64,
+    #[serde(default = "sparse_std")]
+    std: f64,
+}
+
+fn sparse_std() -> f64 {
+    0.01
+}
+
+impl Sparse {
+    /// Validates the parameters.
+    ///
+    /// # Errors
+    /// See the type's documentation.
+    pub fn new(sparsity: f64, std: f64) -> Result<Self> {
+        if !(0.0..=1.0).contains(&sparsity) {
+            return Err(Error::InvalidParameter { name: "sparsity", value: sparsity, expected: "in [0, 1]" });
+        }
+        Ok(Self { sparsity, std: error::finite_spread("std", 0.0, error::non_negative("std", std)?)? })
+    }
+
+    /// The fraction of each column set to zero.
+    pub fn sparsity(&self) -> f64 {
+        self.sparsity
+    }
+
+    /// The std of the non-zero entries.
+    pub fn std(&self) -> f64 {
+        self.std
+    }
+
+    /// The number of zeros per column of a matrix with `rows` rows.
+    pub fn zeros_per_column(&self, rows: usize) -> usize {
+        (self.sparsity * rows as f64).ceil() as usize
+    }
+
+    pub(crate) fn check(spec: &TensorSpec) -> Result<MatrixView> {
+        if spec.shape().rank() != 2 {
+            return Err(unsupported("sparse", spec, "needs a 2-D matrix"));
+        }
+        spec.matrix_view()
+    }
+
+    pub(crate) fn generate<E: Element>(&self, spec: &TensorSpec, stream: &Philox, out: &mut [E]) -> Result<()> {
+        let view = Self::check(spec)?;
+        super::sample::Sampler::Normal { mean: 0.0, std: self.std }.fill(stream, 0, out);
+        let mask = stream.derive("sparse_mask");
+        let rows = view.rows();
+        let zeros = self.zeros_per_column(rows);
+        let mut perm: Vec<usize> = Vec::with_capacity(rows);
+        for c in 0..view.inputs() {
+            perm.clear();
+            perm.extend(0..rows);
+            for t in 0..zeros {
+                let j = t + mask.uniform_below((c * rows + t) as u64, (rows - t) as u64) as usize;
+                perm.swap(t, j);
+                out[view.offset(perm[t], c, 0)] = E::default();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TryFrom<SparseRaw> for Sparse {
+    type Error = Error;
+    fn try_from(raw: SparseRaw) -> Result<Self> {
+        Self::new(raw.sparsity, raw.std)
+    }
+}
+
+impl From<Sparse> for SparseRaw {
+    fn from(s: Sparse) -> Self {
+        Self { sparsity: s.sparsity, std: s.std }
+    }
+}
+
+/// `2^(−c/2)`, correctly rounded: a power of two, times √2 when `c` is odd.
+pub(crate) fn hadamard_scale(c: u32) -> f64 {
+    let half = -((c as i32 + 1) / 2);
+    let power = 2f64.powi(half);
+    if c.is_multiple_of(2) { power } else { power * std::f64::consts::SQRT_2 }
+}
+
+/// ZerO: deterministic initialization from identities and Hadamard matrices.
+///
+/// # Formula
+/// For the matrix `[m = out, n = in]` (a convolution uses its centre tap,
+/// every other tap 0):
+/// - `m ≤ n`: the partial identity, `w[i, j] = 1 if i == j`;
+/// - `m > n`: `w = I_{m×p} · H_p / 2^{c/2} · I_{p×n}` with `c = ⌈log₂ m⌉`,
+///   `p = 2^c` and `H_p` the Sylvester–Hadamard matrix, i.e.
+///   `w[i, j] = (−1)^{popcount(i & j)} / 2^{c/2}`.
+///
+/// No randomness: every seed gives the same tensor.
+///
+/// # Equivalent to
+/// The official implementation (`jiaweizzhao/ZerO-initialization`); neither
+/// PyTorch nor JAX ships it. The paper also zeroes the last layer of each
+/// residual branch, which is a scheme-level choice (use [`Init::Zeros`](super::Init::Zeros) there).
+///
+/// # References
+/// Zhao, Schäfer & Anandkumar (2022), *ZerO Initialization: Initializing
+/// Neural Networks with only Zeros and Ones*, TMLR. <https://arxiv.org/abs/2110.12661>
+pub(crate) fn zero_init<E: Element>(spec: &TensorSpec, out: &mut [E]) -> Result<()> {
+    let view = spec.matrix_view()?;
+    let (m, n) = (view.rows(), view.inputs());
+    out.iter_mut().for_each(|x| *x = E::default());
+    let tap = view.centre_tap();
+    if m <= n {
+        for d in 0..m {
+            out[view.offset(d, d, tap)] = E::from_f64(1.0);
+        }
+    } else {
+        let c = usize::BITS - (m - 1).leading_zeros();
+        let scale = hadamard_scale(c);
+        for i in 0..m {
+            for j in 0..n {
+                let sign = if (i & j).count_ones() % 2 == 0 { 1.0 } else { -1.0 };
+                out[view.offset(i, j, tap)] = E::from_f64(sign * scale);
+            }
+        }
+    }
+    Ok(())
+}
