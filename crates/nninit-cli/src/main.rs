@@ -1,0 +1,90 @@
+//! `nninit`: explain, sample and compare neural-network initializations.
+//!
+//! Every command takes `--json`. Errors print one line, `nninit: ...`, and
+//! exit with code 2; no command leaves a partial file behind.
+
+mod explain;
+mod gain;
+mod materialize;
+mod rule;
+mod sample;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Start neural networks right: every established initializer, layout-aware
+/// fans, activation gains, and reproducible streams.
+#[derive(Debug, Parser)]
+#[command(name = "nninit", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print what an initializer does to a tensor: formula, fans, gain, std, bound.
+    Explain(explain::Args),
+    /// Print PyTorch's gain for an activation and the gains computed from Gaussian integrals.
+    Gain(gain::Args),
+    /// Generate one tensor (or a slice of it) into a .npy or .safetensors file.
+    Sample(sample::Args),
+    /// Initialize a whole model into a .safetensors file (PyTorch module lists, bit for bit).
+    Materialize(materialize::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            use clap::error::ErrorKind;
+            if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = err.print();
+                return ExitCode::SUCCESS;
+            }
+            if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                let _ = err.print();
+                return ExitCode::from(2);
+            }
+            // clap's message, without its usage block, on one line.
+            let text = err.to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!("nninit: {} (see nninit --help)", message.join(" ").trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Explain(args) => explain::run(args),
+        Command::Gain(args) => gain::run(args),
+        Command::Sample(args) => sample::run(args),
+        Command::Materialize(args) => materialize::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = std::io::stdout().flush();
+            eprintln!("nninit: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints a value as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
