@@ -1,0 +1,57 @@
+//! Fill throughput of nninit's initializers beside a plain memory write, and
+//! orthogonal initialization at 1024² and 4096².
+//!
+//! `cargo bench -p nninit-benches`; `RAYON_NUM_THREADS=1` for one thread.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use nninit::init::Orthogonal;
+use nninit::stream::Philox;
+use nninit::{Init, Shape, TensorSpec};
+use nninit_benches::{FILL_LEN, fills, flat_spec};
+
+fn fill(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fill_2^26_f32");
+    group.throughput(Throughput::Elements(FILL_LEN as u64));
+    group.sample_size(10);
+    let mut buf = vec![0.0f32; FILL_LEN];
+    group.bench_function("memory_write_baseline", |b| {
+        b.iter(|| {
+            buf.fill(black_box(1.0));
+            black_box(&buf);
+        })
+    });
+    let spec = flat_spec(FILL_LEN);
+    for (name, init) in fills() {
+        let stream = Philox::new(0, name);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                init.fill(&spec, &stream, &mut buf).expect("fill");
+                black_box(&buf);
+            })
+        });
+    }
+    group.finish();
+}
+
+fn orthogonal(c: &mut Criterion) {
+    let mut group = c.benchmark_group("orthogonal_f32");
+    group.sample_size(10);
+    let init = Init::Orthogonal(Orthogonal::new(1.0).expect("valid"));
+    for n in [1024usize, 4096] {
+        let spec = TensorSpec::new(Shape::new(vec![n, n]).expect("valid"));
+        let mut buf = vec![0.0f32; n * n];
+        let stream = Philox::new(0, "q");
+        group.bench_function(format!("{n}x{n}"), |b| {
+            b.iter(|| {
+                init.fill(&spec, &stream, &mut buf).expect("fill");
+                black_box(&buf);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, fill, orthogonal);
+criterion_main!(benches);

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Fill throughput of nninit beside NumPy and (where installed) PyTorch, in one run.
+
+Usage: python3 scripts/bench-peers.py [--repeats 5]
+
+For 1 and 2 threads it times, on 2**26 float32 elements in a preallocated buffer:
+  nninit:  normal, uniform, truncated_normal, kaiming_normal and a plain memory
+           write of the same buffer (benches/src/bin/throughput.rs, release build);
+  PyTorch: torch.empty(n).normal_(), .uniform_(), nn.init.trunc_normal_(std=0.02),
+           nn.init.kaiming_normal_ on an [8192, 8192] tensor, with torch.set_num_threads(t);
+  NumPy:   Generator(PCG64).standard_normal / random (dtype float32, out=...), one thread.
+Each figure is the best of --repeats runs, in millions of samples per second.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+N = 1 << 26
+
+
+def best_rate(fn, repeats):
+    fn()
+    best = min(_timed(fn) for _ in range(repeats))
+    return N / best / 1e6
+
+
+def _timed(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def nninit_rates(threads, repeats, root):
+    exe = os.path.join(root, "target", "release", "throughput")
+    if not os.path.exists(exe):
+        subprocess.run(["cargo", "build", "--release", "-p", "nninit-benches", "--bin", "throughput"], cwd=root, check=True)
+    out = subprocess.run([exe, str(threads), str(repeats)], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["msamples_per_s"]
+
+
+def torch_rates(threads, repeats):
+    try:
+        import torch
+    except ImportError:
+        return None, None
+    torch.set_num_threads(threads)
+    buf = torch.empty(N)
+    mat = buf.view(8192, 8192)
+    rates = {
+        "normal": best_rate(lambda: buf.normal_(), repeats),
+        "uniform": best_rate(lambda: buf.uniform_(), repeats),
+        "truncated_normal": best_rate(lambda: torch.nn.init.trunc_normal_(mat, std=0.02, a=-0.04, b=0.04), repeats),
+        "kaiming_normal": best_rate(lambda: torch.nn.init.kaiming_normal_(mat, nonlinearity="relu"), repeats),
+    }
+    return rates, torch.__version__
+
+
+def numpy_rates(repeats):
+    try:
+        import numpy as np
+    except ImportError:
+        return None, None
+    rng = np.random.default_rng(0)
+    out = np.empty(N, dtype=np.float32)
+    return {
+        "normal": best_rate(lambda: rng.standard_normal(dtype=np.float32, out=out), repeats),
+        "uniform": best_rate(lambda: rng.random(dtype=np.float32, out=out), repeats),
+    }, np.__version__
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, 2^26 float32, best of {args.repeats}, M samples/s")
+    np_rates, np_version = numpy_rates(args.repeats)
+    rows = []
+    for threads in (1, 2):
+        nn = nninit_rates(threads, args.repeats, root)
+        tr, torch_version = torch_rates(threads, args.repeats)
+        for name in ("normal", "uniform", "truncated_normal", "kaiming_normal"):
+            peer = tr.get(name) if tr else None
+            rows.append((threads, name, nn[name], peer, (np_rates or {}).get(name) if threads == 1 else None))
+        rows.append((threads, "memory_write", nn["memory_write"], None, None))
+    print(f"# torch {torch_version or 'not installed'}, numpy {np_version or 'not installed'}")
+    print(f"{'threads':>7}  {'fill':<17} {'nninit':>9} {'torch':>9} {'numpy':>9} {'nninit/torch':>12} {'% of write':>10}")
+    writes = {t: r[2] for t, r in ((r[0], r) for r in rows) if r[1] == "memory_write"}
+    for threads, name, nn, peer, npy in rows:
+        fmt = lambda v: f"{v:9.0f}" if v else f"{'—':>9}"
+        ratio = f"{nn / peer:12.2f}" if peer else f"{'—':>12}"
+        share = f"{100 * nn / writes[threads]:9.0f}%" if name != "memory_write" else f"{'':>10}"
+        print(f"{threads:>7}  {name:<17} {nn:9.0f} {fmt(peer)} {fmt(npy)} {ratio} {share}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
