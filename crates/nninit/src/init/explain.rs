@@ -183,15 +183,18 @@ pub(super) fn explain(init: &Init, spec: &TensorSpec) -> Result<Explanation> {
         Init::Zero => {
             let view = spec.matrix_view()?;
             let (m, n) = (view.rows(), view.inputs());
+            let numel = spec.numel() as f64;
             if m <= n {
                 x.formula = format!("partial identity [{m}, {n}] at the centre tap");
-                x.std = Some(deterministic_rms(m as f64, 1.0));
-                x.bound = Some(1.0);
+                (x.mean, x.std, x.bound) = (Some(m as f64 / numel), Some(deterministic_rms(m as f64, 1.0)), Some(1.0));
             } else {
                 let c = usize::BITS - (m - 1).leading_zeros();
                 let scale = super::structured::hadamard_scale(c);
                 x.formula =
                     format!("w = I[{m}×{p}] · H_{p} / 2^({c}/2) · I[{p}×{n}], H Sylvester–Hadamard", p = 1u64 << c);
+                let sum: i64 =
+                    (0..m).flat_map(|i| (0..n).map(move |j| if (i & j).count_ones() % 2 == 0 { 1 } else { -1 })).sum();
+                x.mean = Some(sum as f64 * scale / numel);
                 x.std = Some(deterministic_rms((m * n) as f64, scale));
                 x.bound = Some(scale);
             }
