@@ -5,7 +5,8 @@ Usage: python3 scripts/bench-peers.py [--repeats 5]
 
 For 1 and 2 threads it times, on 2**26 float32 elements in a preallocated buffer:
   nninit:  normal, uniform, truncated_normal, kaiming_normal and a plain memory
-           write of the same buffer (benches/src/bin/throughput.rs, release build);
+           write of the same buffer (benches/src/bin/throughput.rs, release build),
+           and torch_mode_normal: PyTorch's generator and normal_ replayed bit for bit;
   PyTorch: torch.empty(n).normal_(), .uniform_(), nn.init.trunc_normal_(std=0.02),
            nn.init.kaiming_normal_ on an [8192, 8192] tensor, with torch.set_num_threads(t);
   NumPy:   Generator(PCG64).standard_normal / random (dtype float32, out=...), one thread.
@@ -86,6 +87,9 @@ def main():
         for name in ("normal", "uniform", "truncated_normal", "kaiming_normal"):
             peer = tr.get(name) if tr else None
             rows.append((threads, name, nn[name], peer, (np_rates or {}).get(name) if threads == 1 else None))
+        if threads == 1:
+            # nninit replaying PyTorch's own generator and normal_ kernel, bit for bit.
+            rows.append((threads, "torch_mode_normal", nn["torch_mode_normal"], tr.get("normal") if tr else None, None))
         rows.append((threads, "memory_write", nn["memory_write"], None, None))
     print(f"# torch {torch_version or 'not installed'}, numpy {np_version or 'not installed'}")
     print(f"{'threads':>7}  {'fill':<17} {'nninit':>9} {'torch':>9} {'numpy':>9} {'nninit/torch':>12} {'% of write':>10}")

@@ -37,6 +37,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             black_box(&buf);
         });
         rates.insert("memory_write".into(), rate.into());
+        // PyTorch's generator replayed (sequential by nature: one thread).
+        let mut generator = nninit::torch::TorchGenerator::new(0);
+        let mut result = Ok(());
+        let rate = best_rate(repeats, || {
+            result = nninit::torch::normal_(&mut generator, &mut buf, 0.0, 1.0);
+            black_box(&buf);
+        });
+        result?;
+        rates.insert("torch_mode_normal".into(), rate.into());
         for (name, init) in fills() {
             let stream = Philox::new(0, name);
             let mut result = Ok(());
