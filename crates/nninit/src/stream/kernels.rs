@@ -1,5 +1,6 @@
 //! Sequential fill kernels: block-to-value maps, the head/body/tail driver, and the
-//! runtime choice between the baseline build and an AVX2 build of the same code.
+//! runtime choice between the baseline build and an AVX2 build of the same code (whose
+//! `unsafe` dispatch lives in the `simd` module, with the hand-written AVX2 kernels).
 //!
 //! Every map has two forms that share their arithmetic: `block` (one Philox block, used
 //! for an unaligned head and the tail) and `lanes` (`LANES` consecutive blocks in
@@ -46,6 +47,14 @@ pub(crate) trait BlockMap: Copy {
     /// `LANES · PER_BLOCK` values; `a[l] = w1 << 32 | w0` and `b[l] = w3 << 32 | w2` of
     /// block `l` (see [`blocks`]).
     fn lanes(self, a: &[u64; LANES], b: &[u64; LANES], out: &mut [Self::Out]);
+    /// Writes the values of whole blocks `j, j + 1, …` into a prefix of `out` with a
+    /// hand-written AVX2 kernel, and returns how many values it wrote (a multiple of
+    /// `PER_BLOCK`); the driver does the rest. Only the AVX2 driver calls it. The
+    /// default writes nothing.
+    #[inline(always)]
+    fn avx2_body(self, _keys: Keys, _j: u64, _out: &mut [Self::Out]) -> usize {
+        0
+    }
 }
 
 /// Top 24 bits of a word as an f32 in `[0, 1)` (exact).
@@ -154,6 +163,11 @@ impl BlockMap for NormalF32 {
             o[1] = s[m];
         }
     }
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn avx2_body(self, keys: Keys, j: u64, out: &mut [f32]) -> usize {
+        super::simd::normal_f32(keys, j, self.mean, self.std, out)
+    }
 }
 
 /// Applies a per-pair f64 map to both word pairs of each block.
@@ -261,8 +275,10 @@ impl BlockMap for NormalF64 {
 }
 
 /// Fills `out[k]` with element `start + k` (no wrap-around: the caller splits at 2⁶⁴).
+///
+/// With `AVX2`, the body first runs the map's [`BlockMap::avx2_body`].
 #[inline(always)]
-fn drive<M: BlockMap>(map: M, keys: Keys, start: u64, out: &mut [M::Out]) {
+pub(crate) fn drive<M: BlockMap, const AVX2: bool>(map: M, keys: Keys, start: u64, out: &mut [M::Out]) {
     let per = M::PER_BLOCK;
     let mut j = start / per as u64;
     let mut out = out;
@@ -277,7 +293,13 @@ fn drive<M: BlockMap>(map: M, keys: Keys, start: u64, out: &mut [M::Out]) {
         out = rest;
         j += 1;
     }
-    // Body: LANES blocks at a time.
+    // Body: the hand-written kernel if there is one, then LANES blocks at a time.
+    if AVX2 {
+        let n = map.avx2_body(keys, j, out);
+        let rest = core::mem::take(&mut out);
+        out = &mut rest[n..];
+        j += (n / per) as u64;
+    }
     let mut body = out.chunks_exact_mut(LANES * per);
     for chunk in &mut body {
         let (a, b) = blocks::<LANES>(keys.key, keys.hash, j);
@@ -309,34 +331,10 @@ impl Path {
     #[inline]
     pub(crate) fn best() -> Self {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
+        if super::simd::avx2_available() {
             return Path::Avx2;
         }
         Path::Baseline
-    }
-}
-
-fn drive_baseline<M: BlockMap>(map: M, keys: Keys, start: u64, out: &mut [M::Out]) {
-    drive(map, keys, start, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn drive_avx2<M: BlockMap>(map: M, keys: Keys, start: u64, out: &mut [M::Out]) {
-    drive(map, keys, start, out);
-}
-
-/// The AVX2 build where the CPU has AVX2, else the baseline build.
-#[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)] // The crate denies unsafe code; this call is its one exception.
-fn drive_avx2_if_supported<M: BlockMap>(map: M, keys: Keys, start: u64, out: &mut [M::Out]) {
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: `drive_avx2` enables exactly one target feature, AVX2, and the check
-        // just above found that this CPU supports it. Everything `drive_avx2` runs is
-        // safe code.
-        unsafe { drive_avx2(map, keys, start, out) }
-    } else {
-        drive_baseline(map, keys, start, out);
     }
 }
 
@@ -351,9 +349,9 @@ pub(crate) fn fill_with<M: BlockMap>(path: Path, map: M, keys: Keys, start: u64,
             continue;
         }
         match path {
-            Path::Baseline => drive_baseline(map, keys, s, part),
+            Path::Baseline => drive::<M, false>(map, keys, s, part),
             #[cfg(target_arch = "x86_64")]
-            Path::Avx2 => drive_avx2_if_supported(map, keys, s, part),
+            Path::Avx2 => super::simd::drive_avx2_if_supported(map, keys, s, part),
         }
     }
 }

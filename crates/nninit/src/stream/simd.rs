@@ -1,0 +1,364 @@
+//! The crate's only `unsafe` code: AVX2 kernels written with `std::arch` intrinsics, and
+//! the run-time dispatch to code compiled with AVX2 enabled.
+//!
+//! Everything here computes exactly what the portable kernels compute (the parent
+//! module's specification): the same IEEE operations in the same order, one at a time,
+//! with no fused multiply-add (`_mm256_mul_ps` then `_mm256_add_ps`), so the results
+//! are the same bits. The tests compare the two over millions of elements.
+//!
+//! The `unsafe` is of two kinds only:
+//!
+//! - calling a `#[target_feature(enable = "avx2")]` function, always right after
+//!   `is_x86_feature_detected!("avx2")` returned true;
+//! - unaligned 256-bit stores into a slice chunk whose length is checked to be exactly
+//!   the number of floats stored.
+#![allow(unsafe_code)]
+
+use core::arch::x86_64::*;
+
+use super::kernels::{BlockMap, Keys, drive};
+use super::math32::{COS_P, LN_P, LN2_HI, LN2_LO, SIN_P, SQRT_HALF, TAU_F32};
+use super::philox::{M0, M1, W0, W1};
+
+/// Whether this CPU runs the AVX2 code (a cached atomic load after the first call).
+#[inline]
+pub(crate) fn avx2_available() -> bool {
+    std::is_x86_feature_detected!("avx2")
+}
+
+/// [`drive`] compiled with AVX2 enabled (never FMA).
+#[target_feature(enable = "avx2")]
+fn drive_avx2<M: BlockMap>(map: M, keys: Keys, start: u64, out: &mut [M::Out]) {
+    drive::<M, true>(map, keys, start, out);
+}
+
+/// The AVX2 build of [`drive`] where the CPU has AVX2, else the baseline build.
+pub(crate) fn drive_avx2_if_supported<M: BlockMap>(map: M, keys: Keys, start: u64, out: &mut [M::Out]) {
+    if avx2_available() {
+        // SAFETY: `drive_avx2` enables exactly one target feature, AVX2, and the check
+        // just above found that this CPU supports it.
+        unsafe { drive_avx2(map, keys, start, out) }
+    } else {
+        drive::<M, false>(map, keys, start, out);
+    }
+}
+
+/// Blocks per set: one 32-bit lane of a 256-bit vector each.
+const SET: usize = 8;
+/// Sets per iteration of the normal kernel (independent chains for the out-of-order core).
+const SETS: usize = 2;
+/// Elements written per iteration of the normal kernel: 4 per block.
+pub(crate) const NORMAL_STEP: usize = 4 * SET * SETS;
+
+/// Writes elements `4·j .. 4·j + n` of the normal stream `mean + std·z` into
+/// `out[..n]`, where `n` is `out.len()` rounded down to a multiple of [`NORMAL_STEP`],
+/// and returns `n`; returns 0 (writing nothing) if the CPU lacks AVX2.
+pub(crate) fn normal_f32(keys: Keys, j: u64, mean: f32, std: f32, out: &mut [f32]) -> usize {
+    if out.len() < NORMAL_STEP || !avx2_available() {
+        return 0;
+    }
+    // SAFETY: `normal_f32_avx2` enables only AVX2, which the check above found.
+    unsafe { normal_f32_avx2(keys, j, mean, std, out) }
+}
+
+/// A Philox state of [`SET`] blocks in structure-of-arrays form: `c[k]` holds counter
+/// word `k` of each block, one block per 32-bit lane.
+type State = [__m256i; 4];
+
+/// The Philox round keys broadcast to every lane, and the constants of round 0, where
+/// counter words 2 and 3 are the name hash in every lane.
+struct Schedule {
+    /// `(k0, k1)` of round `r`.
+    k: [[__m256i; 2]; 10],
+    /// Round 0: `hi(M1·h_lo) ^ k0`, so that `c0' = c1 ^ this`.
+    r0_c0: __m256i,
+    /// Round 0: `c1' = lo(M1·h_lo)`.
+    r0_c1: __m256i,
+    /// Round 0: `h_hi ^ k1`, so that `c2' = hi(M0·c0) ^ this`.
+    r0_c2: __m256i,
+}
+
+impl Schedule {
+    #[target_feature(enable = "avx2")]
+    fn new(keys: Keys) -> Self {
+        let [mut k0, mut k1] = keys.key;
+        let mut k = [[_mm256_setzero_si256(); 2]; 10];
+        for kr in &mut k {
+            *kr = [_mm256_set1_epi32(k0 as i32), _mm256_set1_epi32(k1 as i32)];
+            k0 = k0.wrapping_add(W0);
+            k1 = k1.wrapping_add(W1);
+        }
+        let [k0, k1] = keys.key;
+        let p = u64::from(M1) * (keys.hash & 0xffff_ffff);
+        Self {
+            k,
+            r0_c0: _mm256_set1_epi32(((p >> 32) as u32 ^ k0) as i32),
+            r0_c1: _mm256_set1_epi32(p as u32 as i32),
+            r0_c2: _mm256_set1_epi32(((keys.hash >> 32) as u32 ^ k1) as i32),
+        }
+    }
+}
+
+/// `(hi(c·m), lo(c·m))` per 32-bit lane, with the lanes of `hi` permuted by
+/// [`SIGMA`] in each 128-bit half (`lo` keeps the order of `c`).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn mul_hi_lo(c: __m256i, m: __m256i) -> (__m256i, __m256i) {
+    // 64-bit products of the even lanes, then of the odd lanes.
+    let even = _mm256_castsi256_ps(_mm256_mul_epu32(c, m));
+    let odd = _mm256_castsi256_ps(_mm256_mul_epu32(_mm256_srli_epi64::<32>(c), m));
+    // Per 128-bit half: (hi e0, hi e2, hi o1, hi o3).
+    let hi = _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(even, odd));
+    (hi, _mm256_mullo_epi32(c, m))
+}
+
+/// The lane order `(0, 2, 1, 3)` of each 128-bit half (an involution) that
+/// [`mul_hi_lo`] leaves its high halves in, as a `_mm256_shuffle_epi32` immediate.
+const SIGMA: i32 = 0b11_01_10_00;
+
+/// One Philox round, `(c0, c1, c2, c3) → (hi(M1·c2) ^ c1 ^ k0, lo(M1·c2),
+/// hi(M0·c0) ^ c3 ^ k1, lo(M0·c0))`, on every set.
+///
+/// Lane orders: `c0` and `c2` are in one order and `c1` and `c3` in that order permuted
+/// by [`SIGMA`], which is what the high products come in, so no lane moves besides the
+/// one shuffle in [`mul_hi_lo`]; the invariant carries over to the next round (the new
+/// `c0` is in the old `c1`'s order, the new `c1` in the old `c2`'s, and so on).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn round(c: &mut [State; SETS], k: [__m256i; 2]) {
+    let m0 = _mm256_set1_epi32(M0 as i32);
+    let m1 = _mm256_set1_epi32(M1 as i32);
+    for c in c.iter_mut() {
+        let (hi0, lo0) = mul_hi_lo(c[0], m0);
+        let (hi2, lo2) = mul_hi_lo(c[2], m1);
+        *c = [
+            _mm256_xor_si256(_mm256_xor_si256(hi2, c[1]), k[0]),
+            lo2,
+            _mm256_xor_si256(_mm256_xor_si256(hi0, c[3]), k[1]),
+            lo0,
+        ];
+    }
+}
+
+/// Philox4x32-10 of the counters `(c0, c1, h_lo, h_hi)`, one block per lane, with `c1`
+/// given in `c0`'s lane order permuted by [`SIGMA`]; the result is in `c0`'s order.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn philox(s: &Schedule, ctr: [[__m256i; 2]; SETS]) -> [State; SETS] {
+    let m0 = _mm256_set1_epi32(M0 as i32);
+    let mut c = [[_mm256_setzero_si256(); 4]; SETS];
+    for (c, [c0, c1]) in c.iter_mut().zip(ctr) {
+        // Round 0: words 2 and 3 are the same in every lane (so in any lane order).
+        let (hi0, lo0) = mul_hi_lo(c0, m0);
+        *c = [_mm256_xor_si256(c1, s.r0_c0), s.r0_c1, _mm256_xor_si256(hi0, s.r0_c2), lo0];
+    }
+    // Rounds 1 to 9, written out so that they are unrolled with the sets interleaved.
+    round(&mut c, s.k[1]);
+    round(&mut c, s.k[2]);
+    round(&mut c, s.k[3]);
+    round(&mut c, s.k[4]);
+    round(&mut c, s.k[5]);
+    round(&mut c, s.k[6]);
+    round(&mut c, s.k[7]);
+    round(&mut c, s.k[8]);
+    round(&mut c, s.k[9]);
+    // Words 1 and 3 back into the counter's order.
+    for c in &mut c {
+        c[1] = _mm256_shuffle_epi32::<SIGMA>(c[1]);
+        c[3] = _mm256_shuffle_epi32::<SIGMA>(c[3]);
+    }
+    c
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn splat(x: f32) -> __m256 {
+    _mm256_set1_ps(x)
+}
+
+/// Vectors processed in lockstep by the Box–Muller functions, so that the out-of-order
+/// core sees independent operations side by side (the polynomials are long chains).
+const V: usize = 2 * SETS;
+
+/// `f` applied to each vector of an array.
+#[inline(always)]
+fn each<T: Copy, U, const N: usize>(x: [T; N], f: impl FnMut(T) -> U) -> [U; N] {
+    x.map(f)
+}
+
+/// [`math32::ln`](super::math32::ln)`(n·2⁻²⁴)` for integer lanes `n` in `[1, 2²⁴]`.
+///
+/// `n` converts to f32 exactly, and `n·2⁻²⁴` has the same mantissa and an exponent
+/// smaller by 24, so the exponent bias below is `126 + 24`; the rest is step for step
+/// the scalar function.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn ln_scaled(n: [__m256i; V]) -> [__m256; V] {
+    let bits = each(n, |n| _mm256_castps_si256(_mm256_cvtepi32_ps(n)));
+    // Positive, so bits >> 23 is the biased exponent (no sign bit to mask off).
+    let e = each(bits, |b| _mm256_sub_epi32(_mm256_srli_epi32::<23>(b), _mm256_set1_epi32(126 + 24)));
+    let m = each(bits, |b| {
+        _mm256_castsi256_ps(_mm256_or_si256(
+            _mm256_and_si256(b, _mm256_set1_epi32(0x007f_ffff)),
+            _mm256_set1_epi32(0x3f00_0000),
+        ))
+    });
+    let small = each(m, |m| _mm256_cmp_ps::<_CMP_LT_OQ>(m, splat(SQRT_HALF)));
+    // `small` is −1 (all ones) or 0 as an integer.
+    let fe: [__m256; V] =
+        core::array::from_fn(|i| _mm256_cvtepi32_ps(_mm256_add_epi32(e[i], _mm256_castps_si256(small[i]))));
+    let x: [__m256; V] =
+        core::array::from_fn(|i| _mm256_sub_ps(_mm256_add_ps(m[i], _mm256_and_ps(small[i], m[i])), splat(1.0)));
+    let z = each(x, |x| _mm256_mul_ps(x, x));
+    let mut p = [splat(LN_P[0]); V];
+    for &c in &LN_P[1..] {
+        for i in 0..V {
+            p[i] = _mm256_add_ps(_mm256_mul_ps(p[i], x[i]), splat(c));
+        }
+    }
+    core::array::from_fn(|i| {
+        let mut y = _mm256_mul_ps(_mm256_mul_ps(p[i], x[i]), z[i]);
+        y = _mm256_add_ps(y, _mm256_mul_ps(splat(LN2_LO), fe[i]));
+        y = _mm256_add_ps(y, _mm256_mul_ps(splat(-0.5), z[i]));
+        let r = _mm256_add_ps(x[i], y);
+        _mm256_add_ps(r, _mm256_mul_ps(splat(LN2_HI), fe[i]))
+    })
+}
+
+/// [`math32::sincos_turns`](super::math32::sincos_turns)`(s)` for the words `w` with
+/// `s = (w >> 8)·2⁻²⁴`: `(sin 2πs, cos 2πs)`.
+///
+/// The reduction is done on `k = w >> 8` sign-extended from 24 bits (an arithmetic
+/// shift), which is `t·2²⁴` with `t = s − round(s)` except at `s = ½`, where it gives
+/// `t = −½` instead of `½`; both give `q ≡ 2 (mod 4)` and `f = +0`, so the same result.
+/// Then `q = round(4t)` from `k·2⁻²²`, `f·2²⁴ = k − q·2²²`, and
+/// `x = (f·2²⁴)·(2π·2⁻²⁴)`: all exact but the last product, which rounds the same real
+/// number as `f·2π` (scaling by a power of two), so every bit is as specified.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn sincos_words(w: [__m256i; V]) -> [(__m256, __m256); V] {
+    const ROUND_MAGIC: f32 = 12_582_912.0;
+    let rm = splat(ROUND_MAGIC);
+    let k = each(w, |w| _mm256_cvtepi32_ps(_mm256_srai_epi32::<8>(w)));
+    let qm = each(k, |k| _mm256_add_ps(_mm256_mul_ps(k, splat(1.0 / 4_194_304.0)), rm));
+    // The low bits of qm's pattern are q's (1.5·2²³ has ulp 1 and its low bits are 0).
+    let x: [__m256; V] = core::array::from_fn(|i| {
+        let q = _mm256_sub_ps(qm[i], rm);
+        let f = _mm256_sub_ps(k[i], _mm256_mul_ps(q, splat(4_194_304.0)));
+        _mm256_mul_ps(f, splat(TAU_F32 / 16_777_216.0))
+    });
+    let z = each(x, |x| _mm256_mul_ps(x, x));
+    // ((S0·z + S1)·z + S2)·z·x + x and ((C0·z + C1)·z + C2)·z·z − 0.5·z + 1
+    let mut ps = each(z, |z| _mm256_add_ps(_mm256_mul_ps(splat(SIN_P[0]), z), splat(SIN_P[1])));
+    let mut pc = each(z, |z| _mm256_add_ps(_mm256_mul_ps(splat(COS_P[0]), z), splat(COS_P[1])));
+    for i in 0..V {
+        ps[i] = _mm256_add_ps(_mm256_mul_ps(ps[i], z[i]), splat(SIN_P[2]));
+        pc[i] = _mm256_add_ps(_mm256_mul_ps(pc[i], z[i]), splat(COS_P[2]));
+    }
+    core::array::from_fn(|i| {
+        let (x, z) = (x[i], z[i]);
+        let sin_x = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(ps[i], z), x), x);
+        let cos_x = _mm256_add_ps(
+            _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(pc[i], z), z), _mm256_mul_ps(splat(0.5), z)),
+            splat(1.0),
+        );
+        // Odd quadrants swap sin and cos (blendv reads the sign bit: bit 0 moved
+        // there); sin is negated in quadrants 2 and 3, cos in quadrants 1 and 2.
+        let quadrant = _mm256_castps_si256(qm[i]);
+        let sign = _mm256_set1_epi32(i32::MIN);
+        let swap = _mm256_castsi256_ps(_mm256_slli_epi32::<31>(quadrant));
+        let sin_sign = _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32::<30>(quadrant), sign));
+        let cos_sign = _mm256_castsi256_ps(_mm256_and_si256(
+            _mm256_slli_epi32::<30>(_mm256_add_epi32(quadrant, _mm256_set1_epi32(1))),
+            sign,
+        ));
+        let sin = _mm256_xor_ps(_mm256_blendv_ps(sin_x, cos_x, swap), sin_sign);
+        let cos = _mm256_xor_ps(_mm256_blendv_ps(cos_x, sin_x, swap), cos_sign);
+        (sin, cos)
+    })
+}
+
+/// Box–Muller on the word pairs `(wa, wb)` of eight lanes per vector:
+/// `mean + std·(r·cos)` and `mean + std·(r·sin)`, as
+/// [`box_muller_f32`](super::kernels::box_muller_f32).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn box_muller(wa: [__m256i; V], wb: [__m256i; V], mean: __m256, std: __m256) -> [(__m256, __m256); V] {
+    // u1·2²⁴ = 2²⁴ − (wa >> 8), an integer in [1, 2²⁴].
+    let n = each(wa, |w| _mm256_sub_epi32(_mm256_set1_epi32(1 << 24), _mm256_srli_epi32::<8>(w)));
+    let ln = ln_scaled(n);
+    let sc = sincos_words(wb);
+    core::array::from_fn(|i| {
+        let r = _mm256_sqrt_ps(_mm256_mul_ps(splat(-2.0), ln[i]));
+        let (sin, cos) = sc[i];
+        let zc = _mm256_add_ps(mean, _mm256_mul_ps(std, _mm256_mul_ps(r, cos)));
+        let zs = _mm256_add_ps(mean, _mm256_mul_ps(std, _mm256_mul_ps(r, sin)));
+        (zc, zs)
+    })
+}
+
+/// Lane `l` of a set holds block `j + OFFSET[l]`: then the transposition at the end
+/// yields the 32 elements of the set in order.
+const OFFSET: [u32; 8] = [0, 2, 4, 6, 1, 3, 5, 7];
+/// [`OFFSET`] with the lanes of each 128-bit half in the order [`SIGMA`] gives.
+const OFFSET_SIGMA: [u32; 8] = [0, 4, 2, 6, 1, 5, 3, 7];
+
+/// The normal kernel: [`NORMAL_STEP`] elements per iteration.
+#[target_feature(enable = "avx2")]
+fn normal_f32_avx2(keys: Keys, j: u64, mean: f32, std: f32, out: &mut [f32]) -> usize {
+    let s = Schedule::new(keys);
+    let (mean, std) = (splat(mean), splat(std));
+    let offset = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    let n = out.len() - out.len() % NORMAL_STEP;
+    let mut j = j;
+    for chunk in out[..n].chunks_exact_mut(NORMAL_STEP) {
+        let mut ctr = [[_mm256_setzero_si256(); 2]; SETS];
+        for (set, c) in ctr.iter_mut().enumerate() {
+            let first = j.wrapping_add((SET * set) as u64);
+            *c = if (first as u32).checked_add(SET as u32 - 1).is_some() {
+                // No carry into the high word within the set.
+                [
+                    _mm256_add_epi32(_mm256_set1_epi32(first as u32 as i32), offset),
+                    _mm256_set1_epi32((first >> 32) as u32 as i32),
+                ]
+            } else {
+                let block = |o: u32| first.wrapping_add(u64::from(o));
+                let lo = OFFSET.map(|o| block(o) as u32 as i32);
+                // The high word in the order permuted by SIGMA (see `philox`).
+                let hi = OFFSET_SIGMA.map(|o| (block(o) >> 32) as u32 as i32);
+                [
+                    _mm256_setr_epi32(lo[0], lo[1], lo[2], lo[3], lo[4], lo[5], lo[6], lo[7]),
+                    _mm256_setr_epi32(hi[0], hi[1], hi[2], hi[3], hi[4], hi[5], hi[6], hi[7]),
+                ]
+            };
+        }
+        let c = philox(&s, ctr);
+        // Pair A of each block is (w0, w1), pair B is (w2, w3): vector 2·set is pair A
+        // of the set, 2·set + 1 pair B.
+        let wa: [__m256i; V] = core::array::from_fn(|i| c[i / 2][2 * (i % 2)]);
+        let wb: [__m256i; V] = core::array::from_fn(|i| c[i / 2][2 * (i % 2) + 1]);
+        let z = box_muller(wa, wb, mean, std);
+        for (set, o) in chunk.chunks_exact_mut(4 * SET).enumerate() {
+            let ((ca, sa), (cb, sb)) = (z[2 * set], z[2 * set + 1]);
+            // Transpose: block of lane l is (ca, sa, cb, sb)[l].
+            let a_lo = _mm256_castps_pd(_mm256_unpacklo_ps(ca, sa));
+            let a_hi = _mm256_castps_pd(_mm256_unpackhi_ps(ca, sa));
+            let b_lo = _mm256_castps_pd(_mm256_unpacklo_ps(cb, sb));
+            let b_hi = _mm256_castps_pd(_mm256_unpackhi_ps(cb, sb));
+            let rows = [
+                _mm256_unpacklo_pd(a_lo, b_lo),
+                _mm256_unpackhi_pd(a_lo, b_lo),
+                _mm256_unpacklo_pd(a_hi, b_hi),
+                _mm256_unpackhi_pd(a_hi, b_hi),
+            ];
+            for (row, o) in rows.into_iter().zip(o.chunks_exact_mut(8)) {
+                assert!(o.len() == 8);
+                // SAFETY: `o` is exactly 8 floats (checked above); `storeu` needs no
+                // alignment.
+                unsafe { _mm256_storeu_ps(o.as_mut_ptr(), _mm256_castpd_ps(row)) };
+            }
+        }
+        j = j.wrapping_add((SET * SETS) as u64);
+    }
+    n
+}
