@@ -1,9 +1,12 @@
-//! `nninit explain`.
+//! `nninit explain`: one tensor, or a whole model's plan under a scheme.
+
+use std::io::Write;
 
 use anyhow::Result;
 use clap::Args as ClapArgs;
 use serde::Serialize;
 
+use crate::model::ModelArgs;
 use crate::rule::RuleArgs;
 
 /// Arguments of `nninit explain`.
@@ -11,6 +14,11 @@ use crate::rule::RuleArgs;
 pub struct Args {
     #[command(flatten)]
     rule: RuleArgs,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Element type for a model's plan (sizes in the table).
+    #[arg(long, default_value = "f32")]
+    dtype: String,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -31,8 +39,17 @@ fn number(v: Option<f64>) -> String {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let spec = args.rule.spec()?;
-    let init = args.rule.init()?;
+    let rule = &args.rule;
+    match (rule.init.is_some() || rule.shape.is_some(), args.model.given()) {
+        (true, true) => anyhow::bail!("give either an initializer with --shape, or --config/--preset, not both"),
+        (false, true) => return run_plan(&args),
+        (false, false) => anyhow::bail!(
+            "give an initializer and --shape (nninit explain normal --shape 64,32), or --config/--preset with --scheme"
+        ),
+        (true, false) => {}
+    }
+    let spec = rule.spec()?;
+    let init = rule.init()?;
     let explanation = init.explain(&spec)?;
     if args.json {
         let report = Report {
@@ -46,7 +63,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     let x = &explanation;
     let fan = |v: Option<u64>| v.map_or_else(|| "— (rank < 2: pass --fan-in/--fan-out)".to_string(), |v| v.to_string());
-    println!("{} on {} (layout {}, groups {})", x.init, spec.shape(), args.rule.layout, spec.groups());
+    println!("{} on {} (layout {}, groups {})", x.init, spec.shape(), rule.layout, spec.groups());
     println!("  formula   {}", x.formula);
     println!("  fan_in    {}", fan(x.fan_in));
     println!("  fan_out   {}", fan(x.fan_out));
@@ -56,5 +73,117 @@ pub fn run(args: Args) -> Result<()> {
     println!("  bound     {}", number(x.bound));
     println!("  same as   {}", x.equivalent);
     println!("  config    {}", serde_json::to_string(&init)?);
+    Ok(())
+}
+
+/// One row of a model's plan.
+#[derive(Serialize)]
+struct Row<'a> {
+    name: &'a str,
+    shape: &'a [usize],
+    role: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tied_to: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'a nninit::Init>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    std: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bound: Option<f64>,
+    why: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    numbers: Option<&'a std::collections::BTreeMap<String, f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lr_multiplier: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct PlanReport<'a> {
+    architecture: &'a str,
+    model_class: &'a str,
+    scheme: String,
+    dtype: nninit::DType,
+    parameters: u64,
+    total_size: u64,
+    tensors: Vec<Row<'a>>,
+}
+
+/// A rule in a few words: `normal(0, 0.02)`, `xavier_normal(gain 0.3)`.
+fn short_rule(init: &nninit::Init) -> String {
+    let json = serde_json::to_value(init).unwrap_or_default();
+    let mut parts = Vec::new();
+    if let Some(map) = json.as_object() {
+        for (k, v) in map {
+            if k == "init" {
+                continue;
+            }
+            let v = match v {
+                serde_json::Value::Object(o) => {
+                    o.values().map(|x| x.to_string().trim_matches('"').to_string()).collect::<Vec<_>>().join(" ")
+                }
+                other => other.to_string().trim_matches('"').to_string(),
+            };
+            parts.push(format!("{k} {v}"));
+        }
+    }
+    if parts.is_empty() { init.name().to_string() } else { format!("{}({})", init.name(), parts.join(", ")) }
+}
+
+fn run_plan(args: &Args) -> Result<()> {
+    let dtype = nninit::DType::parse(&args.dtype)?;
+    let (_, plan, scheme) = args.model.plan(dtype)?;
+    let mut rows = Vec::with_capacity(plan.tensors.len());
+    for t in &plan.tensors {
+        let x = t.init.as_ref().map(|i| i.explain(&t.spec)).transpose()?;
+        let p = t.provenance.as_ref();
+        rows.push(Row {
+            name: &t.name,
+            shape: t.spec.shape().dims(),
+            role: t.role.name(),
+            tied_to: t.tied_to.as_deref(),
+            rule: t.init.as_ref(),
+            std: x.as_ref().and_then(|x| x.std),
+            bound: x.as_ref().and_then(|x| x.bound),
+            why: p.map_or("", |p| p.reason.as_str()),
+            numbers: p.map(|p| &p.numbers).filter(|n| !n.is_empty()),
+            lr_multiplier: p.and_then(|p| p.lr_multiplier),
+        });
+    }
+    let report = PlanReport {
+        architecture: &plan.architecture,
+        model_class: &plan.model_class,
+        scheme: scheme.label(),
+        dtype,
+        parameters: plan.parameters(),
+        total_size: plan.bytes(),
+        tensors: rows,
+    };
+    if args.json {
+        return crate::print_json(&report);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} ({}) under {}: {} tensors, {} parameters, {:.1} MB in {}",
+        report.architecture,
+        report.model_class,
+        report.scheme,
+        plan.tensors.len(),
+        report.parameters,
+        report.total_size as f64 / 1e6,
+        dtype
+    )?;
+    let width = report.tensors.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    writeln!(out, "{:<width$}  {:<18}  {:<40}  {:<12}  why", "name", "shape", "rule", "std")?;
+    for r in &report.tensors {
+        let shape = format!("{:?}", r.shape);
+        let (rule, std) = match (r.rule, r.tied_to) {
+            (Some(rule), _) => (short_rule(rule), r.std.map_or_else(|| "—".into(), |s| format!("{s:.6}"))),
+            (None, Some(source)) => (format!("tied to {source}"), "—".into()),
+            (None, None) => ("—".into(), "—".into()),
+        };
+        let lr = r.lr_multiplier.map_or_else(String::new, |m| format!(" [lr × {m}]"));
+        writeln!(out, "{:<width$}  {shape:<18}  {rule:<40}  {std:<12}  {}{lr}", r.name, r.why)?;
+    }
     Ok(())
 }

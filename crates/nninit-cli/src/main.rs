@@ -6,8 +6,10 @@
 mod explain;
 mod gain;
 mod materialize;
+mod model;
 mod rule;
 mod sample;
+mod theory;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -25,14 +27,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Print what an initializer does to a tensor: formula, fans, gain, std, bound.
+    /// Print what an initializer does to a tensor (formula, fans, gain, std, bound),
+    /// or the plan of a whole model under a scheme (--config/--preset --scheme).
     Explain(explain::Args),
     /// Print PyTorch's gain for an activation and the gains computed from Gaussian integrals.
     Gain(gain::Args),
     /// Generate one tensor (or a slice of it) into a .npy or .safetensors file.
     Sample(sample::Args),
-    /// Initialize a whole model into a .safetensors file (PyTorch module lists, bit for bit).
+    /// Initialize a whole model: a Hugging Face config or preset under a scheme into
+    /// sharded safetensors (streaming, atomic, by rank), or PyTorch module lists bit for bit.
     Materialize(materialize::Args),
+    /// Mean-field theory: q*, χ₁, depth scales, phase, edge of chaos, recommendation, phase diagram.
+    Theory(theory::Args),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +71,7 @@ fn main() -> ExitCode {
         Command::Gain(args) => gain::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Materialize(args) => materialize::run(args),
+        Command::Theory(args) => theory::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,9 @@
-//! `nninit materialize`: whole models in one file.
+//! `nninit materialize`: whole models, from a Hugging Face config or preset
+//! under a scheme (streamed into sharded safetensors), or from a list of
+//! PyTorch modules (one file, bit for bit as PyTorch).
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -9,6 +12,7 @@ use nninit::io::{self, Bytes, TensorData};
 use nninit::torch::{self, TorchDType, TorchGenerator, TorchKernel};
 use serde::Serialize;
 
+use crate::model::ModelArgs;
 use crate::sample::{Rng, stream_name};
 
 /// Arguments of `nninit materialize`.
@@ -18,21 +22,35 @@ pub struct Args {
     /// nn.MultiheadAttention, ...; format in the docs of nninit::torch::modules).
     /// Their default initialization is replayed in PyTorch's order, so the
     /// state dict equals PyTorch's after torch.manual_seed(SEED).
-    #[arg(long, value_name = "FILE.json")]
-    torch_modules: PathBuf,
-    /// Random stream; module lists replay PyTorch's generator (torch).
-    #[arg(long, value_enum, default_value_t = Rng::Torch)]
-    rng: Rng,
+    #[arg(long, value_name = "FILE.json", conflicts_with_all = ["config", "preset"])]
+    torch_modules: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Random stream: module lists replay PyTorch's generator (torch, their
+    /// default); models use nninit's Philox stream (philox, their default).
+    #[arg(long, value_enum)]
+    rng: Option<Rng>,
     /// PyTorch kernel flavour: avx2 (x86-64 wheels) or default.
     #[arg(long, default_value = "avx2")]
     torch_kernel: String,
     /// Seed, as given to torch.manual_seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Parameter type: f32 (PyTorch's default) or f64 (torch.set_default_dtype(torch.float64)).
+    /// Parameter type: f32 (PyTorch's default) or f64 for module lists; f32,
+    /// bf16, f16 or f64 for models.
     #[arg(long, default_value = "f32")]
     dtype: String,
-    /// Output .safetensors file (written atomically).
+    /// Largest shard (models): 5GB (transformers' default), 500MB, 2GiB, or bytes.
+    #[arg(long, default_value = "5GB", value_name = "SIZE")]
+    max_shard_size: String,
+    /// This process's rank (models, with --world-size): it writes the shards
+    /// k with k mod WORLD_SIZE = RANK; rank 0 also writes config, manifest, index.
+    #[arg(long, requires = "world_size")]
+    rank: Option<usize>,
+    /// The number of processes writing one model (with --rank).
+    #[arg(long, requires = "rank")]
+    world_size: Option<usize>,
+    /// Output: a .safetensors file (module lists) or a folder (models), written atomically.
     #[arg(long)]
     out: PathBuf,
     /// Print JSON.
@@ -56,7 +74,122 @@ struct Report {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if args.rng != Rng::Torch {
+    match &args.torch_modules {
+        Some(path) => run_modules(path.clone(), args),
+        None if args.model.given() => run_model(args),
+        None => bail!("give --config FILE or --preset NAME with --scheme S, or --torch-modules FILE.json"),
+    }
+}
+
+#[derive(Serialize)]
+struct ModelReport {
+    out: PathBuf,
+    preset_or_config: String,
+    model_class: String,
+    scheme: String,
+    seed: u64,
+    dtype: nninit::DType,
+    parameters: u64,
+    total_size: u64,
+    shards: usize,
+    rank: usize,
+    world_size: usize,
+    files: Vec<PathBuf>,
+    bytes_written: u64,
+    seconds: f64,
+}
+
+fn run_model(args: Args) -> Result<()> {
+    if args.rng == Some(Rng::Torch) {
+        bail!("models use nninit's Philox stream (any shard on any machine alone): drop --rng torch");
+    }
+    if args.model.scheme.is_none() {
+        bail!("--scheme is required with --config/--preset (known: {})", nninit::scheme::SCHEME_NAMES);
+    }
+    let dtype = nninit::DType::parse(&args.dtype)?;
+    if dtype == nninit::DType::I64 {
+        bail!("weights are floating point: --dtype f32, bf16, f16 or f64");
+    }
+    let (model, plan, scheme) = args.model.plan(dtype)?;
+    let mut opts = nninit::io::Options::new(args.seed);
+    opts.max_shard_size =
+        nninit::io::materialize::parse_size(&args.max_shard_size).context("invalid --max-shard-size")?;
+    if let (Some(rank), Some(world)) = (args.rank, args.world_size) {
+        opts.ranks = nninit::io::Ranks::new(rank, world)?;
+    }
+    if args.out.is_file() {
+        bail!("--out `{}` is a file; models are written into a folder", args.out.display());
+    }
+    let total = nninit::io::materialize::rank_bytes(&plan, &opts);
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let started = std::time::Instant::now();
+    let progress = |n: u64| {
+        if let Some(bar) = &bar {
+            bar.inc(n);
+        }
+    };
+    let written = nninit::io::materialize(&plan, model.config(), &args.out, &opts, &progress)?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = ModelReport {
+        out: args.out.clone(),
+        preset_or_config: match (&args.model.preset, &args.model.config) {
+            (Some(p), _) => format!("preset {p}"),
+            (_, Some(c)) => c.display().to_string(),
+            _ => String::new(),
+        },
+        model_class: plan.model_class.clone(),
+        scheme: scheme.label(),
+        seed: args.seed,
+        dtype,
+        parameters: plan.parameters(),
+        total_size: written.total_size,
+        shards: written.shards,
+        rank: opts.ranks.rank(),
+        world_size: opts.ranks.world_size(),
+        files: written.files,
+        bytes_written: written.bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if args.json {
+        return crate::print_json(&report);
+    }
+    println!(
+        "wrote {} ({}, {}, scheme {}, seed {}, {}): {} parameters, {} shard(s), rank {} of {}, {:.1} MB in {:.2} s",
+        report.out.display(),
+        report.preset_or_config,
+        report.model_class,
+        report.scheme,
+        report.seed,
+        report.dtype,
+        report.parameters,
+        report.shards,
+        report.rank,
+        report.world_size,
+        report.bytes_written as f64 / 1e6,
+        report.seconds
+    );
+    for f in &report.files {
+        println!("  {}", f.display());
+    }
+    Ok(())
+}
+
+fn run_modules(torch_modules: PathBuf, args: Args) -> Result<()> {
+    if args.model.scheme.is_some() || args.rank.is_some() {
+        bail!("--scheme and --rank apply to --config/--preset models, not to --torch-modules");
+    }
+    if args.rng.unwrap_or(Rng::Torch) != Rng::Torch {
         bail!("a PyTorch module list replays PyTorch's generator: use --rng torch");
     }
     if io::Format::from_path(&args.out)? != io::Format::Safetensors {
@@ -68,9 +201,9 @@ pub fn run(args: Args) -> Result<()> {
         "f64" | "float64" => TorchDType::F64,
         other => bail!("--rng torch replays f32 or f64 parameters, not `{other}`"),
     };
-    let json = std::fs::read_to_string(&args.torch_modules)
-        .with_context(|| format!("cannot read `{}`", args.torch_modules.display()))?;
-    let modules = torch::parse_modules(&json).with_context(|| format!("in `{}`", args.torch_modules.display()))?;
+    let json = std::fs::read_to_string(&torch_modules)
+        .with_context(|| format!("cannot read `{}`", torch_modules.display()))?;
+    let modules = torch::parse_modules(&json).with_context(|| format!("in `{}`", torch_modules.display()))?;
     let mut generator = TorchGenerator::new(args.seed).with_kernel(kernel);
     let tensors = torch::materialize(&modules, &mut generator, dtype)?;
     let mut entries = Vec::with_capacity(tensors.len());

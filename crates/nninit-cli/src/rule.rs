@@ -11,10 +11,10 @@ use nninit::{Fan, FanMode, Init, InitParams, Layout, Shape, TensorSpec};
 pub struct RuleArgs {
     /// The initializer: normal, uniform, truncated_normal, xavier_uniform,
     /// kaiming_normal, lecun_normal, orthogonal, sparse, dirac, zero, ...
-    pub init: String,
-    /// Tensor shape, comma-separated: 64,32 or 128,64,3,3.
+    pub init: Option<String>,
+    /// Tensor shape, comma-separated: 64,32 or 128,64,3,3 (required with an initializer).
     #[arg(long, value_name = "DIMS")]
-    pub shape: String,
+    pub shape: Option<String>,
     /// Storage layout: torch ([out, in, k...]), torch-transposed ([in, out/groups, k...]),
     /// jax ([k..., in, out]) or axes:IN;OUT (e.g. axes:0;1,2).
     #[arg(long, default_value = "torch")]
@@ -78,7 +78,8 @@ pub struct RuleArgs {
 impl RuleArgs {
     /// The tensor's geometry.
     pub fn spec(&self) -> Result<TensorSpec> {
-        let shape = Shape::parse(&self.shape).context("invalid --shape")?;
+        let Some(shape) = &self.shape else { bail!("--shape is required (e.g. --shape 64,32)") };
+        let shape = Shape::parse(shape).context("invalid --shape")?;
         let layout = Layout::parse(&self.layout)?;
         let mut spec = TensorSpec::new(shape).with_layout(layout).with_groups(self.groups);
         if let (Some(fan_in), Some(fan_out)) = (self.fan_in, self.fan_out) {
@@ -116,6 +117,7 @@ impl RuleArgs {
             sparsity: self.sparsity,
             groups: (self.groups != 1).then_some(self.groups),
         };
-        Ok(Init::parse(&self.init, &params)?)
+        let Some(name) = &self.init else { bail!("give an initializer: normal, xavier_uniform, kaiming_normal, ...") };
+        Ok(Init::parse(name, &params)?)
     }
 }

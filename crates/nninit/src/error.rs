@@ -148,6 +148,39 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A plan that cannot be materialized (duplicate names, a tie to a
+    /// missing tensor, a tensor without a rule).
+    #[error("invalid plan: {reason}")]
+    InvalidPlan {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A model configuration (`config.json`) nninit cannot build a model from.
+    #[error("invalid model config: {reason}")]
+    InvalidModelConfig {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A name (preset, scheme, architecture) nninit does not know.
+    #[error("unknown {what} `{name}` (known: {known})")]
+    UnknownName {
+        /// What kind of name (`preset`, `scheme`, `model_type`).
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The known names, comma-separated.
+        known: String,
+    },
+    /// A scheme that cannot be applied to an architecture as it is built.
+    #[error("scheme `{scheme}` cannot initialize `{tensor}`: {reason}")]
+    UnsupportedScheme {
+        /// The scheme.
+        scheme: &'static str,
+        /// The tensor.
+        tensor: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Shorthand for `Result<T, nninit::Error>`.

@@ -30,7 +30,12 @@
 //! - [`init`]: the catalogue; [`Init`] lists every rule.
 //! - [`stream`]: the counter-based Philox4x32-10 stream keyed by (seed,
 //!   tensor name), specified bit for bit.
-//! - [`io`]: `.npy` and `.safetensors`, written atomically.
+//! - [`plan`], [`arch`], [`scheme`]: whole models: the named tensors of a
+//!   Hugging Face architecture and the rule each gets under a scheme.
+//! - [`io`]: `.npy` and `.safetensors`, written atomically; whole models
+//!   streamed into sharded safetensors ([`io::materialize()`]).
+//! - [`theory`]: mean-field signal propagation, edge of chaos, phase diagram.
+//! - [`torch`]: PyTorch's CPU generator and `torch.nn.init`, bit for bit.
 //!
 //! ## Reproducibility
 //! Element `i` of a tensor depends only on (seed, tensor name, `i`): the same
@@ -42,15 +47,19 @@
 #![deny(unsafe_code)]
 
 pub mod activation;
+pub mod arch;
 pub mod error;
 pub mod fan;
 pub mod gaussian;
 pub mod init;
 pub mod io;
 pub(crate) mod linalg;
+pub mod plan;
+pub mod scheme;
 mod spec;
 pub mod stream;
 mod tensor;
+pub mod theory;
 pub mod torch;
 
 pub use error::{Error, Result};

@@ -2,13 +2,16 @@
 //!
 //! Every file is written under a temporary name in the destination folder and
 //! renamed into place only once complete, so an interrupted or failed write
-//! never leaves a file that looks finished.
+//! never leaves a file that looks finished. Whole models are streamed into
+//! sharded safetensors by [`materialize()`].
 
 mod atomic;
+pub mod materialize;
 mod npy;
 mod safetensors;
 
 pub use atomic::AtomicFile;
+pub use materialize::{Options, Ranks, materialize};
 pub use npy::{read_npy, write_npy};
 pub use safetensors::{TensorData, write_safetensors};
 

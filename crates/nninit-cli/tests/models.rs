@@ -1,0 +1,173 @@
+//! `nninit explain` and `nninit materialize` on whole models: run the real binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn nninit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nninit")).args(args).output().expect("the binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = nninit(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map_or_else(|_| Vec::new(), |d| d.map(|e| e.unwrap().file_name().into_string().unwrap()).collect());
+    v.sort();
+    v
+}
+
+/// One clear error line, exit code 2, no panic, nothing written under `out`.
+fn assert_bad(args: &[&str], needle: &str, out: &Path) {
+    let o = nninit(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+    assert!(err.starts_with("nninit: ") && err.contains(needle), "{args:?}: `{needle}` not in {err:?}");
+    assert!(names(out).is_empty(), "{args:?} left {:?}", names(out));
+}
+
+const TINY: &str = r#"{"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+  "intermediate_size": 160, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+  "vocab_size": 500}"#;
+
+#[test]
+fn explain_prints_the_plan_table_and_json() {
+    let text = ok(&["explain", "--preset", "gpt2", "--scheme", "hf"]);
+    assert!(text.contains("124439808 parameters"), "{text}");
+    let c_proj = text.lines().find(|l| l.starts_with("transformer.h.0.attn.c_proj.weight")).unwrap();
+    assert!(c_proj.contains("0.004082") && c_proj.contains("n_layer"), "{c_proj}");
+    assert!(text.lines().any(|l| l.starts_with("lm_head.weight") && l.contains("tied to transformer.wte.weight")));
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&["explain", "--preset", "llama-8b", "--scheme", "mup", "--json"])).unwrap();
+    assert_eq!(v["parameters"], 8_030_261_248u64);
+    let q = v["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "model.layers.0.self_attn.q_proj.weight")
+        .unwrap();
+    assert_eq!(q["lr_multiplier"], 0.0625);
+    assert_eq!(q["shape"], serde_json::json!([4096, 4096]));
+    let k = v["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "model.layers.0.self_attn.k_proj.weight")
+        .unwrap();
+    assert_eq!(k["shape"], serde_json::json!([1024, 4096]), "GQA: 8 KV heads of 128");
+}
+
+#[test]
+fn materialize_shards_by_rank_and_the_union_is_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(&config, TINY).unwrap();
+    let c = config.to_str().unwrap();
+    let single = dir.path().join("single");
+    let base = [
+        "materialize",
+        "--config",
+        c,
+        "--scheme",
+        "small-init",
+        "--seed",
+        "9",
+        "--dtype",
+        "bf16",
+        "--max-shard-size",
+        "40KB",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--out", single.to_str().unwrap(), "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&ok(&args)).unwrap();
+    let shards = report["shards"].as_u64().unwrap();
+    assert!(shards >= 3, "{report}");
+    let files = names(&single);
+    assert!(
+        files.contains(&"model.safetensors.index.json".to_string())
+            && files.contains(&"nninit-manifest.json".to_string())
+    );
+    assert_eq!(
+        std::fs::read_to_string(single.join("config.json")).unwrap().parse::<serde_json::Value>().unwrap(),
+        TINY.parse::<serde_json::Value>().unwrap()
+    );
+    let union = dir.path().join("union");
+    for rank in ["2", "0", "1"] {
+        let mut args = base.to_vec();
+        args.extend(["--out", union.to_str().unwrap(), "--rank", rank, "--world-size", "3"]);
+        ok(&args);
+    }
+    assert_eq!(names(&union), files);
+    for f in &files {
+        assert_eq!(std::fs::read(union.join(f)).unwrap(), std::fs::read(single.join(f)).unwrap(), "{f}");
+    }
+    // Every tensor reads back with the safetensors crate.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(single.join("model.safetensors.index.json")).unwrap()).unwrap();
+    for (name, file) in index["weight_map"].as_object().unwrap() {
+        let raw = std::fs::read(single.join(file.as_str().unwrap())).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&raw).unwrap();
+        assert_eq!(st.tensor(name).unwrap().dtype(), safetensors::Dtype::BF16);
+    }
+}
+
+#[test]
+fn bad_input_is_one_line_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"model_type": "llama", "hidden_size": 100, "num_attention_heads": 3}"#).unwrap();
+    let b = bad.to_str().unwrap();
+    assert_bad(&["materialize", "--preset", "gpt5", "--scheme", "hf", "--out", o], "unknown preset `gpt5`", &out);
+    assert_bad(&["materialize", "--preset", "gpt2", "--out", o], "--scheme is required", &out);
+    assert_bad(&["materialize", "--preset", "gpt2", "--scheme", "nope", "--out", o], "unknown scheme", &out);
+    assert_bad(&["materialize", "--preset", "gpt2", "--scheme", "deepnorm", "--out", o], "fused", &out);
+    assert_bad(&["materialize", "--config", b, "--scheme", "hf", "--out", o], "not divisible", &out);
+    assert_bad(&["materialize", "--config", "/nonexistent.json", "--scheme", "hf", "--out", o], "cannot read", &out);
+    assert_bad(
+        &["materialize", "--preset", "gpt2", "--scheme", "hf", "--rank", "3", "--world-size", "2", "--out", o],
+        "rank 3",
+        &out,
+    );
+    assert_bad(
+        &["materialize", "--preset", "gpt2", "--scheme", "hf", "--max-shard-size", "5XB", "--out", o],
+        "max-shard-size",
+        &out,
+    );
+    assert_bad(
+        &["materialize", "--preset", "gpt2", "--scheme", "hf", "--dtype", "i64", "--out", o],
+        "floating point",
+        &out,
+    );
+    assert_bad(&["materialize", "--preset", "gpt2", "--scheme", "hf", "--rng", "torch", "--out", o], "Philox", &out);
+    assert_bad(&["explain", "--preset", "gpt2", "--scheme", "hf", "normal", "--shape", "3,3"], "not both", &out);
+}
+
+#[test]
+fn a_killed_run_leaves_nothing_that_looks_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nninit"))
+        .args(["materialize", "--preset", "llama-1b", "--scheme", "hf", "--max-shard-size", "1GB", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = names(&out);
+    for f in &left {
+        assert!(f.starts_with(".model-") && f.contains(".tmp-") || f.starts_with("model-0000"), "{f}: {left:?}");
+    }
+    assert!(!left.iter().any(|f| f.ends_with(".json") || f == "model.safetensors"), "{left:?}");
+    // Every complete-looking shard is complete: it parses.
+    for f in left.iter().filter(|f| f.starts_with("model-")) {
+        safetensors::SafeTensors::deserialize(&std::fs::read(out.join(f)).unwrap()).unwrap();
+    }
+}

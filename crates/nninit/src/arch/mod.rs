@@ -1,0 +1,335 @@
+//! Architectures: from a Hugging Face `config.json` (or a built-in preset)
+//! to the [`Plan`] of tensors `transformers` would save.
+//!
+//! Names, shapes, order and tying are those of `transformers`' state dicts,
+//! so `from_pretrained` on a materialized folder finds no missing or
+//! unexpected keys:
+//!
+//! | `model_type` | classes (`architectures[0]`) | notes |
+//! |---|---|---|
+//! | `gpt2` | `GPT2LMHeadModel` (default), `GPT2Model` | `Conv1D` weights are `[in, out]`; `lm_head.weight` is tied to `transformer.wte.weight` and not saved |
+//! | `llama`, `mistral`, `qwen2` | `*ForCausalLM` (default), `*Model` | grouped-query attention via `num_key_value_heads`; `lm_head.weight` saved unless `tie_word_embeddings`; Qwen2 has q/k/v biases |
+//! | `bert` | `BertForMaskedLM` (default), `BertForPreTraining`, `BertModel` | the decoder of the MLM head is tied to the word embeddings, its bias to `cls.predictions.bias` |
+//! | `vit` | `ViTModel` (default, with pooler), `ViTForImageClassification` | the patch embedding is a `Conv2d` `[hidden, channels, p, p]` |
+//!
+//! BERT defaults to `BertForMaskedLM` names (`bert.` prefix, `cls.predictions.*`):
+//! that is what `bert-base-uncased`-style checkpoints hold, and
+//! `BertModel.from_pretrained` loads such a folder too (it strips the
+//! `bert.` prefix and ignores the head; the pooler, which `BertForMaskedLM`
+//! lacks, is then newly initialized). `"architectures": ["BertForPreTraining"]`
+//! gives a folder with both the pooler and the MLM head, as `bert-base-uncased` has.
+//!
+//! ```
+//! use nninit::arch::Model;
+//! let gpt2 = Model::preset("gpt2")?;
+//! let plan = gpt2.plan(nninit::DType::F32)?;
+//! assert_eq!(plan.parameters(), 124_439_808);
+//! assert_eq!(plan.tensors[0].name, "transformer.wte.weight");
+//! # Ok::<(), nninit::Error>(())
+//! ```
+
+mod bert;
+mod gpt2;
+mod llama;
+mod presets;
+mod vit;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::fan::{Fan, Layout};
+use crate::plan::{Module, Plan, PlannedTensor, Role};
+use crate::tensor::DType;
+
+pub use presets::PRESETS;
+
+/// The architecture families nninit builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Family {
+    /// GPT-2.
+    Gpt2,
+    /// Llama and the models sharing its layout (Mistral, Qwen2).
+    Llama,
+    /// BERT.
+    Bert,
+    /// Vision Transformer.
+    Vit,
+}
+
+/// Whether the residual stack is a causal decoder or a bidirectional encoder
+/// (DeepNorm's and T-Fixup's constants differ).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stack {
+    /// Decoder-only (GPT-2, Llama).
+    Decoder,
+    /// Encoder-only (BERT, ViT).
+    Encoder,
+}
+
+/// The sizes schemes need.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Dims {
+    /// Model width d.
+    pub hidden: usize,
+    /// Number of residual blocks (transformer layers).
+    pub layers: usize,
+    /// MLP inner width.
+    pub intermediate: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// `initializer_range` of the config (the std of the `hf` scheme).
+    pub initializer_range: f64,
+}
+
+/// A model: its family, sizes, class and the config it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    family: Family,
+    stack: Stack,
+    dims: Dims,
+    model_type: String,
+    model_class: String,
+    config: serde_json::Value,
+    kind: Kind,
+}
+
+/// The parsed config of each family.
+#[derive(Clone, Debug, PartialEq)]
+enum Kind {
+    Gpt2(gpt2::Config),
+    Llama(llama::Config),
+    Bert(bert::Config),
+    Vit(vit::Config),
+}
+
+/// The `model_type` values nninit reads.
+pub const MODEL_TYPES: &str = "gpt2, llama, mistral, qwen2, bert, vit";
+
+impl Model {
+    /// Reads a Hugging Face `config.json`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidModelConfig`] for JSON that is not such a config or
+    /// has invalid sizes, [`Error::UnknownName`] for a `model_type` nninit
+    /// does not build.
+    pub fn from_config_json(json: &str) -> Result<Self> {
+        let config: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| Error::InvalidModelConfig { reason: format!("not valid JSON: {e}") })?;
+        Self::from_config(config)
+    }
+
+    /// Builds the model from a parsed `config.json`.
+    ///
+    /// # Errors
+    /// As [`Model::from_config_json`].
+    pub fn from_config(config: serde_json::Value) -> Result<Self> {
+        let model_type = config
+            .get("model_type")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| Error::InvalidModelConfig { reason: "no `model_type` string".into() })?
+            .to_string();
+        let class =
+            config.get("architectures").and_then(|a| a.get(0)).and_then(serde_json::Value::as_str).map(str::to_string);
+        let (family, stack, dims, model_class, kind) = match model_type.as_str() {
+            "gpt2" => {
+                let c: gpt2::Config = parse(&config)?;
+                let (dims, class) = c.dims_and_class(class)?;
+                (Family::Gpt2, Stack::Decoder, dims, class, Kind::Gpt2(c))
+            }
+            "llama" | "mistral" | "qwen2" => {
+                let c = llama::Config::from_value(&model_type, &config)?;
+                let (dims, class) = c.dims_and_class(class)?;
+                (Family::Llama, Stack::Decoder, dims, class, Kind::Llama(c))
+            }
+            "bert" => {
+                let c: bert::Config = parse(&config)?;
+                let (dims, class) = c.dims_and_class(class)?;
+                (Family::Bert, Stack::Encoder, dims, class, Kind::Bert(c))
+            }
+            "vit" => {
+                let c: vit::Config = parse(&config)?;
+                let (dims, class) = c.dims_and_class(class)?;
+                (Family::Vit, Stack::Encoder, dims, class, Kind::Vit(c))
+            }
+            other => {
+                return Err(Error::UnknownName {
+                    what: "model_type",
+                    name: other.to_string(),
+                    known: MODEL_TYPES.to_string(),
+                });
+            }
+        };
+        if !(dims.initializer_range.is_finite() && dims.initializer_range > 0.0) {
+            return Err(Error::InvalidModelConfig {
+                reason: format!("initializer_range = {} must be finite and > 0", dims.initializer_range),
+            });
+        }
+        Ok(Self { family, stack, dims, model_type, model_class, config, kind })
+    }
+
+    /// A built-in preset (no download): see [`PRESETS`].
+    ///
+    /// # Errors
+    /// [`Error::UnknownName`] for an unknown preset.
+    pub fn preset(name: &str) -> Result<Self> {
+        let json = presets::config(name)?;
+        Self::from_config_json(json)
+    }
+
+    /// The family.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// Decoder or encoder stack.
+    pub fn stack(&self) -> Stack {
+        self.stack
+    }
+
+    /// The sizes.
+    pub fn dims(&self) -> Dims {
+        self.dims
+    }
+
+    /// The config's `model_type`.
+    pub fn model_type(&self) -> &str {
+        &self.model_type
+    }
+
+    /// The model class whose state-dict names the plan uses.
+    pub fn model_class(&self) -> &str {
+        &self.model_class
+    }
+
+    /// The config as read (a preset's full config), for writing beside the weights.
+    pub fn config(&self) -> &serde_json::Value {
+        &self.config
+    }
+
+    /// The tensors, in state-dict order, without rules (apply a
+    /// [`crate::scheme::Scheme`] to give them rules).
+    ///
+    /// # Errors
+    /// [`Error::InvalidModelConfig`] for sizes that do not fit together
+    /// (heads not dividing the width, ...).
+    pub fn plan(&self, dtype: DType) -> Result<Plan> {
+        let tensors = match &self.kind {
+            Kind::Gpt2(c) => c.tensors(&self.model_class)?,
+            Kind::Llama(c) => c.tensors(&self.model_class)?,
+            Kind::Bert(c) => c.tensors(&self.model_class)?,
+            Kind::Vit(c) => c.tensors(&self.model_class)?,
+        };
+        Ok(Plan {
+            architecture: self.model_type.clone(),
+            model_class: self.model_class.clone(),
+            dtype,
+            scheme: None,
+            tensors,
+        })
+    }
+}
+
+fn parse<T: DeserializeOwned>(config: &serde_json::Value) -> Result<T> {
+    T::deserialize(config).map_err(|e| Error::InvalidModelConfig { reason: e.to_string() })
+}
+
+/// Checks that a size is at least 1.
+fn positive(name: &str, v: usize) -> Result<usize> {
+    if v == 0 { Err(Error::InvalidModelConfig { reason: format!("{name} must be at least 1") }) } else { Ok(v) }
+}
+
+/// Picks the class from `architectures[0]`, or the default when absent.
+fn pick_class(given: Option<String>, known: &[&str], model_type: &str) -> Result<String> {
+    match given {
+        None => Ok(known[0].to_string()),
+        Some(c) if known.contains(&c.as_str()) => Ok(c),
+        Some(c) => Err(Error::InvalidModelConfig {
+            reason: format!("nninit builds {model_type} as {}, not `{c}`", known.join(", ")),
+        }),
+    }
+}
+
+/// Appends tensors in state-dict order.
+#[derive(Debug, Default)]
+struct Builder {
+    tensors: Vec<PlannedTensor>,
+    layer: Option<usize>,
+}
+
+impl Builder {
+    fn push(&mut self, mut t: PlannedTensor) {
+        t.layer = self.layer;
+        self.tensors.push(t);
+    }
+
+    /// `nn.Linear(inp, out, bias)`: weight `[out, in]`.
+    fn linear(&mut self, name: &str, out: usize, inp: usize, bias: bool, role: Role) -> Result<()> {
+        let w = PlannedTensor::new(format!("{name}.weight"), vec![out, inp], Layout::Torch, role, Module::Linear)?;
+        let fan = Fan::new(inp as u64, out as u64)?;
+        self.push(w);
+        if bias {
+            let b = PlannedTensor::new(format!("{name}.bias"), vec![out], Layout::Torch, role, Module::Linear)?;
+            self.push(b.bias_of(fan));
+        }
+        Ok(())
+    }
+
+    /// transformers' `Conv1D(nf=out, nx=inp)`: weight `[in, out]`, bias always.
+    fn conv1d(&mut self, name: &str, inp: usize, out: usize, role: Role) -> Result<()> {
+        let w = PlannedTensor::new(format!("{name}.weight"), vec![inp, out], Layout::Jax, role, Module::Conv1D)?;
+        let b = PlannedTensor::new(format!("{name}.bias"), vec![out], Layout::Torch, role, Module::Conv1D)?;
+        self.push(w);
+        self.push(b.bias_of(Fan::new(inp as u64, out as u64)?));
+        Ok(())
+    }
+
+    /// `nn.Embedding(n, d)`: weight `[n, d]`.
+    fn embedding(&mut self, name: &str, n: usize, d: usize, role: Role) -> Result<()> {
+        let w = PlannedTensor::new(format!("{name}.weight"), vec![n, d], Layout::Torch, role, Module::Embedding)?;
+        self.push(w);
+        Ok(())
+    }
+
+    /// `nn.LayerNorm(d)`: weight and bias.
+    fn layer_norm(&mut self, name: &str, d: usize) -> Result<()> {
+        let module = Module::LayerNorm;
+        self.push(PlannedTensor::new(format!("{name}.weight"), vec![d], Layout::Torch, Role::NormWeight, module)?);
+        self.push(PlannedTensor::new(format!("{name}.bias"), vec![d], Layout::Torch, Role::NormBias, module)?);
+        Ok(())
+    }
+
+    /// An RMSNorm: weight only.
+    fn rms_norm(&mut self, name: &str, d: usize) -> Result<()> {
+        let module = Module::RmsNorm;
+        self.push(PlannedTensor::new(format!("{name}.weight"), vec![d], Layout::Torch, Role::NormWeight, module)?);
+        Ok(())
+    }
+
+    /// A tensor tied to `source` (not written).
+    fn tied(&mut self, name: &str, source: &str) -> Result<()> {
+        let s = self.tensors.iter().find(|t| t.name == source).ok_or_else(|| Error::InvalidPlan {
+            reason: format!("`{name}` is tied to `{source}`, which comes later or not at all"),
+        })?;
+        let mut t = s.clone();
+        t.name = name.to_string();
+        t.tied_to = Some(source.to_string());
+        t.layer = None;
+        self.tensors.push(t);
+        Ok(())
+    }
+}
+
+/// `a / b` when `b` divides `a`.
+fn divide(what: &str, a: usize, b: usize) -> Result<usize> {
+    if b == 0 || !a.is_multiple_of(b) {
+        return Err(Error::InvalidModelConfig { reason: format!("{what}: {a} is not divisible by {b}") });
+    }
+    Ok(a / b)
+}
+
+#[cfg(test)]
+mod tests;

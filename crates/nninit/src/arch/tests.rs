@@ -1,0 +1,75 @@
+//! Plans against the state-dict keys `transformers` 5.24 saves
+//! (fixtures written by scripts/dump-transformers-keys.py).
+
+use super::*;
+
+const FIXTURES: &str = include_str!("fixtures/transformers-keys.json");
+
+fn stored(model: &Model) -> Vec<(String, Vec<usize>)> {
+    let plan = model.plan(DType::F32).unwrap();
+    plan.stored().map(|t| (t.name.clone(), t.spec.shape().dims().to_vec())).collect()
+}
+
+#[test]
+fn every_fixture_matches_names_shapes_and_order() {
+    let fixtures: serde_json::Value = serde_json::from_str(FIXTURES).unwrap();
+    let models = fixtures["models"].as_object().unwrap();
+    assert!(models.len() >= 15);
+    for (name, case) in models {
+        let model = Model::from_config(case["config"].clone()).unwrap();
+        let mut want: Vec<(String, Vec<usize>)> = serde_json::from_value(case["keys"].clone()).unwrap();
+        let mut got = stored(&model);
+        if case["source"].as_str().unwrap().contains("sorted") {
+            got.sort();
+            want.sort();
+        }
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[test]
+fn presets_are_the_fixture_configs() {
+    let fixtures: serde_json::Value = serde_json::from_str(FIXTURES).unwrap();
+    for (name, _, json) in PRESETS {
+        let fixture = &fixtures["models"][name]["config"];
+        assert_eq!(&serde_json::from_str::<serde_json::Value>(json).unwrap(), fixture, "{name}");
+    }
+}
+
+#[test]
+fn parameter_counts() {
+    let count = |p: &str| Model::preset(p).unwrap().plan(DType::BF16).unwrap().parameters();
+    assert_eq!(count("gpt2"), 124_439_808);
+    assert_eq!(count("gpt2-medium"), 354_823_168);
+    assert_eq!(count("llama-1b"), 953_223_168);
+    assert_eq!(count("llama-8b"), 8_030_261_248);
+    assert_eq!(count("vit-base"), 86_389_248);
+}
+
+#[test]
+fn tied_heads_are_listed_but_not_stored() {
+    let plan = Model::preset("gpt2").unwrap().plan(DType::F32).unwrap();
+    let head = plan.get("lm_head.weight").unwrap();
+    assert_eq!(head.tied_to.as_deref(), Some("transformer.wte.weight"));
+    assert_eq!(head.role, Role::Head);
+    assert!(!head.is_stored());
+    let c_attn = plan.get("transformer.h.0.attn.c_attn.weight").unwrap();
+    assert_eq!(c_attn.spec.shape().dims(), &[768, 2304]);
+    assert_eq!(c_attn.spec.fan().unwrap().fan_in(), 768, "Conv1D is [in, out]");
+    let bert = Model::preset("bert-base").unwrap().plan(DType::F32).unwrap();
+    assert_eq!(bert.get("cls.predictions.decoder.bias").unwrap().tied_to.as_deref(), Some("cls.predictions.bias"));
+}
+
+#[test]
+fn bad_configs_are_errors() {
+    let err = |json: &str| Model::from_config_json(json).unwrap_err().to_string();
+    assert!(err("{").contains("not valid JSON"));
+    assert!(err("{}").contains("model_type"));
+    assert!(err(r#"{"model_type": "t5"}"#).contains("unknown model_type `t5`"));
+    assert!(err(r#"{"model_type": "gpt2", "n_embd": 100, "n_head": 12}"#).contains("not divisible"));
+    assert!(err(r#"{"model_type": "llama", "num_hidden_layers": 0}"#).contains("at least 1"));
+    assert!(err(r#"{"model_type": "gpt2", "n_layer": -1}"#).contains("invalid model config"));
+    assert!(err(r#"{"model_type": "bert", "architectures": ["BertForQuestionAnswering"]}"#).contains("not `Bert"));
+    assert!(err(r#"{"model_type": "gpt2", "initializer_range": 0}"#).contains("initializer_range"));
+    assert!(Model::preset("gpt5").unwrap_err().to_string().contains("known: gpt2"));
+}
