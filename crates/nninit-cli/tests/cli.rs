@@ -1,36 +1,9 @@
 //! Integration tests: run the real `nninit` binary.
 
+mod common;
+
+use common::{assert_bad_input, json, nninit, stderr, stdout};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn nninit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nninit")).args(args).output().expect("the binary runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = nninit(args);
-    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
-    serde_json::from_slice(&out.stdout).expect("valid JSON")
-}
-
-/// Asserts one clear error line, exit code 2, no panic.
-fn assert_bad_input(args: &[&str], needle: &str) {
-    let out = nninit(args);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.lines().count(), 1, "{args:?}: one line expected, got {err:?}");
-    assert!(err.starts_with("nninit: "), "{err}");
-    assert!(err.contains(needle), "{args:?}: `{needle}` not in {err:?}");
-    assert!(!err.contains("panicked"), "{err}");
-}
 
 #[test]
 fn explain_json_has_the_documented_keys() {
