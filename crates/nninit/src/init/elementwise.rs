@@ -290,6 +290,22 @@ pub enum Correction {
     PreserveStd,
 }
 
+impl Correction {
+    /// Parses `none` or `preserve-std` (also `preserve_std`), case-insensitively.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the known values.
+    pub fn parse(text: &str) -> Result<Self> {
+        match text.to_ascii_lowercase().replace('-', "_").as_str() {
+            "none" => Ok(Self::None),
+            "preserve_std" => Ok(Self::PreserveStd),
+            _ => {
+                Err(Error::InvalidConfig { reason: format!("unknown correction `{text}` (known: none, preserve-std)") })
+            }
+        }
+    }
+}
+
 /// Normal truncated to an interval, sampled by the inverse CDF, so no value
 /// ever falls outside the bounds (PyTorch had 1000σ outliers: pytorch #155588).
 ///

@@ -214,6 +214,65 @@ pub struct InitParams {
     pub groups: Option<usize>,
 }
 
+impl InitParams {
+    /// Sets one parameter from its name and its text value, as a config file or a
+    /// command line gives them: `gain`, `scale`, `mean`, `std`, `low`, `high`,
+    /// `lower`, `upper`, `value`, `sparsity` (numbers), `groups` (an integer),
+    /// `mode` (`fan_in`, `fan_out`, `fan_avg`), `nonlinearity` (an activation name as
+    /// [`Activation`]'s `FromStr` reads it), `distribution` and `correction`.
+    ///
+    /// ```
+    /// use nninit::{Init, InitParams};
+    /// let mut p = InitParams::default();
+    /// p.set("mode", "fan_out")?;
+    /// p.set("nonlinearity", "relu")?;
+    /// let init = Init::parse("kaiming_normal", &p)?;
+    /// assert_eq!(init.name(), "kaiming_normal");
+    /// # Ok::<(), nninit::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] for an unknown name or a value that does not parse.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let number = || {
+            value
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| Error::InvalidConfig { reason: format!("`{key}` must be a number, not `{value}`") })
+        };
+        match key.to_ascii_lowercase().replace('-', "_").as_str() {
+            "gain" => self.gain = Some(number()?),
+            "scale" => self.scale = Some(number()?),
+            "mean" => self.mean = Some(number()?),
+            "std" => self.std = Some(number()?),
+            "low" | "a" => self.low = Some(number()?),
+            "high" | "b" => self.high = Some(number()?),
+            "lower" => self.lower = Some(number()?),
+            "upper" => self.upper = Some(number()?),
+            "value" => self.value = Some(number()?),
+            "sparsity" => self.sparsity = Some(number()?),
+            "groups" => {
+                self.groups = Some(value.trim().parse::<usize>().map_err(|_| Error::InvalidConfig {
+                    reason: format!("`groups` must be a positive integer, not `{value}`"),
+                })?)
+            }
+            "mode" => self.mode = Some(FanMode::parse(value)?),
+            "nonlinearity" => self.nonlinearity = Some(value.parse::<Activation>()?),
+            "distribution" => self.distribution = Some(Distribution::parse(value)?),
+            "correction" => self.correction = Some(Correction::parse(value)?),
+            other => {
+                return Err(Error::InvalidConfig {
+                    reason: format!(
+                        "unknown initializer parameter `{other}` (known: gain, scale, mode, nonlinearity, \
+                         distribution, mean, std, low, high, lower, upper, correction, value, sparsity, groups)"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The names [`Init::parse`] accepts.
 pub const INIT_NAMES: &str = "constant, zeros, ones, uniform, normal, truncated_normal (trunc_normal), \
 variance_scaling, xavier_uniform (glorot_uniform), xavier_normal, glorot_normal, kaiming_uniform (he_uniform), \

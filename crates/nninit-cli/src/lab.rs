@@ -1,0 +1,180 @@
+//! `nninit lab`: train and compare initializations on real data, and write the report.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use clap::{Args as ClapArgs, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use nninit_lab::experiment::{self, BUILT_IN, Event, Experiment, RunOptions};
+use nninit_lab::record::RunStatus;
+use nninit_lab::{Backend, report};
+
+/// Arguments of `nninit lab`.
+#[derive(Debug, ClapArgs)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<LabCommand>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum LabCommand {
+    /// List the built-in experiments.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run an experiment: a built-in name or a TOML file.
+    Run {
+        /// Experiment name (see `nninit lab list`) or path to a .toml file.
+        experiment: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
+/// Options of a lab run.
+#[derive(Debug, ClapArgs)]
+struct RunArgs {
+    /// Seeds per configuration (overrides the experiment's).
+    #[arg(long)]
+    seeds: Option<usize>,
+    /// Training steps per run (overrides the experiment's).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Where fetched datasets live (default: $NNINIT_DATA or the user's cache dir).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Output folder (default: runs/<experiment>-<UTC time>).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Compute backend: flex (CPU), wgpu or cuda (when compiled in).
+    #[arg(long, default_value = "flex")]
+    backend: String,
+    /// Runs trained in parallel (default: the number of cores).
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Print the results as JSON instead of the summary table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `nninit lab`.
+pub fn run(args: Args) -> Result<()> {
+    match args.command {
+        Some(LabCommand::List { json }) => list(json),
+        Some(LabCommand::Run { experiment, run }) => run_experiment(&experiment, run),
+        None => run_experiment("quick", args.run),
+    }
+}
+
+fn list(json: bool) -> Result<()> {
+    let mut rows = Vec::new();
+    for (name, src) in BUILT_IN {
+        let exp = Experiment::parse(src, name)?;
+        rows.push(serde_json::json!({
+            "name": name,
+            "dataset": exp.dataset.to_string(),
+            "configurations": exp.configs.len(),
+            "seeds": exp.seeds,
+            "description": exp.description,
+        }));
+    }
+    if json {
+        return crate::print_json(&rows);
+    }
+    for row in &rows {
+        println!(
+            "{:<14} {:<14} {:>3} configurations x {} seeds",
+            row["name"].as_str().unwrap_or_default(),
+            row["dataset"].as_str().unwrap_or_default(),
+            row["configurations"],
+            row["seeds"]
+        );
+        let description = row["description"].as_str().unwrap_or_default();
+        let first = description.split(". ").next().unwrap_or(description);
+        println!("               {}", first.trim_end_matches('.'));
+    }
+    println!("\nRun one with `nninit lab run NAME`, or write your own TOML (see experiments/quick.toml).");
+    Ok(())
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC, from the system clock.
+fn utc_stamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}{month:02}{day:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn run_experiment(name: &str, args: RunArgs) -> Result<()> {
+    let exp = Experiment::load(name)?;
+    let backend: Backend = args.backend.parse()?;
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{}", exp.name, utc_stamp())));
+    let opts =
+        RunOptions { seeds: args.seeds, steps: args.steps, data_dir: args.data.clone(), backend, jobs: args.jobs };
+    let terminal = std::io::stderr().is_terminal() && !args.json;
+    let bar: Mutex<Option<ProgressBar>> = Mutex::new(None);
+    let on_event = |event: Event<'_>| {
+        let Ok(mut bar) = bar.lock() else { return };
+        match event {
+            Event::Planned { runs, steps } => {
+                eprintln!("{}: {runs} runs of {steps} steps on {}", exp.name, exp.dataset);
+                if terminal {
+                    let b = ProgressBar::new((runs * steps) as u64);
+                    b.set_style(
+                        ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {elapsed} elapsed, ~{eta} left")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    *bar = Some(b);
+                }
+            }
+            Event::Step => {
+                if let Some(b) = bar.as_ref() {
+                    b.inc(1);
+                }
+            }
+            Event::RunDone(r) => {
+                let acc = r.evals.last().and_then(|e| e.test_accuracy).map_or("-".into(), |a| format!("{:.3}", a));
+                let status = match r.status {
+                    RunStatus::Finished => "finished".to_string(),
+                    RunStatus::Diverged { step } => format!("DIVERGED at step {step}"),
+                };
+                let line = format!(
+                    "  {:<36} seed {}  {status}, test accuracy {acc}, {:.1} s",
+                    r.config.label, r.seed, r.seconds
+                );
+                match bar.as_ref() {
+                    Some(b) => b.println(line),
+                    None if !args.json => eprintln!("{line}"),
+                    None => {}
+                }
+            }
+        }
+    };
+    let results = experiment::run(&exp, &opts, &on_event).with_context(|| format!("running {}", exp.name))?;
+    if let Ok(Some(b)) = bar.lock().map(|mut b| b.take()) {
+        b.finish_and_clear();
+    }
+    let files = report::write_report(&results, &out)?;
+    if args.json {
+        return crate::print_json(&results);
+    }
+    println!("{}", report::summary_table(&results));
+    println!("{} runs in {:.0} s. Report: {}", results.runs.len(), results.seconds, files.html.display());
+    Ok(())
+}

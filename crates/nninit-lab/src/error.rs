@@ -1,0 +1,51 @@
+//! The lab's typed errors.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the lab, with the details a user needs to fix it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LabError {
+    /// nninit rejected a rule or a parameter.
+    #[error(transparent)]
+    Init(#[from] nninit::Error),
+    /// A dataset could not be loaded.
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    /// The report could not be written.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    /// An experiment file is not valid.
+    #[error("experiment {source_name}: {reason}")]
+    Experiment {
+        /// The experiment's name or file.
+        source_name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A model configuration the lab cannot build.
+    #[error("model: {reason}")]
+    Model {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The backend asked for is not compiled in or not available.
+    #[error("backend `{name}`: {reason}")]
+    Backend {
+        /// The backend's name.
+        name: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}
+
+/// The lab's result type.
+pub type Result<T, E = LabError> = std::result::Result<T, E>;

@@ -1,0 +1,36 @@
+//! nninit's lab: what initialization does to training, on real data.
+//!
+//! The lab builds multilayer perceptrons and plain convolutional networks on
+//! [burn](https://burn.dev) (the pure-Rust `flex` backend on CPU by default, GPU backends
+//! behind cargo features), initializes every layer through nninit's rules, and measures:
+//!
+//! - at initialization, the [`probe`]: per-layer activation and gradient statistics on a
+//!   real batch, dead and saturated units, the input–output Jacobian's singular values, and a
+//!   verdict (healthy, vanishing or exploding, with the per-layer rate);
+//! - data-dependent initializations in [`lsuv`]: LSUV (Mishkin & Matas 2016) and the
+//!   weight-normalization init (Salimans & Kingma 2016);
+//! - during [`train`]ing with SGD+momentum or Adam: the loss at every step, test accuracy and
+//!   per-layer gradient norms at every evaluation; a run whose loss turns NaN or infinite is
+//!   stopped and marked diverged while the others go on;
+//! - whole [`experiment`]s declared in TOML (the built-in ones reproduce classic results),
+//!   written as `results.jsonl`, `summary.csv`, SVG/PNG figures and a self-contained
+//!   `report.html` by [`report`].
+//!
+//! Every number the lab draws comes from a real run on a real dataset ([`data`]): the
+//! scikit-learn digits embedded in the crate, MNIST and Fashion-MNIST fetched from package
+//! registries.
+
+pub mod backend;
+pub mod data;
+mod error;
+pub mod experiment;
+pub mod lsuv;
+pub mod model;
+pub mod probe;
+pub mod record;
+pub mod report;
+pub mod rules;
+pub mod train;
+
+pub use backend::Backend;
+pub use error::{LabError, Result};

@@ -1,0 +1,118 @@
+//! Data-dependent initializations: LSUV and weight normalization's init.
+//!
+//! Both start from a data-free rule ([`crate::rules::InitMethod::pre_init`]) and then walk
+//! the layers from the input, looking at each layer's output on one real batch.
+
+use burn::tensor::Device;
+
+use crate::error::Result;
+use crate::model::{HostHidden, LayerWeights, ModelSpec, Network, host};
+use crate::rules::DataDependent;
+
+/// The output of layer `l` (0-based; the head is the last index) on the batch, before its
+/// activation.
+fn layer_output(
+    spec: &ModelSpec,
+    weights: &[LayerWeights],
+    l: usize,
+    x: &[f32],
+    batch: usize,
+    device: &Device,
+) -> Result<HostHidden> {
+    let net = Network::new(spec, weights, device)?;
+    let input = Network::input(spec, x.to_vec(), batch, device);
+    if l < spec.depth {
+        let fwd = net.forward_upto(spec, input, None, l + 1);
+        Ok(fwd.preacts[l].to_host())
+    } else {
+        let fwd = net.forward(spec, input, None);
+        let values = host(fwd.logits.to_data());
+        Ok(HostHidden { values, batch, units: spec.classes, spatial: 1 })
+    }
+}
+
+/// Per-unit mean and std over the batch and the positions.
+fn unit_moments(h: &HostHidden) -> Vec<(f64, f64)> {
+    (0..h.units)
+        .map(|u| {
+            let vals = (0..h.batch).flat_map(|b| {
+                let start = (b * h.units + u) * h.spatial;
+                h.values[start..start + h.spatial].iter().map(|&v| f64::from(v))
+            });
+            let (mut n, mut s, mut s2) = (0.0, 0.0, 0.0);
+            for v in vals {
+                n += 1.0;
+                s += v;
+                s2 += v * v;
+            }
+            let mean = s / n;
+            (mean, (s2 / n - mean * mean).max(0.0).sqrt())
+        })
+        .collect()
+}
+
+/// Scales unit `u`'s incoming weights by `factor`: burn's Linear stores `[in, out]` (unit `u`
+/// is column `u`), Conv2d `[out, in, kh, kw]` (unit `u` is a contiguous block).
+fn scale_unit(weight: &mut [f32], dims: &[usize], u: usize, factor: f32) {
+    match *dims {
+        [d_in, d_out] => (0..d_in).for_each(|i| weight[i * d_out + u] *= factor),
+        [_, c_in, kh, kw] => {
+            let block = c_in * kh * kw;
+            weight[u * block..(u + 1) * block].iter_mut().for_each(|w| *w *= factor);
+        }
+        _ => {}
+    }
+}
+
+/// Applies a data-dependent init to host weights already filled with its pre-init, using the
+/// batch `x`. Returns the iterations each layer took (LSUV: rescalings until the output
+/// variance was within tolerance; weight norm: 1 per layer).
+///
+/// `device` should be a device without autodiff: only forward passes run.
+///
+/// # Errors
+/// Model errors.
+pub fn apply(
+    spec: &ModelSpec,
+    weights: &mut [LayerWeights],
+    method: DataDependent,
+    x: &[f32],
+    batch: usize,
+    device: &Device,
+) -> Result<Vec<usize>> {
+    let shapes = spec.layers()?;
+    let mut iterations = Vec::with_capacity(shapes.len());
+    for (l, shape) in shapes.iter().enumerate() {
+        match method {
+            DataDependent::Lsuv { tolerance, max_iterations } => {
+                let mut done = 0;
+                while done < max_iterations {
+                    let out = layer_output(spec, weights, l, x, batch, device)?;
+                    let (_, std) = crate::probe::mean_std(&out.values);
+                    let var = std * std;
+                    if !(var.is_finite() && var > 0.0) || (var - 1.0).abs() < tolerance {
+                        break;
+                    }
+                    let factor = (1.0 / std) as f32;
+                    weights[l].weight.iter_mut().for_each(|w| *w *= factor);
+                    done += 1;
+                }
+                iterations.push(done);
+            }
+            DataDependent::WeightNorm => {
+                let out = layer_output(spec, weights, l, x, batch, device)?;
+                for (u, (mean, std)) in unit_moments(&out).into_iter().enumerate() {
+                    if !(std.is_finite() && std > 0.0) {
+                        continue;
+                    }
+                    scale_unit(&mut weights[l].weight, &shape.weight_dims, u, (1.0 / std) as f32);
+                    if let Some(bias) = weights[l].bias.as_mut() {
+                        bias[u] = ((f64::from(bias[u]) - mean) / std) as f32;
+                    }
+                }
+                iterations.push(1);
+            }
+        }
+    }
+    Ok(iterations)
+}

@@ -1,0 +1,423 @@
+//! The networks the lab trains: deep MLPs and plain CNNs, built from host-side weights that
+//! nninit's rules filled, so every layer can take any rule of the catalogue.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation as act;
+use burn::tensor::{Device, Tensor, TensorData};
+use nninit::activation::Activation;
+use nninit::{Layout, Shape, TensorSpec};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LabError, Result};
+use crate::record::ModelKind;
+
+/// Whether the layers have biases.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bias {
+    /// Every layer adds a bias.
+    #[default]
+    On,
+    /// No layer has a bias.
+    Off,
+}
+
+/// Whether hidden layers add their input back (`h ← h + φ(W h + b)`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Residual {
+    /// A plain stack.
+    #[default]
+    Off,
+    /// Every hidden layer after the first (the first changes the width) is a residual block.
+    On,
+}
+
+/// The architecture of one network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSpec {
+    /// MLP or CNN.
+    pub kind: ModelKind,
+    /// Hidden layers (MLP) or convolutions (CNN), at least 1.
+    pub depth: usize,
+    /// Units per hidden layer (MLP) or channels (CNN), at least 1.
+    pub width: usize,
+    /// The nonlinearity after every hidden layer.
+    pub activation: Activation,
+    /// Biases on or off.
+    pub bias: Bias,
+    /// Residual connections (MLP only).
+    pub residual: Residual,
+    /// Input features (flattened pixels).
+    pub features: usize,
+    /// Input image height and width (one channel), for the CNN.
+    pub image: (usize, usize),
+    /// Output classes.
+    pub classes: usize,
+}
+
+/// One layer's parameter geometry, in burn's layouts, with the nninit spec its fans come from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerShape {
+    /// The layer's name: `hidden.3`, `conv.7` or `head`.
+    pub name: String,
+    /// The weight's dimensions as burn stores them: Linear `[in, out]`, Conv2d `[out, in, kh, kw]`.
+    pub weight_dims: Vec<usize>,
+    /// The weight's geometry for nninit: burn's Linear is `[in, out]` (nninit's JAX layout),
+    /// its Conv2d `[out, in, kh, kw]` (PyTorch's layout).
+    pub spec: TensorSpec,
+    /// Output units (the bias length).
+    pub units: usize,
+    /// Whether the layer is followed by the activation (every layer but the head).
+    pub hidden: bool,
+}
+
+impl ModelSpec {
+    /// Checks that the network can be built.
+    ///
+    /// # Errors
+    /// [`LabError::Model`] for a zero depth, width, feature or class count, a residual CNN, or
+    /// an activation burn cannot run.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |reason: String| Err(LabError::Model { reason });
+        if self.depth == 0 || self.width == 0 {
+            return bad(format!("depth and width must be at least 1 (got {} and {})", self.depth, self.width));
+        }
+        if self.features == 0 || self.classes < 2 {
+            return bad(format!("need features > 0 and at least 2 classes (got {}, {})", self.features, self.classes));
+        }
+        if self.kind == ModelKind::Cnn {
+            if self.residual == Residual::On {
+                return bad("residual connections are for MLPs; the CNN is a plain stack".into());
+            }
+            if self.image.0 * self.image.1 != self.features {
+                return bad(format!(
+                    "image {}x{} does not hold {} features",
+                    self.image.0, self.image.1, self.features
+                ));
+            }
+        }
+        supported(self.activation)
+    }
+
+    /// The parameter geometry of every layer, from the input; the head is last.
+    ///
+    /// # Errors
+    /// As [`validate`](Self::validate).
+    pub fn layers(&self) -> Result<Vec<LayerShape>> {
+        self.validate()?;
+        let mut out = Vec::with_capacity(self.depth + 1);
+        let dense = |name: String, fan_in: usize, units: usize, hidden: bool| -> Result<LayerShape> {
+            Ok(LayerShape {
+                name,
+                weight_dims: vec![fan_in, units],
+                spec: TensorSpec::new(Shape::new(vec![fan_in, units])?).with_layout(Layout::Jax),
+                units,
+                hidden,
+            })
+        };
+        match self.kind {
+            ModelKind::Mlp => {
+                for l in 0..self.depth {
+                    let fan_in = if l == 0 { self.features } else { self.width };
+                    out.push(dense(format!("hidden.{l}"), fan_in, self.width, true)?);
+                }
+            }
+            ModelKind::Cnn => {
+                for l in 0..self.depth {
+                    let channels_in = if l == 0 { 1 } else { self.width };
+                    let dims = vec![self.width, channels_in, 3, 3];
+                    out.push(LayerShape {
+                        name: format!("conv.{l}"),
+                        spec: TensorSpec::new(Shape::new(dims.clone())?),
+                        weight_dims: dims,
+                        units: self.width,
+                        hidden: true,
+                    });
+                }
+            }
+        }
+        out.push(dense("head".into(), self.width, self.classes, false)?);
+        Ok(out)
+    }
+
+    /// Stride of the first convolution: 2 for images larger than 16 pixels a side (MNIST's
+    /// 28x28 becomes 14x14, which makes 40-layer CNNs affordable on a CPU), else 1.
+    pub fn first_stride(&self) -> usize {
+        if self.image.0.max(self.image.1) > 16 { 2 } else { 1 }
+    }
+}
+
+/// Whether burn can run `activation` (every activation nninit knows).
+fn supported(activation: Activation) -> Result<()> {
+    match activation {
+        Activation::Linear
+        | Activation::Sigmoid
+        | Activation::Tanh
+        | Activation::Relu
+        | Activation::LeakyRelu { .. }
+        | Activation::Elu { .. }
+        | Activation::Selu
+        | Activation::Gelu
+        | Activation::GeluTanh
+        | Activation::Silu
+        | Activation::Mish
+        | Activation::Softplus { .. }
+        | Activation::Hardtanh { .. }
+        | Activation::Sin => Ok(()),
+        #[allow(unreachable_patterns)]
+        other => Err(LabError::Model { reason: format!("the lab cannot run activation `{}` yet", other.name()) }),
+    }
+}
+
+/// Applies `activation` to a tensor.
+pub fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {
+    match activation {
+        Activation::Sigmoid => act::sigmoid(x),
+        Activation::Tanh => act::tanh(x),
+        Activation::Relu => act::relu(x),
+        Activation::LeakyRelu { negative_slope, .. } => act::leaky_relu(x, negative_slope),
+        Activation::Elu { alpha, .. } => act::elu(x, alpha),
+        Activation::Selu => act::selu(x),
+        Activation::Gelu => act::gelu(x),
+        Activation::GeluTanh => act::gelu_approximate(x),
+        Activation::Silu => act::silu(x),
+        Activation::Mish => act::mish(x),
+        Activation::Softplus { beta, .. } => act::softplus(x, beta),
+        Activation::Hardtanh { min_val, max_val, .. } => act::hardtanh(x, min_val, max_val),
+        Activation::Sin => x.sin(),
+        // Linear, and anything `ModelSpec::validate` let through.
+        _ => x,
+    }
+}
+
+/// One layer's initial values on the host, in burn's layout.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerWeights {
+    /// The weight, row-major in [`LayerShape::weight_dims`].
+    pub weight: Vec<f32>,
+    /// The bias, when the model has biases.
+    pub bias: Option<Vec<f32>>,
+}
+
+/// A network as burn modules. Build it with [`Network::new`] from host weights.
+#[derive(Module, Debug)]
+pub struct Network {
+    /// The MLP's hidden layers (empty for a CNN).
+    pub dense: Vec<Linear>,
+    /// The CNN's convolutions (empty for an MLP).
+    pub convs: Vec<Conv2d>,
+    /// The classifier.
+    pub head: Linear,
+}
+
+/// A hidden activation: flat for the MLP, an image for the CNN.
+#[derive(Clone, Debug)]
+pub enum Hidden {
+    /// `[batch, units]`.
+    Flat(Tensor<2>),
+    /// `[batch, channels, height, width]`.
+    Image(Tensor<4>),
+}
+
+/// A hidden tensor copied to the host, with the axes statistics need.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostHidden {
+    /// Values in `[batch, units, spatial]` order.
+    pub values: Vec<f32>,
+    /// Examples in the batch.
+    pub batch: usize,
+    /// Units (MLP) or channels (CNN).
+    pub units: usize,
+    /// Spatial positions per channel (1 for the MLP).
+    pub spatial: usize,
+}
+
+impl Hidden {
+    /// Copies the values to the host.
+    pub fn to_host(&self) -> HostHidden {
+        match self {
+            Self::Flat(t) => {
+                let [batch, units] = t.dims();
+                HostHidden { values: host(t.to_data()), batch, units, spatial: 1 }
+            }
+            Self::Image(t) => {
+                let [batch, units, h, w] = t.dims();
+                HostHidden { values: host(t.to_data()), batch, units, spatial: h * w }
+            }
+        }
+    }
+
+    /// A zero tensor of the same shape that requires a gradient: added to a pre-activation,
+    /// its gradient is the loss gradient with respect to that pre-activation.
+    pub fn zeros_tracked(&self) -> Self {
+        match self {
+            Self::Flat(t) => Self::Flat(Tensor::zeros(t.dims(), &t.device()).require_grad()),
+            Self::Image(t) => Self::Image(Tensor::zeros(t.dims(), &t.device()).require_grad()),
+        }
+    }
+
+    /// The gradient of this (tracked) tensor in `grads`, on the host.
+    pub fn grad_host(&self, grads: &burn::tensor::Gradients) -> Option<HostHidden> {
+        match self {
+            Self::Flat(t) => t.grad(grads).map(Hidden::Flat).map(|g| g.to_host()),
+            Self::Image(t) => t.grad(grads).map(Hidden::Image).map(|g| g.to_host()),
+        }
+    }
+
+    fn add(self, other: &Self) -> Self {
+        match (self, other) {
+            (Self::Flat(a), Self::Flat(b)) => Self::Flat(a + b.clone()),
+            (Self::Image(a), Self::Image(b)) => Self::Image(a + b.clone()),
+            (a, _) => a,
+        }
+    }
+}
+
+/// Converts tensor data to `Vec<f32>` whatever its float type.
+pub fn host(data: TensorData) -> Vec<f32> {
+    data.convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+}
+
+/// What one forward pass returns.
+#[derive(Debug)]
+pub struct Forward {
+    /// `[batch, classes]` logits.
+    pub logits: Tensor<2>,
+    /// Each hidden layer's pre-activation (the layer's output before φ).
+    pub preacts: Vec<Hidden>,
+    /// Each hidden layer's post-activation output.
+    pub acts: Vec<Hidden>,
+}
+
+impl Network {
+    /// Builds the network on `device` with the given initial values.
+    ///
+    /// # Errors
+    /// [`LabError::Model`] when the spec is invalid or the weights do not match it.
+    pub fn new(spec: &ModelSpec, weights: &[LayerWeights], device: &Device) -> Result<Self> {
+        let shapes = spec.layers()?;
+        if shapes.len() != weights.len() {
+            return Err(LabError::Model {
+                reason: format!("{} layers of weights for {} layers", weights.len(), shapes.len()),
+            });
+        }
+        let with_bias = spec.bias == Bias::On;
+        let mut dense = Vec::new();
+        let mut convs = Vec::new();
+        let mut head = None;
+        for (shape, w) in shapes.iter().zip(weights) {
+            let numel: usize = shape.weight_dims.iter().product();
+            if w.weight.len() != numel || w.bias.as_ref().is_some_and(|b| b.len() != shape.units) {
+                return Err(LabError::Model { reason: format!("layer {}: weights of the wrong size", shape.name) });
+            }
+            let bias = if with_bias {
+                let values = w.bias.clone().unwrap_or_else(|| vec![0.0; shape.units]);
+                Some(Param::from_tensor(Tensor::<1>::from_data(TensorData::new(values, [shape.units]), device)))
+            } else {
+                None
+            };
+            match shape.weight_dims.as_slice() {
+                &[d_in, d_out] => {
+                    let mut linear = LinearConfig::new(d_in, d_out).with_bias(false).init(device);
+                    linear.weight = Param::from_tensor(Tensor::<2>::from_data(
+                        TensorData::new(w.weight.clone(), [d_in, d_out]),
+                        device,
+                    ));
+                    linear.bias = bias;
+                    if shape.hidden {
+                        dense.push(linear);
+                    } else {
+                        head = Some(linear);
+                    }
+                }
+                &[c_out, c_in, kh, kw] => {
+                    let stride = if convs.is_empty() { spec.first_stride() } else { 1 };
+                    let mut conv = Conv2dConfig::new([c_in, c_out], [kh, kw])
+                        .with_stride([stride, stride])
+                        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                        .with_bias(false)
+                        .init(device);
+                    conv.weight = Param::from_tensor(Tensor::<4>::from_data(
+                        TensorData::new(w.weight.clone(), [c_out, c_in, kh, kw]),
+                        device,
+                    ));
+                    conv.bias = bias;
+                    convs.push(conv);
+                }
+                _ => return Err(LabError::Model { reason: format!("layer {}: unexpected rank", shape.name) }),
+            }
+        }
+        let head = head.ok_or_else(|| LabError::Model { reason: "no head layer".into() })?;
+        Ok(Self { dense, convs, head })
+    }
+
+    /// The current values of every layer, in [`ModelSpec::layers`] order.
+    pub fn weights(&self) -> Vec<LayerWeights> {
+        let bias = |b: &Option<Param<Tensor<1>>>| b.as_ref().map(|b| host(b.val().to_data()));
+        let mut out: Vec<LayerWeights> = self
+            .dense
+            .iter()
+            .map(|l| LayerWeights { weight: host(l.weight.val().to_data()), bias: bias(&l.bias) })
+            .collect();
+        out.extend(
+            self.convs.iter().map(|c| LayerWeights { weight: host(c.weight.val().to_data()), bias: bias(&c.bias) }),
+        );
+        out.push(LayerWeights { weight: host(self.head.weight.val().to_data()), bias: bias(&self.head.bias) });
+        out
+    }
+
+    /// The input tensor for a batch of flattened examples.
+    pub fn input(spec: &ModelSpec, x: Vec<f32>, batch: usize, device: &Device) -> Hidden {
+        match spec.kind {
+            ModelKind::Mlp => Hidden::Flat(Tensor::from_data(TensorData::new(x, [batch, spec.features]), device)),
+            ModelKind::Cnn => {
+                Hidden::Image(Tensor::from_data(TensorData::new(x, [batch, 1, spec.image.0, spec.image.1]), device))
+            }
+        }
+    }
+
+    /// Runs the network. With `probes` (one tracked zero tensor per hidden layer, see
+    /// [`Hidden::zeros_tracked`]), each is added to its layer's pre-activation so that the
+    /// backward pass yields the gradient with respect to every pre-activation.
+    pub fn forward(&self, spec: &ModelSpec, x: Hidden, probes: Option<&[Hidden]>) -> Forward {
+        self.forward_upto(spec, x, probes, usize::MAX)
+    }
+
+    /// Like [`forward`](Self::forward), but stops after `layers` hidden layers; `logits` is then
+    /// the last computed hidden output, flattened (data-dependent inits only read the traces).
+    pub fn forward_upto(&self, spec: &ModelSpec, x: Hidden, probes: Option<&[Hidden]>, layers: usize) -> Forward {
+        let mut preacts = Vec::new();
+        let mut acts = Vec::new();
+        let mut h = x;
+        let hidden_layers = self.dense.len() + self.convs.len();
+        for l in 0..hidden_layers.min(layers) {
+            let mut z = match &h {
+                Hidden::Flat(t) => Hidden::Flat(self.dense[l].forward(t.clone())),
+                Hidden::Image(t) => Hidden::Image(self.convs[l].forward(t.clone())),
+            };
+            if let Some(p) = probes.and_then(|p| p.get(l)) {
+                z = z.add(p);
+            }
+            let a = match &z {
+                Hidden::Flat(t) => Hidden::Flat(activate(spec.activation, t.clone())),
+                Hidden::Image(t) => Hidden::Image(activate(spec.activation, t.clone())),
+            };
+            let out = if spec.residual == Residual::On && l > 0 { a.clone().add(&h) } else { a.clone() };
+            preacts.push(z);
+            acts.push(a);
+            h = out;
+        }
+        let features = match h {
+            Hidden::Flat(t) => t,
+            Hidden::Image(t) => {
+                let [b, c, _, _] = t.dims();
+                t.mean_dim(3).mean_dim(2).reshape([b, c])
+            }
+        };
+        let logits = if layers >= hidden_layers { self.head.forward(features) } else { features };
+        Forward { logits, preacts, acts }
+    }
+}

@@ -1,0 +1,205 @@
+//! What the lab measures, as plain data: the rows every experiment writes and every report reads.
+//!
+//! Nothing here depends on burn, so the report, the CLI and external tools can read
+//! `results.jsonl` without a training backend.
+
+use serde::{Deserialize, Serialize};
+
+/// Which kind of network a configuration trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// A multilayer perceptron: `depth` hidden layers of `width` units.
+    Mlp,
+    /// A plain convolutional network without normalization: `depth` 3x3 convolutions of `width` channels.
+    Cnn,
+}
+
+/// One configuration of an experiment: everything but the seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Short unique label within the experiment, e.g. `relu-d20/he_normal`.
+    pub label: String,
+    /// The group this configuration is plotted in (configurations of one group share a figure), e.g. `relu-d20`.
+    pub group: String,
+    /// The initialization's display name, e.g. `he_normal`, `N(0,1)`, `lsuv`.
+    pub init: String,
+    /// The model kind.
+    pub model: ModelKind,
+    /// Number of hidden layers (MLP) or convolutions (CNN).
+    pub depth: usize,
+    /// Hidden width (MLP) or channels (CNN).
+    pub width: usize,
+    /// Activation name as nninit spells it (`relu`, `tanh`, ...).
+    pub activation: String,
+    /// Weight variance times fan-in (σ_w²), where the configuration sets it explicitly.
+    pub sigma_w2: Option<f64>,
+    /// Bias variance (σ_b²), where the configuration sets it explicitly.
+    pub sigma_b2: Option<f64>,
+    /// Optimizer name (`sgd`, `adam`).
+    pub optimizer: String,
+    /// Learning rate.
+    pub lr: f64,
+    /// Dataset name (`digits`, `mnist`, `fashion-mnist`).
+    pub dataset: String,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// Every step ran with finite loss.
+    Finished,
+    /// The loss or a gradient became NaN or infinite at `step`; the run was stopped there.
+    Diverged {
+        /// The first step whose loss or gradients were not finite.
+        step: usize,
+    },
+}
+
+/// The training loss at one step.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepRow {
+    /// Optimizer step, counted from 1.
+    pub step: usize,
+    /// Mini-batch training loss before this step's update.
+    pub loss: f64,
+}
+
+/// Per-layer statistics of a forward and backward pass.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerStats {
+    /// Layer index from the input, starting at 1.
+    pub layer: usize,
+    /// Layer name, e.g. `hidden.3` or `conv.7`.
+    pub name: String,
+    /// Mean of the layer's post-activation output over the batch.
+    pub act_mean: f64,
+    /// Standard deviation of the layer's post-activation output over the batch.
+    pub act_std: f64,
+    /// Standard deviation of the pre-activation.
+    pub preact_std: f64,
+    /// Fraction of units whose activation derivative is zero for every example of the batch (dead ReLUs).
+    pub dead_fraction: f64,
+    /// Fraction of outputs whose activation is saturated (|derivative| < 0.01); 0 for activations that do not saturate.
+    pub saturated_fraction: f64,
+    /// Standard deviation of the loss gradient with respect to this layer's weight.
+    pub grad_std: f64,
+    /// Standard deviation of the loss gradient with respect to this layer's pre-activation.
+    pub backprop_std: f64,
+}
+
+/// Singular values of the network's input–output Jacobian at one input.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Spectrum {
+    /// Singular values, largest first.
+    pub singular_values: Vec<f64>,
+    /// Mean squared singular value (the mean of the Jacobian's squared Frobenius norm per dimension).
+    pub mean_squared: f64,
+    /// Mean-field theory's prediction of the mean squared singular value (χ₁ to the power of the depth), where it applies.
+    pub theory_mean_squared: Option<f64>,
+}
+
+/// What the probe concludes about signal propagation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignalKind {
+    /// Activations and gradients keep their scale through depth (within a factor of 2 per 10 layers).
+    Healthy,
+    /// The forward signal or the gradient shrinks with depth.
+    Vanishing,
+    /// The forward signal or the gradient grows with depth.
+    Exploding,
+}
+
+/// The probe's verdict: the kind and the per-layer rates behind it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Healthy, vanishing or exploding.
+    pub kind: SignalKind,
+    /// Geometric-mean ratio of activation std from one layer to the next.
+    pub forward_rate: f64,
+    /// Geometric-mean ratio of backpropagated gradient std from one layer to the previous one (input side over output side).
+    pub backward_rate: f64,
+    /// One sentence a practitioner can act on.
+    pub sentence: String,
+}
+
+/// Everything the probe measures on a model at initialization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    /// One entry per hidden layer, from the input.
+    pub layers: Vec<LayerStats>,
+    /// The input–output Jacobian's spectrum (MLPs up to width 1024).
+    pub jacobian: Option<Spectrum>,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// One evaluation on the test set during training.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalRow {
+    /// Optimizer steps done before this evaluation.
+    pub step: usize,
+    /// Mean loss over the test set.
+    pub test_loss: f64,
+    /// Accuracy over the test set (classification), in [0, 1]; `None` for regression.
+    pub test_accuracy: Option<f64>,
+    /// L2 norm of each layer's weight gradient on the last training batch, from the input.
+    pub grad_norms: Vec<f64>,
+    /// Per-layer activation and gradient statistics at this point, where the experiment asks for them.
+    pub layers: Option<Vec<LayerStats>>,
+}
+
+/// One training run: one configuration under one seed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The experiment's name.
+    pub experiment: String,
+    /// The configuration.
+    pub config: RunConfig,
+    /// The seed of the initialization and the data order.
+    pub seed: u64,
+    /// Finished or diverged.
+    pub status: RunStatus,
+    /// Training loss at every step.
+    pub steps: Vec<StepRow>,
+    /// Test-set evaluations.
+    pub evals: Vec<EvalRow>,
+    /// The probe at initialization (after any data-dependent init).
+    pub probe: Option<Probe>,
+    /// For data-dependent inits (LSUV), the iterations each layer took.
+    pub init_iterations: Option<Vec<usize>>,
+    /// The first step at which the training loss (smoothed over 10 steps) fell below the experiment's criterion.
+    pub steps_to_criterion: Option<usize>,
+    /// Wall-clock seconds the run took.
+    pub seconds: f64,
+}
+
+/// An experiment's results: its runs plus what the report needs to say about them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentResults {
+    /// The experiment's name.
+    pub name: String,
+    /// What the experiment shows, in one paragraph (from its TOML file).
+    pub description: String,
+    /// What the literature reports, to compare with (from its TOML file).
+    pub expectation: Option<String>,
+    /// The loss criterion for steps-to-criterion, if the experiment sets one.
+    pub loss_criterion: Option<f64>,
+    /// Every run, in the order they ran.
+    pub runs: Vec<RunRecord>,
+    /// Mean-field theory overlays, for experiments that draw them (edge of chaos).
+    pub theory: Option<TheoryOverlay>,
+    /// Seconds the whole experiment took.
+    pub seconds: f64,
+}
+
+/// The mean-field theory's prediction drawn over an experiment's heatmap.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TheoryOverlay {
+    /// σ_b² the curve was computed at.
+    pub sigma_b2: f64,
+    /// Points (σ_w², 6·ξ_c), the predicted maximum trainable depth.
+    pub trainable_depth: Vec<(f64, f64)>,
+}

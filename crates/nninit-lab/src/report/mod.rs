@@ -1,0 +1,219 @@
+//! The lab's report: tables, figures and a self-contained HTML page from an experiment's results.
+//!
+//! [`write_report`] writes into one folder:
+//!
+//! | file | content |
+//! |---|---|
+//! | `results.jsonl` | every measured row, one JSON object per line, tagged `"kind"`: `run`, `step`, `eval`, `layer`, `jacobian` |
+//! | `summary.csv` | one row per configuration ([`SummaryRow`]) |
+//! | `<figure>.svg`, `<figure>.png` | each figure, as vector and bitmap |
+//! | `report.html` | the page: description, expectation, summary, figures with captions, run times |
+//!
+//! Figures are drawn only where there is data: training loss per group, final test accuracy, the accuracy heatmap
+//! over (σ_w², depth) with the theory's trainable depth, steps to criterion against depth, per-layer statistics at
+//! initialization and after training, and Jacobian spectra. Non-finite values (the NaN losses of diverged runs)
+//! and, on log axes, values ≤ 0 are left out, and each caption says how many.
+//!
+//! Every file is written under a hidden temporary name in the same folder and renamed into place at the end, with
+//! `report.html` last, so a crash never leaves a file that looks complete.
+
+mod draw;
+mod figures;
+mod html;
+mod rows;
+mod stage;
+mod summary;
+
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use crate::record::{ExperimentResults, ModelKind, Probe, RunConfig, RunRecord, RunStatus};
+
+pub use summary::{FINAL_LOSS_WINDOW, MeanSd, SummaryRow, summarize, summary_table};
+
+/// The bundled font, so figures need no system font (DejaVu Sans, which covers σ, ², ξ, ±).
+const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// What went wrong while writing a report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// A file or folder could not be created, written or renamed.
+    #[error("cannot write `{}`", path.display())]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A figure could not be drawn or encoded.
+    #[error("cannot draw figure `{figure}`: {reason}")]
+    Plot {
+        /// The figure's file stem.
+        figure: String,
+        /// What plotters reported.
+        reason: String,
+    },
+    /// Rows could not be serialized.
+    #[error("cannot serialize {what}")]
+    Json {
+        /// What was being serialized.
+        what: String,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
+    /// The bundled font could not be loaded.
+    #[error("the bundled font is invalid")]
+    Font,
+}
+
+/// The files [`write_report`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportFiles {
+    /// Every measured row, one JSON object per line.
+    pub results_jsonl: PathBuf,
+    /// One row per configuration.
+    pub summary_csv: PathBuf,
+    /// The self-contained HTML page.
+    pub html: PathBuf,
+    /// Each figure's SVG and PNG, in report order.
+    pub figures: Vec<PathBuf>,
+}
+
+/// Registers the bundled font under `sans-serif`; registering again is harmless.
+pub fn register_font() -> Result<(), ReportError> {
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).map_err(|_| ReportError::Font)
+}
+
+/// Runs a drawing step, turning a panic inside plotters into an error: a report must never take the lab down.
+fn guarded<T>(figure: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, ReportError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(reason)) => Err(ReportError::Plot { figure: figure.to_string(), reason }),
+        Err(_) => Err(ReportError::Plot { figure: figure.to_string(), reason: "the plotting library panicked".into() }),
+    }
+}
+
+fn render_svg(fig: &figures::Figure) -> Result<String, ReportError> {
+    guarded(&fig.stem, || {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, fig.size).into_drawing_area();
+            draw::draw(fig, &root)?;
+            root.present().map_err(|e| e.to_string())?;
+        }
+        Ok(svg)
+    })
+}
+
+fn render_png(fig: &figures::Figure, path: &Path) -> Result<(), ReportError> {
+    guarded(&fig.stem, || {
+        let root = BitMapBackend::new(path, fig.size).into_drawing_area();
+        draw::draw(fig, &root)?;
+        root.present().map_err(|e| e.to_string())
+    })
+}
+
+/// Writes the report of `results` into `out_dir` (created if missing): `results.jsonl`, `summary.csv`, every
+/// figure as SVG and PNG, and `report.html`.
+///
+/// Figures without data are skipped. Files are written under temporary names and renamed into place once all
+/// are written; on error, the temporary files are removed and files from an earlier report are left as they were.
+///
+/// # Errors
+///
+/// [`ReportError::Io`] when a file cannot be written or renamed, [`ReportError::Plot`] when a figure cannot be
+/// drawn, [`ReportError::Json`] when rows cannot be serialized, [`ReportError::Font`] if the bundled font fails
+/// to load.
+pub fn write_report(results: &ExperimentResults, out_dir: &Path) -> Result<ReportFiles, ReportError> {
+    register_font()?;
+    let mut stage = stage::Staging::new(out_dir)?;
+    let results_jsonl = stage.write("results.jsonl", rows::jsonl(results)?.as_bytes())?;
+    let summary_rows = summarize(results);
+    let summary_csv = stage.write("summary.csv", summary::csv(&summary_rows).as_bytes())?;
+    let (figs, skipped) = figures::figures(results);
+    let mut rendered = Vec::with_capacity(figs.len());
+    let mut paths = Vec::with_capacity(2 * figs.len());
+    for fig in &figs {
+        let svg = render_svg(fig)?;
+        paths.push(stage.write(&format!("{}.svg", fig.stem), svg.as_bytes())?);
+        paths.push(stage.stage_with(&format!("{}.png", fig.stem), |tmp| render_png(fig, tmp))?);
+        rendered.push((fig, svg));
+    }
+    let html = stage.write("report.html", html::page(results, &summary_rows, &rendered, &skipped).as_bytes())?;
+    stage.commit()?;
+    Ok(ReportFiles { results_jsonl, summary_csv, html, figures: paths })
+}
+
+/// Draws one probe's per-layer activation and gradient std (log scale) into `path`, SVG or PNG by its
+/// extension (`nninit probe --plot FILE`). The file is written under a temporary name and renamed at the end.
+///
+/// # Errors
+///
+/// [`ReportError::Plot`] for an extension other than `.svg`/`.png` or a probe with no finite value to draw,
+/// [`ReportError::Io`] when the file cannot be written.
+pub fn probe_figure(probe: &Probe, title: &str, path: &Path) -> Result<(), ReportError> {
+    register_font()?;
+    let bad = |reason: &str| ReportError::Plot { figure: path.display().to_string(), reason: reason.to_string() };
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| bad("the path has no file name"))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let run = RunRecord {
+        experiment: "probe".into(),
+        config: RunConfig {
+            label: title.into(),
+            group: "probe".into(),
+            init: title.into(),
+            model: ModelKind::Mlp,
+            depth: probe.layers.len(),
+            width: 0,
+            activation: String::new(),
+            sigma_w2: None,
+            sigma_b2: None,
+            optimizer: String::new(),
+            lr: 0.0,
+            dataset: String::new(),
+        },
+        seed: 0,
+        status: RunStatus::Finished,
+        steps: Vec::new(),
+        evals: Vec::new(),
+        probe: Some(probe.clone()),
+        init_iterations: None,
+        steps_to_criterion: None,
+        seconds: 0.0,
+    };
+    let results = ExperimentResults {
+        name: "probe".into(),
+        description: String::new(),
+        expectation: None,
+        loss_criterion: None,
+        runs: vec![run],
+        theory: None,
+        seconds: 0.0,
+    };
+    let mut fig = figures::figures(&results)
+        .0
+        .into_iter()
+        .find(|f| f.stem.starts_with("layers-init"))
+        .ok_or_else(|| bad("no finite per-layer value to draw"))?;
+    fig.title = format!("Signal through depth at initialization — {title}");
+    let mut stage = stage::Staging::new(&dir)?;
+    match ext.as_deref() {
+        Some("svg") => {
+            stage.write(name, render_svg(&fig)?.as_bytes())?;
+        }
+        Some("png") => {
+            stage.stage_with(name, |tmp| render_png(&fig, tmp))?;
+        }
+        _ => return Err(bad("give a .svg or .png file")),
+    }
+    stage.commit()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,451 @@
+//! Hand-built results: a few runs including a diverged one with NaN losses, runs without probes, an empty
+//! experiment, and demo experiments shaped like the classic results, for looking at the page.
+
+use std::path::Path;
+
+use super::*;
+use crate::record::{
+    EvalRow, LayerStats, ModelKind, Probe, RunConfig, RunRecord, RunStatus, SignalKind, Spectrum, StepRow,
+    TheoryOverlay, Verdict,
+};
+
+/// Deterministic noise in [-1, 1].
+fn noise(a: u64, b: u64) -> f64 {
+    let mut x = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_add(0x632B_E59B_D9B4_E019);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 29;
+    (x >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+}
+
+fn config(group: &str, init: &str, depth: usize) -> RunConfig {
+    RunConfig {
+        label: format!("{group}/{init}"),
+        group: group.to_string(),
+        init: init.to_string(),
+        model: ModelKind::Mlp,
+        depth,
+        width: 64,
+        activation: "relu".to_string(),
+        sigma_w2: None,
+        sigma_b2: None,
+        optimizer: "sgd".to_string(),
+        lr: 0.01,
+        dataset: "digits".to_string(),
+    }
+}
+
+fn layers(depth: usize, rate: f64, back: f64) -> Vec<LayerStats> {
+    (1..=depth)
+        .map(|l| LayerStats {
+            layer: l,
+            name: format!("hidden.{l}"),
+            act_mean: 0.3 * rate.powi(l as i32),
+            act_std: rate.powi(l as i32),
+            preact_std: rate.powi(l as i32 - 1),
+            dead_fraction: 0.0,
+            saturated_fraction: 0.0,
+            grad_std: 1e-3 * back.powi((depth - l) as i32),
+            backprop_std: 1e-2 * back.powi((depth - l) as i32),
+        })
+        .collect()
+}
+
+fn probe(depth: usize, rate: f64, kind: SignalKind, jacobian: Option<Spectrum>) -> Probe {
+    Probe {
+        layers: layers(depth, rate, rate),
+        jacobian,
+        verdict: Verdict {
+            kind,
+            forward_rate: rate,
+            backward_rate: rate,
+            sentence: "the signal keeps its scale".to_string(),
+        },
+    }
+}
+
+/// A run whose loss decays from `start` toward `end` with time constant `tau` steps.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    config: RunConfig,
+    seed: u64,
+    steps: usize,
+    (start, end, tau): (f64, f64, f64),
+    diverge_at: Option<usize>,
+    probe: Option<Probe>,
+    acc: Option<f64>,
+    eval_layers: bool,
+) -> RunRecord {
+    let mut rows = Vec::new();
+    for s in 1..=steps {
+        let loss = match diverge_at {
+            Some(d) if s >= d => f64::NAN,
+            Some(d) if s + 5 >= d => start * 10f64.powi((s + 6 - d) as i32 * 3),
+            _ => end + (start - end) * (-(s as f64) / tau).exp() * (1.0 + 0.08 * noise(seed, s as u64)),
+        };
+        rows.push(StepRow { step: s, loss });
+        if diverge_at.is_some_and(|d| s >= d) {
+            break;
+        }
+    }
+    let last = rows.last().map_or(0, |r| r.step);
+    let depth = config.depth;
+    let evals = (0..=4)
+        .map(|i| i * steps / 4)
+        .filter(|&s| s <= last)
+        .map(|s| EvalRow {
+            step: s,
+            test_loss: if diverge_at.is_some() && s + 1 >= last { f64::NAN } else { 0.5 },
+            test_accuracy: acc.map(|a| 0.1 + (a - 0.1) * (s as f64 / steps as f64) + 0.01 * noise(seed, 7 + s as u64)),
+            grad_norms: vec![0.1; depth],
+            layers: eval_layers
+                .then(|| layers(depth, if s == 0 { 0.58 } else { 0.8 }, 0.6 + 0.3 * s as f64 / steps as f64)),
+        })
+        .collect();
+    let status = match diverge_at {
+        Some(step) => RunStatus::Diverged { step },
+        None => RunStatus::Finished,
+    };
+    RunRecord {
+        experiment: "test".to_string(),
+        config,
+        seed,
+        status,
+        steps: rows,
+        evals,
+        probe,
+        init_iterations: None,
+        steps_to_criterion: None,
+        seconds: 1.5 + seed as f64,
+    }
+}
+
+fn results(name: &str, runs: Vec<RunRecord>) -> ExperimentResults {
+    ExperimentResults {
+        name: name.to_string(),
+        description: "What the experiment shows.".to_string(),
+        expectation: Some("What the literature reports.".to_string()),
+        loss_criterion: None,
+        runs,
+        theory: None,
+        seconds: 12.0,
+    }
+}
+
+/// Two configurations of two seeds; one seed of the second diverges (NaN losses); the second has no probe.
+fn small() -> ExperimentResults {
+    let spec =
+        Spectrum { singular_values: vec![3.0, 1.0, 0.5, 0.0], mean_squared: 2.5, theory_mean_squared: Some(2.0) };
+    let good = |seed| {
+        let p = probe(5, 1.0, SignalKind::Healthy, Some(spec.clone()));
+        run(config("relu-d5", "he_normal", 5), seed, 40, (2.3, 0.2, 10.0), None, Some(p), Some(0.95), false)
+    };
+    let bad = |seed, div| run(config("relu-d5", "N(0,1)", 5), seed, 40, (2.3, 1.0, 30.0), div, None, Some(0.5), false);
+    results("small", vec![good(0), good(1), bad(0, Some(12)), bad(1, None)])
+}
+
+fn read_lines(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn count(rows: &[serde_json::Value], kind: &str) -> usize {
+    rows.iter().filter(|r| r["kind"] == kind).count()
+}
+
+#[test]
+fn small_experiment_writes_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = small();
+    let files = write_report(&r, dir.path()).unwrap();
+    for p in [&files.results_jsonl, &files.summary_csv, &files.html] {
+        assert!(p.is_file(), "{} missing", p.display());
+    }
+    assert!(!files.figures.is_empty());
+    for f in &files.figures {
+        assert!(std::fs::metadata(f).unwrap().len() > 100, "{} is empty", f.display());
+    }
+    // No temporary file is left behind.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with('.'), "left behind: {name}");
+    }
+
+    let rows = read_lines(&files.results_jsonl);
+    assert_eq!(count(&rows, "run"), 4);
+    let steps: usize = r.runs.iter().map(|r| r.steps.len()).sum();
+    assert_eq!(count(&rows, "step"), steps);
+    let evals: usize = r.runs.iter().map(|r| r.evals.len()).sum();
+    assert_eq!(count(&rows, "eval"), evals);
+    assert_eq!(count(&rows, "layer"), 2 * 5);
+    assert_eq!(count(&rows, "jacobian"), 2);
+    assert_eq!(rows.len(), 4 + steps + evals + 10 + 2);
+    // The NaN loss of the diverged run is written as null.
+    assert!(rows.iter().any(|r| r["kind"] == "step" && r["loss"].is_null()));
+    let diverged = rows.iter().find(|r| r["kind"] == "run" && r["status"] == "diverged").unwrap();
+    assert_eq!(diverged["diverged_at"], 12);
+    assert_eq!(diverged["config"]["init"], "N(0,1)");
+
+    let csv = std::fs::read_to_string(&files.summary_csv).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0], summary::CSV_HEADER);
+    assert!(lines[1].starts_with("relu-d5/he_normal,relu-d5,he_normal,2,0,"));
+    assert!(lines[2].starts_with("\"relu-d5/N(0,1)\",relu-d5,\"N(0,1)\",2,1,"), "{}", lines[2]);
+    assert_eq!(lines[1].split(',').count(), summary::CSV_HEADER.split(',').count());
+
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    let stems: Vec<String> = files
+        .figures
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(stems, ["accuracy", "loss-relu-d5", "layers-init-relu-d5", "jacobian-relu-d5"]);
+    for stem in &stems {
+        assert!(html.contains(&format!("<figure id=\"{stem}\">")), "{stem} not in the page");
+    }
+    assert_eq!(html.matches("<svg").count(), stems.len());
+    assert!(!html.contains("http://") || html.matches("http://").count() == html.matches("xmlns=").count());
+    assert!(!html.contains("<script"));
+    assert!(html.contains("What the literature reports."));
+    assert!(html.contains("1 non-finite loss (NaN"));
+}
+
+#[test]
+fn summary_counts_diverged_runs_and_leaves_them_out() {
+    let rows = summarize(&small());
+    assert_eq!(rows.len(), 2);
+    let (he, n01) = (&rows[0], &rows[1]);
+    assert_eq!((he.seeds, he.diverged), (2, 0));
+    assert_eq!((n01.seeds, n01.diverged), (2, 1));
+    assert_eq!(n01.final_train_loss.unwrap().n, 1);
+    assert_eq!(n01.final_test_accuracy.unwrap().n, 1);
+    assert_eq!(he.verdict, Some(SignalKind::Healthy));
+    assert_eq!((he.verdict_agreement, he.probed), (2, 2));
+    assert_eq!(n01.verdict, None);
+    let acc = he.final_test_accuracy.unwrap();
+    assert!((acc.mean - 0.95).abs() < 0.02 && acc.sd >= 0.0);
+    let table = summary_table(&small());
+    assert_eq!(table.lines().count(), 4);
+    assert!(table.contains("relu-d5/N(0,1)") && table.contains("probe at init"));
+}
+
+#[test]
+fn empty_experiment_writes_a_page_without_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = results("empty", Vec::new());
+    let files = write_report(&r, dir.path()).unwrap();
+    assert!(files.figures.is_empty());
+    assert_eq!(std::fs::read_to_string(&files.results_jsonl).unwrap(), "");
+    assert_eq!(std::fs::read_to_string(&files.summary_csv).unwrap().lines().count(), 1);
+    let html = std::fs::read_to_string(&files.html).unwrap();
+    assert!(html.contains("No runs were recorded"));
+    assert!(!html.contains("<svg"));
+    assert!(summary_table(&r).contains("no runs"));
+}
+
+#[test]
+fn runs_that_all_diverge_at_once_draw_no_empty_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = results(
+        "all diverged",
+        vec![run(config("g", "N(0,1)", 3), 0, 10, (2.3, 1.0, 5.0), Some(1), None, Some(0.5), false)],
+    );
+    let files = write_report(&r, dir.path()).unwrap();
+    assert!(files.figures.is_empty(), "{:?}", files.figures);
+    let rows = summarize(&r);
+    assert_eq!(rows[0].diverged, 1);
+    assert!(rows[0].final_train_loss.is_none() && rows[0].final_test_accuracy.is_none());
+    assert!(summary_table(&r).contains('—'));
+}
+
+#[test]
+fn non_finite_values_everywhere_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = small();
+    for run in &mut r.runs {
+        run.seconds = f64::NAN;
+        for e in &mut run.evals {
+            e.test_accuracy = Some(f64::INFINITY);
+        }
+        if let Some(p) = &mut run.probe {
+            p.layers[0].act_std = f64::NAN;
+            p.layers[1].grad_std = 0.0;
+            p.verdict.forward_rate = f64::INFINITY;
+            if let Some(j) = &mut p.jacobian {
+                j.singular_values = vec![f64::NAN, f64::INFINITY];
+                j.theory_mean_squared = Some(f64::NAN);
+            }
+        }
+    }
+    r.theory = Some(TheoryOverlay { sigma_b2: f64::NAN, trainable_depth: vec![(f64::NAN, f64::INFINITY)] });
+    r.loss_criterion = Some(f64::NAN);
+    let files = write_report(&r, dir.path()).unwrap();
+    let stems: Vec<String> =
+        files.figures.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert!(!stems.iter().any(|s| s.starts_with("jacobian") || s.starts_with("accuracy")), "{stems:?}");
+    assert!(read_lines(&files.results_jsonl).iter().all(|r| r.is_object()));
+}
+
+#[test]
+fn failed_writes_are_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let err = write_report(&small(), &file.join("out")).unwrap_err();
+    assert!(matches!(err, ReportError::Io { .. }), "{err:?}");
+    assert!(err.to_string().starts_with("cannot write `"));
+}
+
+#[test]
+fn mean_sd_and_formatting() {
+    let m = MeanSd::of([1.0, 2.0, 3.0, f64::NAN]).unwrap();
+    assert_eq!((m.mean, m.sd, m.n), (2.0, 1.0, 3));
+    assert_eq!(MeanSd::of([5.0]).unwrap().sd, 0.0);
+    assert!(MeanSd::of([f64::NAN]).is_none());
+    assert_eq!(summary::fmt_num(std::f64::consts::LN_10), "2.303");
+    assert_eq!(summary::fmt_num(0.012345), "0.01235");
+    assert_eq!(summary::fmt_num(3e-5), "3.00e-5");
+    assert_eq!(html::duration(125.0), "2 min 05 s");
+    assert_eq!(html::escape("<a & 'b'>"), "&lt;a &amp; &#39;b&#39;&gt;");
+}
+
+// Demo experiments for looking at the page: `LABREPORT_DEMO=/tmp/demo cargo test -- --ignored demo`.
+
+/// He 2015: Xavier stalls in a 30-layer ReLU net, He trains, N(0,1) diverges.
+pub(super) fn demo_he() -> ExperimentResults {
+    let mut runs = Vec::new();
+    let spec = |scale: f64, spread: f64, seed: u64| Spectrum {
+        singular_values: (0..64)
+            .map(|i| scale * (-(i as f64) * spread / 64.0).exp() * (1.0 + 0.05 * noise(seed, i)))
+            .collect(),
+        mean_squared: scale * scale * 0.3,
+        theory_mean_squared: Some(scale * scale * 0.3),
+    };
+    for (group, depth) in [("relu-d22", 22), ("relu-d30", 30)] {
+        for seed in 0..3 {
+            let mut c = config(group, "xavier_normal", depth);
+            c.width = 256;
+            let stall = if depth == 30 { (2.303, 2.30, 1e9) } else { (2.303, 0.15, 400.0) };
+            let p =
+                probe(depth, 0.707, SignalKind::Vanishing, Some(spec(3e-5f64.powf(depth as f64 / 30.0), 6.0, seed)));
+            let acc = if depth == 30 { 0.11 } else { 0.93 };
+            runs.push(run(c, seed, 1500, stall, None, Some(p), Some(acc), false));
+            let mut c = config(group, "he_normal", depth);
+            c.width = 256;
+            let p = probe(depth, 1.0, SignalKind::Healthy, Some(spec(1.0, 3.0, seed)));
+            runs.push(run(c, seed, 1500, (2.303, 0.08, 150.0), None, Some(p), Some(0.965), false));
+            let mut c = config(group, "N(0,1)", depth);
+            c.width = 256;
+            let p = probe(depth, 11.3, SignalKind::Exploding, Some(spec(1e6, 9.0, seed)));
+            let div = if seed < 2 { Some(20 + 7 * seed as usize) } else { None };
+            runs.push(run(c, seed, 1500, (40.0, 2.2, 600.0), div, Some(p), Some(0.2), false));
+        }
+    }
+    ExperimentResults {
+        name: "he2015-relu-depth".to_string(),
+        description: "A plain 30-layer ReLU MLP on the scikit-learn digits, trained with SGD under Xavier's \
+                      variance 1/n and He's 2/n, with N(0,1) as a control. At initialization the probe measures \
+                      how activation and gradient scales change through depth; training shows what that does."
+            .to_string(),
+        expectation: Some(
+            "He et al. 2015 (Fig. 3): at depth 30, Xavier's activation std at the last layer is about 2^−15 ≈ 3e−5 of \
+             the input's and the loss stays at ln 10 = 2.303; He's stays near 1 and the network trains. At depth \
+             22 both converge."
+                .to_string(),
+        ),
+        loss_criterion: None,
+        runs,
+        theory: None,
+        seconds: 431.0,
+    }
+}
+
+/// Schoenholz 2017: trainable depth over (σ_w², depth) with the 6·ξ_c curve.
+pub(super) fn demo_edge() -> ExperimentResults {
+    let xi = |w: f64| 1.0 / (w.ln() - 0.9f64.ln()).abs().max(1e-3) * 2.5;
+    let mut runs = Vec::new();
+    for (i, w) in (0..8).map(|i| (i, 1.0 + 3.0 * i as f64 / 7.0)) {
+        for depth in [10, 30, 50, 70, 100, 150] {
+            for seed in 0..2 {
+                let mut c = config("tanh", "gaussian", depth);
+                c.label = format!("tanh-w{w:.2}-d{depth}");
+                c.activation = "tanh".to_string();
+                c.sigma_w2 = Some(w);
+                c.sigma_b2 = Some(0.05);
+                let ok = (depth as f64) < 6.0 * xi(w);
+                let acc = if ok { 0.9 - 0.002 * depth as f64 } else { 0.1 };
+                let loss = (2.3, if ok { 0.3 } else { 2.3 }, 50.0);
+                runs.push(run(c, seed + 10 * i, 200, loss, None, None, Some(acc), false));
+            }
+        }
+    }
+    let trainable_depth = (0..=60).map(|k| 1.0 + 3.0 * k as f64 / 60.0).map(|w| (w, 6.0 * xi(w))).collect();
+    ExperimentResults {
+        name: "schoenholz2017-trainable-depth".to_string(),
+        description: "Tanh MLPs of width 128 over a grid of weight variance σ_w² and depth, σ_b² = 0.05, a few \
+                      hundred SGD steps on digits."
+            .to_string(),
+        expectation: Some(
+            "Accuracy above chance exactly where L ≲ 6ξ_c, with the ridge at the edge of chaos.".to_string(),
+        ),
+        loss_criterion: None,
+        runs,
+        theory: Some(TheoryOverlay { sigma_b2: 0.05, trainable_depth }),
+        seconds: 3000.0,
+    }
+}
+
+/// Saxe 2013: steps to criterion against depth; Glorot 2010: per-layer statistics in evaluations.
+pub(super) fn demo_saxe() -> ExperimentResults {
+    let mut runs = Vec::new();
+    for depth in [2, 4, 8, 16, 32, 64] {
+        for (init, grow) in [("orthogonal", 0.0), ("scaled_gaussian", 1.0)] {
+            for seed in 0..3 {
+                let mut c = config(&format!("linear-d{depth}"), init, depth);
+                c.activation = "linear".to_string();
+                let need = 120.0 * (depth as f64).powf(grow * 0.8) * (1.0 + 0.1 * noise(seed, depth as u64));
+                let mut r = run(c, seed, 3000, (1.0, 0.001, need / 4.0), None, None, None, depth <= 8);
+                r.steps_to_criterion = (need < 3000.0).then_some(need as usize);
+                r.init_iterations = Some(vec![1; depth]);
+                runs.push(r);
+            }
+        }
+    }
+    ExperimentResults {
+        name: "saxe2013-deep-linear".to_string(),
+        description: "Deep linear networks on a linear teacher; steps until the loss falls below the criterion."
+            .to_string(),
+        expectation: Some("Flat in depth for orthogonal; growing for scaled Gaussian.".to_string()),
+        loss_criterion: Some(0.01),
+        runs,
+        theory: None,
+        seconds: 800.0,
+    }
+}
+
+#[test]
+fn demos_have_their_figures() {
+    let stems = |r: &ExperimentResults| figures::figures(r).0.into_iter().map(|f| f.stem).collect::<Vec<_>>();
+    let he = stems(&demo_he());
+    assert!(he.contains(&"loss-relu-d30".to_string()) && he.contains(&"jacobian-relu-d30".to_string()), "{he:?}");
+    let edge = figures::figures(&demo_edge());
+    assert_eq!(edge.0.iter().map(|f| f.stem.as_str()).collect::<Vec<_>>(), ["heatmap"]);
+    assert_eq!(edge.1.len(), 2, "{:?}", edge.1);
+    let saxe = stems(&demo_saxe());
+    assert!(saxe.contains(&"steps-to-criterion".to_string()), "{saxe:?}");
+    assert!(saxe.contains(&"layers-trained-linear-d2".to_string()), "{saxe:?}");
+}
+
+#[test]
+#[ignore = "writes demo reports to $LABREPORT_DEMO for looking at"]
+fn demo() {
+    let Some(dir) = std::env::var_os("LABREPORT_DEMO") else { return };
+    let dir = Path::new(&dir);
+    for r in [small(), demo_he(), demo_edge(), demo_saxe()] {
+        let files = write_report(&r, &dir.join(&r.name)).unwrap();
+        println!("{}", files.html.display());
+        print!("{}", summary_table(&r));
+    }
+}

@@ -1,0 +1,270 @@
+//! Training: SGD with momentum or Adam on real data, with the loss at every step, test
+//! accuracy and per-layer gradient norms at every evaluation, and divergence detection.
+
+use std::time::Instant;
+
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Gradients, Tensor, TensorData};
+use nninit::stream::Philox;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, Split};
+use crate::model::{ModelSpec, Network, host};
+use crate::probe::mean_std;
+use crate::record::{EvalRow, LayerStats, ModelKind, RunStatus, StepRow};
+
+/// The training objective.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossKind {
+    /// Softmax cross-entropy on the class labels.
+    #[default]
+    CrossEntropy,
+    /// Half the squared error to the one-hot labels, summed over outputs and averaged over the
+    /// batch: least-squares regression, the deep-linear-network setting of Saxe et al. 2013.
+    Mse,
+}
+
+/// The optimizer.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+pub enum Optimizer {
+    /// SGD with heavy-ball momentum (PyTorch's `SGD(momentum=m)`, no dampening).
+    Sgd {
+        /// Momentum coefficient in [0, 1).
+        momentum: f64,
+    },
+    /// Adam (β₁ = 0.9, β₂ = 0.999, ε = 1e-8, PyTorch's defaults).
+    Adam,
+}
+
+impl Optimizer {
+    /// The display name (`sgd` or `adam`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Sgd { .. } => "sgd",
+            Self::Adam => "adam",
+        }
+    }
+}
+
+/// How to train one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Optimizer steps.
+    pub steps: usize,
+    /// Examples per step.
+    pub batch: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// The optimizer.
+    pub optimizer: Optimizer,
+    /// The loss.
+    pub loss: LossKind,
+    /// Evaluate on the test set every this many steps (and after the last step).
+    pub eval_every: usize,
+    /// Record per-layer activation and gradient statistics at every evaluation.
+    pub eval_layers: bool,
+    /// Record the first step at which the 10-step mean training loss falls below this.
+    pub loss_criterion: Option<f64>,
+}
+
+/// What one training run produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainOutcome {
+    /// Finished or diverged.
+    pub status: RunStatus,
+    /// The loss at every step run.
+    pub steps: Vec<StepRow>,
+    /// Every evaluation.
+    pub evals: Vec<EvalRow>,
+    /// The first step at which the smoothed loss reached the criterion.
+    pub steps_to_criterion: Option<usize>,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// The loss of a batch: `logits` `[batch, classes]` against labels `y`.
+pub fn batch_loss(loss: LossKind, logits: Tensor<2>, y: &[u8], classes: usize, device: &Device) -> Tensor<1> {
+    let batch = y.len();
+    let mut onehot = vec![0f32; batch * classes];
+    for (i, &label) in y.iter().enumerate() {
+        onehot[i * classes + usize::from(label).min(classes - 1)] = 1.0;
+    }
+    let target = Tensor::<2>::from_data(TensorData::new(onehot, [batch, classes]), device);
+    match loss {
+        LossKind::CrossEntropy => (log_softmax(logits, 1) * target).sum().neg().div_scalar(batch as f64),
+        LossKind::Mse => (logits - target).powi_scalar(2).sum().div_scalar(2.0 * batch as f64),
+    }
+}
+
+/// A permutation of `0..n` from the stream (Fisher–Yates on 64-bit draws; the modulo bias is
+/// below 2⁻⁴⁰ for any dataset that fits in memory).
+pub fn permutation(stream: &Philox, epoch: u64, n: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    let base = epoch << 32;
+    for i in (1..n).rev() {
+        let [a, b, _, _] = stream.block(base + i as u64);
+        let r = (u64::from(a) << 32 | u64::from(b)) % (i as u64 + 1);
+        idx.swap(i, r as usize);
+    }
+    idx
+}
+
+/// The batches of one training run, drawn without replacement epoch after epoch from the
+/// stream of `(seed, "lab.data-order")`.
+#[derive(Debug)]
+struct Batches<'a> {
+    split: &'a Split,
+    features: usize,
+    stream: Philox,
+    epoch: u64,
+    order: Vec<usize>,
+    pos: usize,
+    batch: usize,
+}
+
+impl<'a> Batches<'a> {
+    fn new(split: &'a Split, features: usize, seed: u64, batch: usize) -> Self {
+        let stream = Philox::new(seed, "lab.data-order");
+        let order = permutation(&stream, 0, split.n);
+        Self { split, features, stream, epoch: 0, order, pos: 0, batch: batch.min(split.n).max(1) }
+    }
+
+    fn next_batch(&mut self) -> (Vec<f32>, Vec<u8>) {
+        if self.pos + self.batch > self.order.len() {
+            self.epoch += 1;
+            self.order = permutation(&self.stream, self.epoch, self.split.n);
+            self.pos = 0;
+        }
+        let idx = &self.order[self.pos..self.pos + self.batch];
+        self.pos += self.batch;
+        self.split.batch(idx, self.features)
+    }
+}
+
+/// The per-layer weight-gradient L2 norms in `grads`.
+fn grad_norms(spec: &ModelSpec, net: &Network, grads: &Gradients) -> Vec<f64> {
+    let norm =
+        |g: Option<Vec<f32>>| g.map_or(f64::NAN, |g| g.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt());
+    let mut out: Vec<f64> = match spec.kind {
+        ModelKind::Mlp => {
+            net.dense.iter().map(|l| norm(l.weight.val().grad(grads).map(|g| host(g.into_data())))).collect()
+        }
+        ModelKind::Cnn => {
+            net.convs.iter().map(|c| norm(c.weight.val().grad(grads).map(|g| host(g.into_data())))).collect()
+        }
+    };
+    out.push(norm(net.head.weight.val().grad(grads).map(|g| host(g.into_data()))));
+    out
+}
+
+/// Test loss and accuracy over the whole test split, in chunks.
+fn evaluate(spec: &ModelSpec, net: &Network, data: &Dataset, loss: LossKind, device: &Device) -> (f64, Option<f64>) {
+    const CHUNK: usize = 1000;
+    let valid = burn::module::Module::valid(net);
+    let inner = device.clone().inner();
+    let (mut total, mut correct) = (0.0f64, 0usize);
+    let n = data.test.n;
+    let mut start = 0;
+    while start < n {
+        let end = (start + CHUNK).min(n);
+        let idx: Vec<usize> = (start..end).collect();
+        let (x, y) = data.test.batch(&idx, data.features);
+        let fwd = valid.forward(spec, Network::input(spec, x, y.len(), &inner), None);
+        let logits = host(fwd.logits.to_data());
+        total +=
+            f64::from(batch_loss(loss, fwd.logits, &y, spec.classes, &inner).into_scalar::<f32>()) * y.len() as f64;
+        for (i, &label) in y.iter().enumerate() {
+            let row = &logits[i * spec.classes..(i + 1) * spec.classes];
+            let best =
+                row.iter().enumerate().fold((0, f32::NEG_INFINITY), |b, (j, &v)| if v > b.1 { (j, v) } else { b });
+            correct += usize::from(best.0 == usize::from(label));
+        }
+        start = end;
+    }
+    (total / n.max(1) as f64, Some(correct as f64 / n.max(1) as f64))
+}
+
+/// Per-layer statistics of a training batch's forward and backward pass (for experiments that
+/// follow them during training).
+fn layer_stats(
+    spec: &ModelSpec,
+    net: &Network,
+    x: &[f32],
+    y: &[u8],
+    loss: LossKind,
+    device: &Device,
+) -> Vec<LayerStats> {
+    crate::probe::probe(spec, net, x, y, loss, device).map(|p| p.layers).unwrap_or_default()
+}
+
+/// Trains `net` and records everything. `progress` is called after every step with the step
+/// number. The run stops early, marked diverged, at the first non-finite loss or gradient norm.
+pub fn train(
+    spec: &ModelSpec,
+    mut net: Network,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    seed: u64,
+    device: &Device,
+    progress: &mut dyn FnMut(usize),
+) -> TrainOutcome {
+    let started = Instant::now();
+    let mut optim = match cfg.optimizer {
+        Optimizer::Sgd { momentum } => {
+            let m = (momentum > 0.0).then(|| MomentumConfig::new().with_momentum(momentum).with_dampening(0.0));
+            SgdConfig::new().with_momentum(m).init()
+        }
+        Optimizer::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
+    };
+    let mut batches = Batches::new(&data.train, data.features, seed, cfg.batch);
+    let mut steps = Vec::with_capacity(cfg.steps);
+    let mut evals = Vec::new();
+    let mut status = RunStatus::Finished;
+    let mut steps_to_criterion = None;
+    let eval_every = cfg.eval_every.max(1);
+    for step in 1..=cfg.steps {
+        let (x, y) = batches.next_batch();
+        let fwd = net.forward(spec, Network::input(spec, x.clone(), y.len(), device), None);
+        let loss = batch_loss(cfg.loss, fwd.logits, &y, spec.classes, device);
+        let value = f64::from(loss.clone().into_scalar::<f32>());
+        steps.push(StepRow { step, loss: value });
+        if !value.is_finite() {
+            status = RunStatus::Diverged { step };
+            break;
+        }
+        if let Some(criterion) = cfg.loss_criterion
+            && steps_to_criterion.is_none()
+            && steps.len() >= 10
+        {
+            let recent = steps[steps.len() - 10..].iter().map(|s| s.loss).sum::<f64>() / 10.0;
+            if recent < criterion {
+                steps_to_criterion = Some(step);
+            }
+        }
+        let grads = loss.backward();
+        let is_eval = step % eval_every == 0 || step == cfg.steps;
+        let norms = is_eval.then(|| grad_norms(spec, &net, &grads));
+        if norms.as_ref().is_some_and(|n| n.iter().any(|v| !v.is_finite())) {
+            status = RunStatus::Diverged { step };
+            break;
+        }
+        let grads = GradientsParams::from_grads(grads, &net);
+        net = optim.step(cfg.lr, net, grads);
+        if let Some(grad_norms) = norms {
+            let (test_loss, test_accuracy) = evaluate(spec, &net, data, cfg.loss, device);
+            let layers = cfg.eval_layers.then(|| layer_stats(spec, &net, &x, &y, cfg.loss, device));
+            evals.push(EvalRow { step, test_loss, test_accuracy, grad_norms, layers });
+            if !test_loss.is_finite() {
+                status = RunStatus::Diverged { step };
+                break;
+            }
+        }
+        progress(step);
+    }
+    let _ = mean_std;
+    TrainOutcome { status, steps, evals, steps_to_criterion, seconds: started.elapsed().as_secs_f64() }
+}
