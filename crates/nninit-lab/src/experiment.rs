@@ -29,6 +29,7 @@
 //! loss_criterion = 0.5         # optional: record steps until the smoothed loss is below it
 //! eval_layers = false          # per-layer statistics at every evaluation
 //! probe_batch = 256            # examples in the probe's (and LSUV's) batch
+//! lr_scaling = "none"          # none | inverse-depth (lr / depth)
 //!
 //! [[init]]
 //! name = "He"
@@ -73,6 +74,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("saxe2013", include_str!("../../../experiments/saxe2013.toml")),
     ("cnn-depth", include_str!("../../../experiments/cnn-depth.toml")),
     ("edge-of-chaos", include_str!("../../../experiments/edge-of-chaos.toml")),
+    ("jacobian", include_str!("../../../experiments/jacobian.toml")),
     ("smoke", include_str!("../../../experiments/smoke.toml")),
 ];
 
@@ -138,6 +140,20 @@ struct TrainToml {
     eval_layers: bool,
     #[serde(default = "default_probe_batch")]
     probe_batch: usize,
+    #[serde(default)]
+    lr_scaling: LrScaling,
+}
+
+/// How the learning rate depends on depth.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrScaling {
+    /// The same learning rate at every depth.
+    #[default]
+    None,
+    /// `lr / depth`: the stable step size of a deep linear network shrinks with its depth, so
+    /// depths are compared at the same effective rate (Saxe et al. 2013).
+    InverseDepth,
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,6 +294,10 @@ impl Experiment {
                     classes: 10,
                 };
                 model.validate().map_err(|e| bad(e.to_string()))?;
+                let train = match t.train.lr_scaling {
+                    LrScaling::None => train.clone(),
+                    LrScaling::InverseDepth => TrainConfig { lr: train.lr / depth as f64, ..train.clone() },
+                };
                 let group = format!("{}-d{depth}", activation.name());
                 for entry in &t.init {
                     for (init, sigma) in init_choices(entry, activation).map_err(|e| bad(e))? {
@@ -417,6 +437,7 @@ fn init_choices(
                 }
                 None => return Err(format!("init `{name}`: mean-field needs sigma_w2")),
             };
+            let named = entry.contains_key("name") && grid.len() == 1;
             grid.into_iter()
                 .map(|sw2| {
                     let weight = Init::VarianceScaling(
@@ -424,7 +445,10 @@ fn init_choices(
                     );
                     let bias = if sigma_b2 > 0.0 { BiasRule::Normal { std: sigma_b2.sqrt() } } else { BiasRule::Zero };
                     Ok((
-                        InitChoice { name: format!("σw²={sw2}"), method: InitMethod::Rule { weight, bias } },
+                        InitChoice {
+                            name: if named { name.clone() } else { format!("σw²={sw2}") },
+                            method: InitMethod::Rule { weight, bias },
+                        },
                         Some((sw2, sigma_b2)),
                     ))
                 })
@@ -638,7 +662,8 @@ mod tests {
 
     #[test]
     fn kaiming_takes_the_models_activation() {
-        let exp = Experiment::load("quick").unwrap();
+        let src = BUILT_IN[0].1.replace("nonlinearity = \"relu\"\n", "");
+        let exp = Experiment::parse(&src, "quick-without-nonlinearity").unwrap();
         let he = exp.configs.iter().find(|c| c.record.activation == "tanh" && c.init.name == "He").unwrap();
         match &he.init.method {
             InitMethod::Rule { weight, .. } => assert!(format!("{weight:?}").contains("Tanh"), "{weight:?}"),

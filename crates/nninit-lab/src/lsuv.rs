@@ -116,3 +116,78 @@ pub fn apply(
     }
     Ok(iterations)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{self, DatasetName};
+    use crate::model::{Bias, Residual};
+    use crate::record::ModelKind;
+    use crate::rules::{InitMethod, initial_weights};
+    use nninit::activation::Activation;
+
+    fn spec(kind: ModelKind, activation: Activation) -> ModelSpec {
+        ModelSpec {
+            kind,
+            depth: 6,
+            width: 16,
+            activation,
+            bias: Bias::On,
+            residual: Residual::Off,
+            features: 64,
+            image: (8, 8),
+            classes: 10,
+        }
+    }
+
+    fn batch() -> (Vec<f32>, usize) {
+        let digits = data::load(DatasetName::Digits, None).unwrap();
+        let idx: Vec<usize> = (0..200).collect();
+        (digits.train.batch(&idx, 64).0, 200)
+    }
+
+    #[test]
+    fn lsuv_brings_every_layer_output_to_unit_variance() {
+        let (x, n) = batch();
+        let device = Device::flex();
+        for kind in [ModelKind::Mlp, ModelKind::Cnn] {
+            for activation in [Activation::Relu, Activation::Tanh] {
+                let spec = spec(kind, activation);
+                let method = DataDependent::Lsuv { tolerance: 0.1, max_iterations: 10 };
+                let mut w = initial_weights(&spec, &InitMethod::DataDependent(method), 0).unwrap();
+                let iterations = apply(&spec, &mut w, method, &x, n, &device).unwrap();
+                assert_eq!(iterations.len(), spec.depth + 1);
+                assert!(iterations.iter().all(|&i| i <= 10));
+                assert!(iterations.iter().any(|&i| i > 0), "orthogonal pre-init is not already unit variance");
+                for l in 0..=spec.depth {
+                    let out = layer_output(&spec, &w, l, &x, n, &device).unwrap();
+                    let (_, std) = crate::probe::mean_std(&out.values);
+                    // Either converged, or stopped at the cap.
+                    assert!(
+                        (std * std - 1.0).abs() < 0.1 || iterations[l] == 10,
+                        "{kind:?} {activation:?} layer {l}: var {}",
+                        std * std
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn weight_norm_init_standardizes_every_unit() {
+        let (x, n) = batch();
+        let device = Device::flex();
+        for kind in [ModelKind::Mlp, ModelKind::Cnn] {
+            let spec = spec(kind, Activation::Relu);
+            let method = DataDependent::WeightNorm;
+            let mut w = initial_weights(&spec, &InitMethod::DataDependent(method), 0).unwrap();
+            apply(&spec, &mut w, method, &x, n, &device).unwrap();
+            for l in 0..=spec.depth {
+                let out = layer_output(&spec, &w, l, &x, n, &device).unwrap();
+                for (u, (mean, std)) in unit_moments(&out).into_iter().enumerate() {
+                    assert!(mean.abs() < 1e-3 && (std - 1.0).abs() < 1e-3, "{kind:?} layer {l} unit {u}: {mean} {std}");
+                }
+            }
+        }
+    }
+}

@@ -421,3 +421,87 @@ impl Network {
         Forward { logits, preacts, acts }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{InitMethod, initial_weights};
+    use nninit::Init;
+
+    pub(crate) fn mlp(depth: usize, width: usize, activation: Activation) -> ModelSpec {
+        ModelSpec {
+            kind: ModelKind::Mlp,
+            depth,
+            width,
+            activation,
+            bias: Bias::On,
+            residual: Residual::Off,
+            features: 64,
+            image: (8, 8),
+            classes: 10,
+        }
+    }
+
+    fn he() -> InitMethod {
+        InitMethod::Rule { weight: Init::HeNormal, bias: crate::rules::BiasRule::Zero }
+    }
+
+    #[test]
+    fn mlp_and_cnn_forward_have_the_right_shapes() {
+        let device = Device::flex();
+        for kind in [ModelKind::Mlp, ModelKind::Cnn] {
+            let spec = ModelSpec { kind, ..mlp(3, 8, Activation::Relu) };
+            let net = Network::new(&spec, &initial_weights(&spec, &he(), 0).unwrap(), &device).unwrap();
+            let fwd = net.forward(&spec, Network::input(&spec, vec![0.5; 5 * 64], 5, &device), None);
+            assert_eq!(fwd.logits.dims(), [5, 10]);
+            assert_eq!(fwd.preacts.len(), 3);
+            let h = fwd.acts[2].to_host();
+            assert_eq!((h.batch, h.units), (5, 8));
+            assert_eq!(h.spatial, if kind == ModelKind::Cnn { 64 } else { 1 });
+        }
+    }
+
+    #[test]
+    fn weights_round_trip_through_burn() {
+        let spec = mlp(2, 4, Activation::Tanh);
+        let weights = initial_weights(&spec, &he(), 3).unwrap();
+        let net = Network::new(&spec, &weights, &Device::flex()).unwrap();
+        assert_eq!(net.weights(), weights);
+    }
+
+    #[test]
+    fn invalid_models_are_errors() {
+        let cases = [
+            ModelSpec { width: 0, ..mlp(2, 4, Activation::Relu) },
+            ModelSpec { depth: 0, ..mlp(2, 4, Activation::Relu) },
+            ModelSpec { kind: ModelKind::Cnn, residual: Residual::On, ..mlp(2, 4, Activation::Relu) },
+            ModelSpec { kind: ModelKind::Cnn, image: (7, 7), ..mlp(2, 4, Activation::Relu) },
+        ];
+        for spec in cases {
+            assert!(matches!(spec.validate(), Err(LabError::Model { .. })), "{spec:?}");
+        }
+        let spec = mlp(2, 4, Activation::Relu);
+        let mut weights = initial_weights(&spec, &he(), 0).unwrap();
+        weights[1].weight.pop();
+        assert!(matches!(Network::new(&spec, &weights, &Device::flex()), Err(LabError::Model { .. })));
+    }
+
+    #[test]
+    fn residual_blocks_add_their_input() {
+        let device = Device::flex();
+        let spec = ModelSpec { residual: Residual::On, ..mlp(3, 4, Activation::Relu) };
+        let mut weights = initial_weights(&spec, &he(), 0).unwrap();
+        // Zero the second and third layers: each residual block is then the identity.
+        for w in &mut weights[1..3] {
+            w.weight.iter_mut().for_each(|v| *v = 0.0);
+        }
+        let net = Network::new(&spec, &weights, &device).unwrap();
+        let fwd = net.forward(&spec, Network::input(&spec, vec![0.25; 64], 1, &device), None);
+        let first = fwd.acts[0].to_host().values;
+        let zeros = fwd.acts[2].to_host().values;
+        assert!(zeros.iter().all(|&v| v == 0.0));
+        // Logits = head(h1) since h3 = h2 = h1.
+        let direct = net.head.forward(Tensor::<2>::from_data(TensorData::new(first, [1, 4]), &device));
+        assert_eq!(host(fwd.logits.to_data()), host(direct.to_data()));
+    }
+}

@@ -104,7 +104,8 @@ pub struct Spectrum {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignalKind {
-    /// Activations and gradients keep their scale through depth (within a factor of 2 per 10 layers).
+    /// Activations and gradients keep their scale through depth (within a factor of 2 per 10 layers, or
+    /// within a factor of 2 over the whole network).
     Healthy,
     /// The forward signal or the gradient shrinks with depth.
     Vanishing,

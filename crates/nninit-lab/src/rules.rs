@@ -108,3 +108,64 @@ pub fn initial_weights(spec: &ModelSpec, method: &InitMethod, seed: u64) -> Resu
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Residual;
+    use crate::record::ModelKind;
+    use nninit::activation::Activation;
+
+    fn wide(width: usize) -> ModelSpec {
+        ModelSpec {
+            kind: ModelKind::Mlp,
+            depth: 2,
+            width,
+            activation: Activation::Relu,
+            bias: Bias::On,
+            residual: Residual::Off,
+            features: 64,
+            image: (8, 8),
+            classes: 10,
+        }
+    }
+
+    /// Sample std of `values` relative to `expected`, against a bound of z = 5 standard errors of the
+    /// std estimator of a normal sample (relative SE = 1/√(2n)).
+    fn std_within(values: &[f32], expected: f64) -> bool {
+        let (_, std) = crate::probe::mean_std(values);
+        let n = values.len() as f64;
+        ((std / expected) - 1.0).abs() < 5.0 / (2.0 * n).sqrt()
+    }
+
+    #[test]
+    fn burns_in_out_layout_takes_fan_in_from_the_first_axis() {
+        // hidden.1 is burn's [1024, 1024]... make fan_in ≠ fan_out: hidden.0 is [64, 1024].
+        let spec = wide(1024);
+        let he = InitMethod::Rule { weight: Init::HeNormal, bias: BiasRule::Zero };
+        let w = initial_weights(&spec, &he, 7).unwrap();
+        // hidden.0: fan_in 64 → std √(2/64); 65,536 values: 5 SE = 1.4 %.
+        assert!(std_within(&w[0].weight, (2.0f64 / 64.0).sqrt()));
+        // hidden.1: 1,048,576 values, 5 SE = 0.35 %: a 1 % error in the std would fail.
+        assert!(std_within(&w[1].weight, (2.0f64 / 1024.0).sqrt()));
+        assert!(!std_within(&w[1].weight, 1.01 * (2.0f64 / 1024.0).sqrt()), "the twin must fail at 1 %");
+        assert!(!std_within(&w[1].weight, 0.99 * (2.0f64 / 1024.0).sqrt()), "the twin must fail at 1 %");
+        // The head [1024, 10]: fan_in 1024, not 10.
+        assert!(std_within(&w[2].weight, (2.0f64 / 1024.0).sqrt()));
+        assert!(w.iter().all(|l| l.bias.as_ref().is_some_and(|b| b.iter().all(|&v| v == 0.0))));
+    }
+
+    #[test]
+    fn weights_depend_only_on_seed_and_layer_name() {
+        let spec = wide(32);
+        let he = InitMethod::Rule { weight: Init::HeNormal, bias: BiasRule::Normal { std: 0.1 } };
+        assert_eq!(initial_weights(&spec, &he, 1).unwrap(), initial_weights(&spec, &he, 1).unwrap());
+        assert_ne!(initial_weights(&spec, &he, 1).unwrap(), initial_weights(&spec, &he, 2).unwrap());
+        // Common random numbers: LeCun's weights are He's divided by √2, draw for draw.
+        let lecun = InitMethod::Rule { weight: Init::LecunNormal, bias: BiasRule::Zero };
+        let (a, b) = (initial_weights(&spec, &he, 1).unwrap(), initial_weights(&spec, &lecun, 1).unwrap());
+        for (x, y) in a[1].weight.iter().zip(&b[1].weight) {
+            assert!((x / 2f32.sqrt() - y).abs() <= 1e-6 * x.abs().max(1e-3), "{x} {y}");
+        }
+    }
+}

@@ -268,3 +268,100 @@ pub fn train(
     let _ = mean_std;
     TrainOutcome { status, steps, evals, steps_to_criterion, seconds: started.elapsed().as_secs_f64() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{self, DatasetName};
+    use crate::model::{Bias, Residual};
+    use crate::rules::{BiasRule, InitMethod, initial_weights};
+    use nninit::Init;
+    use nninit::activation::Activation;
+    use nninit::init::Normal;
+
+    fn setup(std: Option<f64>) -> (ModelSpec, Network, Dataset, Device) {
+        let data = data::load(DatasetName::Digits, None).unwrap();
+        let spec = ModelSpec {
+            kind: ModelKind::Mlp,
+            depth: 3,
+            width: 32,
+            activation: Activation::Relu,
+            bias: Bias::On,
+            residual: Residual::Off,
+            features: 64,
+            image: (8, 8),
+            classes: 10,
+        };
+        let weight = match std {
+            Some(s) => Init::Normal(Normal::new(0.0, s).unwrap()),
+            None => Init::HeNormal,
+        };
+        let device = Device::flex().autodiff();
+        let w = initial_weights(&spec, &InitMethod::Rule { weight, bias: BiasRule::Zero }, 0).unwrap();
+        let net = Network::new(&spec, &w, &device).unwrap();
+        (spec, net, data, device)
+    }
+
+    fn cfg(lr: f64, steps: usize) -> TrainConfig {
+        TrainConfig {
+            steps,
+            batch: 32,
+            lr,
+            optimizer: Optimizer::Sgd { momentum: 0.9 },
+            loss: LossKind::CrossEntropy,
+            eval_every: 50,
+            eval_layers: false,
+            loss_criterion: Some(1.0),
+        }
+    }
+
+    #[test]
+    fn training_learns_the_digits() {
+        let (spec, net, data, device) = setup(None);
+        let out = train(&spec, net, &data, &cfg(0.05, 200), 0, &device, &mut |_| {});
+        assert_eq!(out.status, RunStatus::Finished);
+        assert_eq!(out.steps.len(), 200);
+        assert_eq!(out.evals.iter().map(|e| e.step).collect::<Vec<_>>(), vec![50, 100, 150, 200]);
+        let first = out.steps[..10].iter().map(|s| s.loss).sum::<f64>() / 10.0;
+        let last = out.steps[190..].iter().map(|s| s.loss).sum::<f64>() / 10.0;
+        assert!(last < first / 3.0, "{first} -> {last}");
+        // 10 classes: chance is 0.1; a 3-layer MLP gets far above it in 200 steps.
+        assert!(out.evals.last().unwrap().test_accuracy.unwrap() > 0.8);
+        assert!(out.steps_to_criterion.is_some_and(|s| s >= 10 && s <= 200));
+        assert_eq!(out.evals[0].grad_norms.len(), 4);
+    }
+
+    #[test]
+    fn a_run_that_blows_up_is_stopped_and_marked_diverged() {
+        let (spec, net, data, device) = setup(Some(1.0));
+        let out = train(&spec, net, &data, &cfg(1e6, 100), 0, &device, &mut |_| {});
+        match out.status {
+            RunStatus::Diverged { step } => assert!(step < 100 && out.steps.len() == step, "{step}"),
+            RunStatus::Finished => panic!("lr 1e6 on N(0,1) weights must diverge"),
+        }
+    }
+
+    #[test]
+    fn permutations_are_permutations_and_change_with_the_epoch() {
+        let s = Philox::new(0, "lab.data-order");
+        let p = permutation(&s, 0, 1000);
+        let mut sorted = p.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..1000).collect::<Vec<_>>());
+        assert_eq!(p, permutation(&s, 0, 1000));
+        assert_ne!(p, permutation(&s, 1, 1000));
+    }
+
+    #[test]
+    fn losses_match_their_formulas() {
+        let device = Device::flex();
+        let logits = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 0.0, 2.0, 0.0], [2, 2]), &device);
+        let ce =
+            f64::from(batch_loss(LossKind::CrossEntropy, logits.clone(), &[0, 0], 2, &device).into_scalar::<f32>());
+        let expected = (2f64.ln() + (1.0 + (-2f64).exp()).ln()) / 2.0;
+        assert!((ce - expected).abs() < 1e-6, "{ce} vs {expected}");
+        let mse = f64::from(batch_loss(LossKind::Mse, logits, &[0, 0], 2, &device).into_scalar::<f32>());
+        // Row 1: (0-1)² + 0 = 1; row 2: (2-1)² + 0 = 1; half their mean: 0.5.
+        assert!((mse - 0.5).abs() < 1e-6, "{mse}");
+    }
+}

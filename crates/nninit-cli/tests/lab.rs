@@ -1,0 +1,102 @@
+//! The lab through the real binary: probe, lab list/run, data, and their errors.
+
+mod common;
+
+use common::{assert_bad_input, json, nninit, stderr};
+
+#[test]
+fn probe_json_names_vanishing_and_healthy_signals() {
+    let base = ["probe", "--depth", "20", "--width", "64", "--activation", "relu", "--json"];
+    let he = json(&[&base[..], &["--init", "kaiming_normal"]].concat());
+    let small = json(&[&base[..], &["--init", "normal", "--param", "std=0.01"]].concat());
+    for v in [&he, &small] {
+        let layers = v["layers"].as_array().expect("layers");
+        assert_eq!(layers.len(), 20);
+        for l in layers {
+            assert!(l["act_std"].is_number() && l["grad_std"].is_number(), "{l}");
+        }
+        assert!(v["verdict"]["sentence"].is_string());
+        assert!(v["jacobian"]["singular_values"].as_array().is_some_and(|s| s.len() == 64));
+    }
+    assert_eq!(he["verdict"]["kind"], "healthy", "{}", he["verdict"]);
+    assert_eq!(small["verdict"]["kind"], "vanishing", "{}", small["verdict"]);
+    // N(0, 0.01) on fan-in 64: σ_w² = 0.0064, ReLU halves it: the std shrinks ~0.057x per layer.
+    let rate = small["verdict"]["forward_rate"].as_f64().unwrap();
+    assert!((rate - (0.0064f64 / 2.0).sqrt()).abs() < 0.02, "{rate}");
+}
+
+#[test]
+fn probe_runs_lsuv_and_cnns_and_draws() {
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("probe.svg");
+    let v = json(&[
+        "probe",
+        "--model",
+        "cnn",
+        "--depth",
+        "6",
+        "--width",
+        "8",
+        "--init",
+        "lsuv",
+        "--plot",
+        plot.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(v["layers"].as_array().unwrap().len(), 6);
+    assert_eq!(v["init_iterations"].as_array().unwrap().len(), 7);
+    assert!(v["jacobian"].is_null(), "no Jacobian for CNNs");
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "{}", &svg[..40.min(svg.len())]);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+}
+
+#[test]
+fn lab_run_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("smoke");
+    let run = nninit(&["lab", "run", "smoke", "--out", out.to_str().unwrap(), "--steps", "20"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    for file in ["report.html", "results.jsonl", "summary.csv", "accuracy.svg", "accuracy.png"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let rows = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let runs = rows.lines().filter(|l| l.contains("\"kind\":\"run\"")).count();
+    assert_eq!(runs, 6, "3 inits x 2 seeds");
+    let steps = rows.lines().filter(|l| l.contains("\"kind\":\"step\"")).count();
+    assert_eq!(steps, 6 * 20);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && !html.contains("<script"), "self-contained, no scripts");
+    let table = String::from_utf8_lossy(&run.stdout);
+    assert!(table.contains("relu-d4/He") && table.contains("LSUV"), "{table}");
+}
+
+#[test]
+fn lab_list_shows_the_built_in_experiments() {
+    let v = json(&["lab", "list", "--json"]);
+    let names: Vec<&str> = v.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    for name in ["quick", "he2015", "glorot2010", "saxe2013", "cnn-depth", "edge-of-chaos"] {
+        assert!(names.contains(&name), "{name} not in {names:?}");
+    }
+}
+
+#[test]
+fn bad_lab_input_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_bad_input(&["lab", "run", "no-such-experiment"], "no such experiment");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\ndescription = \"y\"\ndataset = \"digits\"\nseeds = 0\n").unwrap();
+    assert_bad_input(&["lab", "run", bad.to_str().unwrap()], "missing field");
+    assert_bad_input(&["probe", "--init", "normal", "--param", "std=-1"], "std");
+    assert_bad_input(&["probe", "--init", "kaiming_normal", "--activation", "swishy"], "swishy");
+    assert_bad_input(&["probe", "--init", "kaiming_normal", "--param", "nonsense"], "KEY=VALUE");
+    assert_bad_input(&["probe", "--init", "kaiming_normal", "--width", "0"], "width");
+    let empty = dir.path().join("empty");
+    assert_bad_input(
+        &["probe", "--init", "kaiming_normal", "--dataset", "mnist", "--data", empty.to_str().unwrap()],
+        "nninit data fetch",
+    );
+    assert_bad_input(&["lab", "run", "smoke", "--backend", "tpu"], "tpu");
+    assert!(!dir.path().join("runs").exists());
+}
