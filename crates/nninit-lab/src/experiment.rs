@@ -280,7 +280,7 @@ impl Experiment {
                 model.validate().map_err(|e| bad(e.to_string()))?;
                 let group = format!("{}-d{depth}", activation.name());
                 for entry in &t.init {
-                    for (init, sigma) in init_choices(entry, activation).map_err(|e| bad(e))? {
+                    for (init, sigma) in init_choices(entry, activation).map_err(bad)? {
                         if let Some((_, b2)) = sigma {
                             theory_sigma_b2 = Some(b2);
                         }
@@ -369,12 +369,12 @@ fn number(entry: &toml::Table, key: &str) -> std::result::Result<Option<f64>, St
     }
 }
 
+/// An initialization with its (σ_w², σ_b²), where the entry sets them.
+type ChoiceWithSigmas = (InitChoice, Option<(f64, f64)>);
+
 /// The initializations one `[[init]]` entry stands for (several for a `mean-field` grid),
 /// with (σ_w², σ_b²) where the entry sets them.
-fn init_choices(
-    entry: &toml::Table,
-    activation: Activation,
-) -> std::result::Result<Vec<(InitChoice, Option<(f64, f64)>)>, String> {
+fn init_choices(entry: &toml::Table, activation: Activation) -> std::result::Result<Vec<ChoiceWithSigmas>, String> {
     let text = |key: &str| entry.get(key).and_then(|v| v.as_str()).map(str::to_string);
     let rule = text("rule").ok_or("every [[init]] needs `rule`")?;
     let name = text("name").unwrap_or_else(|| rule.clone());
