@@ -251,7 +251,7 @@ impl Experiment {
             lr: t.train.lr,
             optimizer,
             loss: t.train.loss,
-            eval_every: t.train.eval_every,
+            eval_every: Some(t.train.eval_every),
             eval_layers: t.train.eval_layers,
             loss_criterion: t.train.loss_criterion,
         };
@@ -494,7 +494,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions, on_event: &(dyn Fn(Event<'_>) + 
     if let Some(steps) = opts.steps {
         for c in &mut configs {
             c.train.steps = steps.max(1);
-            c.train.eval_every = c.train.eval_every.min(steps.max(1));
+            c.train.eval_every = c.train.eval_every.map(|e| e.min(steps.max(1)));
         }
     }
     // Fail fast: every init must build for every model before anything trains.

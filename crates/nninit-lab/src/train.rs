@@ -63,8 +63,10 @@ pub struct TrainConfig {
     pub optimizer: Optimizer,
     /// The loss.
     pub loss: LossKind,
-    /// Evaluate on the test set every this many steps (and after the last step).
-    pub eval_every: usize,
+    /// Evaluate on the test set every this many steps (and after the last step); `None`
+    /// never evaluates, so the run has no [`EvalRow`]s and divergence is detected from the
+    /// training loss alone (for timing the training loop, as `examples/epoch.rs` does).
+    pub eval_every: Option<usize>,
     /// Record per-layer activation and gradient statistics at every evaluation.
     pub eval_layers: bool,
     /// Record the first step at which the 10-step mean training loss falls below this.
@@ -225,7 +227,7 @@ pub fn train(
     let mut evals = Vec::new();
     let mut status = RunStatus::Finished;
     let mut steps_to_criterion = None;
-    let eval_every = cfg.eval_every.max(1);
+    let eval_every = cfg.eval_every.map(|e| e.max(1));
     for step in 1..=cfg.steps {
         let (x, y) = batches.next_batch();
         let fwd = net.forward(spec, Network::input(spec, x.clone(), y.len(), device), None);
@@ -246,7 +248,7 @@ pub fn train(
             }
         }
         let grads = loss.backward();
-        let is_eval = step % eval_every == 0 || step == cfg.steps;
+        let is_eval = eval_every.is_some_and(|e| step % e == 0 || step == cfg.steps);
         let norms = is_eval.then(|| grad_norms(spec, &net, &grads));
         if norms.as_ref().is_some_and(|n| n.iter().any(|v| !v.is_finite())) {
             status = RunStatus::Diverged { step };
