@@ -230,7 +230,11 @@ pub fn train(
     let eval_every = cfg.eval_every.map(|e| e.max(1));
     for step in 1..=cfg.steps {
         let (x, y) = batches.next_batch();
-        let fwd = net.forward(spec, Network::input(spec, x.clone(), y.len(), device), None);
+        let is_eval = eval_every.is_some_and(|e| step % e == 0 || step == cfg.steps);
+        // The host batch is read again only for an evaluation's per-layer statistics: copy it
+        // then, and move it into the input tensor otherwise.
+        let x_stats = (is_eval && cfg.eval_layers).then(|| x.clone());
+        let fwd = net.forward(spec, Network::input(spec, x, y.len(), device), None);
         let loss = batch_loss(cfg.loss, fwd.logits, &y, spec.classes, device);
         let value = f64::from(loss.clone().into_scalar::<f32>());
         steps.push(StepRow { step, loss: value });
@@ -248,7 +252,6 @@ pub fn train(
             }
         }
         let grads = loss.backward();
-        let is_eval = eval_every.is_some_and(|e| step % e == 0 || step == cfg.steps);
         let norms = is_eval.then(|| grad_norms(spec, &net, &grads));
         if norms.as_ref().is_some_and(|n| n.iter().any(|v| !v.is_finite())) {
             status = RunStatus::Diverged { step };
@@ -258,7 +261,7 @@ pub fn train(
         net = optim.step(cfg.lr, net, grads);
         if let Some(grad_norms) = norms {
             let (test_loss, test_accuracy) = evaluate(spec, &net, data, cfg.loss, device);
-            let layers = cfg.eval_layers.then(|| layer_stats(spec, &net, &x, &y, cfg.loss, device));
+            let layers = x_stats.map(|x| layer_stats(spec, &net, &x, &y, cfg.loss, device));
             evals.push(EvalRow { step, test_loss, test_accuracy, grad_norms, layers });
             if !test_loss.is_finite() {
                 status = RunStatus::Diverged { step };
