@@ -15,7 +15,9 @@ Both read ~/.cache/nninit/data/mnist (or $NNINIT_DATA/mnist): pixels / 255, then
 with the training set's mean 0.13066 and std 0.30811. Every measurement is a fresh process
 that times the epoch alone (not start-up, data loading or weight drawing). For each repetition
 the script runs every (threads, framework) pair once, alternating frameworks, so both see the
-same load; it prints the min and median over repetitions and the ratio nninit / PyTorch.
+same load; it prints the min and median over repetitions and the ratio nninit / PyTorch, of the
+wall time and, on one thread, of the CPU time (user + system, all threads; what the run costs
+without the time spent waiting for a core on a loaded machine).
 """
 import argparse
 import datetime
@@ -71,7 +73,7 @@ def torch_epoch(threads):
             torch.nn.init.zeros_(m.bias)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.0)
     loss_fn = torch.nn.CrossEntropyLoss()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     # Full batches only, as the lab draws them: a fresh permutation when one runs out (the lab
     # draws its permutations inside the timed `train` too).
     order = torch.cat([torch.randperm(n), torch.randperm(n)])
@@ -84,8 +86,8 @@ def torch_epoch(threads):
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "steps": steps, "threads": torch.get_num_threads(),
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "steps": steps, "threads": torch.get_num_threads(),
                       "mean_loss": sum(losses) / len(losses), "torch": torch.__version__}))
 
 
@@ -141,6 +143,7 @@ def main():
     print(f"# {datetime.datetime.now().isoformat(timespec='seconds')}  exe={exe}", flush=True)
     print(f"# load average at start: {load():.2f}", flush=True)
     times = {(name, t): [] for name in series for t in threads}
+    cpu = {(name, t): [] for name in series for t in threads}
     torch_version = None
     names = list(series)
     for rep in range(args.repeats):
@@ -153,8 +156,10 @@ def main():
                 if r["threads"] != t:
                     sys.exit(f"{name} ran with {r['threads']} threads, not {t}")
                 times[(name, t)].append(r["seconds"])
+                if r.get("cpu_seconds") is not None:
+                    cpu[(name, t)].append(r["cpu_seconds"])
                 torch_version = r.get("torch", torch_version)
-                print(f"rep {rep + 1} threads {t} {name:13} {r['seconds']:7.3f} s  "
+                print(f"rep {rep + 1} threads {t} {name:13} {r['seconds']:7.3f} s  cpu {r.get('cpu_seconds') or 0:7.3f} s  "
                       f"(mean loss {r['mean_loss']:.4f}, load {load():.2f})", flush=True)
     print(f"# load average at end: {load():.2f}; torch {torch_version}")
     print()
@@ -167,6 +172,15 @@ def main():
             setting = "OMP_WAIT_POLICY=PASSIVE" if name == "torch-passive" else "default"
             print(f"| {t} | {setting} | {a_min:.2f} / {a_med:.2f} s | {b_min:.2f} / {b_med:.2f} s | "
                   f"{a_min / b_min:.2f} | {a_med / b_med:.2f} |")
+    # On one thread, CPU time is the run's cost without the time spent waiting for a core.
+    if 1 in threads and cpu[("nninit", 1)] and cpu[("torch", 1)]:
+        print()
+        print("| threads | CPU time | nninit min / median | PyTorch min / median | nninit/PyTorch min | median |")
+        print("|---|---|---|---|---|---|")
+        a_min, a_med = summary(cpu[("nninit", 1)])
+        b_min, b_med = summary(cpu[("torch", 1)])
+        print(f"| 1 | user + system | {a_min:.2f} / {a_med:.2f} s | {b_min:.2f} / {b_med:.2f} s | "
+              f"{a_min / b_min:.2f} | {a_med / b_med:.2f} |")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@
 //! RAYON_NUM_THREADS=1 target/release/examples/epoch
 //! ```
 //!
-//! It prints one JSON line: `{"seconds", "steps", "threads", "mean_loss", "final_loss"}`.
-//! `seconds` is the wall time of `train` alone (data loading and weight drawing excluded);
+//! It prints one JSON line: `{"seconds", "cpu_seconds", "steps", "threads", "mean_loss",
+//! "final_loss"}`. `seconds` is the wall time of `train` alone (data loading and weight drawing
+//! excluded), `cpu_seconds` the CPU time of all threads over the same span (Linux only, else
+//! null; on one thread it is the run's cost without the waiting a loaded machine adds);
 //! `threads` is the size of rayon's global pool, which burn's flex backend runs on, so
 //! `RAYON_NUM_THREADS` sets it; `mean_loss` is the training loss averaged over the epoch's
 //! steps (a check that the run learned), `final_loss` the last step's (identical for any
@@ -61,14 +63,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         eval_layers: false,
         loss_criterion: None,
     };
-    let started = Instant::now();
+    let (started, cpu_started) = (Instant::now(), cpu_seconds());
     let outcome = train(&spec, net, &data, &cfg, 0, &device, &mut |_| {});
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_started.zip(cpu_seconds()).map(|(a, b)| b - a);
     let mean_loss = outcome.steps.iter().map(|s| s.loss).sum::<f64>() / outcome.steps.len().max(1) as f64;
     println!(
         "{}",
         serde_json::json!({
             "seconds": seconds,
+            "cpu_seconds": cpu,
             "steps": outcome.steps.len(),
             "threads": rayon::current_num_threads(),
             "mean_loss": mean_loss,
@@ -76,4 +80,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     );
     Ok(())
+}
+
+/// User plus system CPU time of the whole process (all threads) so far, from `/proc/self/stat`
+/// in clock ticks of 1/100 s (Linux's `USER_HZ`); `None` where that file does not exist.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may contain spaces:
+    // state is field 3, utime 14 and stime 15 (proc(5)).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |field: usize| fields.get(field - 3)?.parse::<u64>().ok();
+    Some((ticks(14)? + ticks(15)?) as f64 / 100.0)
 }
