@@ -267,7 +267,7 @@ impl Experiment {
             lr: t.train.lr,
             optimizer,
             loss: t.train.loss,
-            eval_every: t.train.eval_every,
+            eval_every: Some(t.train.eval_every),
             eval_layers: t.train.eval_layers,
             loss_criterion: t.train.loss_criterion,
         };
@@ -300,7 +300,7 @@ impl Experiment {
                 };
                 let group = format!("{}-d{depth}", activation.name());
                 for entry in &t.init {
-                    for (init, sigma) in init_choices(entry, activation).map_err(|e| bad(e))? {
+                    for (init, sigma) in init_choices(entry, activation).map_err(bad)? {
                         if let Some((_, b2)) = sigma {
                             theory_sigma_b2 = Some(b2);
                         }
@@ -389,12 +389,12 @@ fn number(entry: &toml::Table, key: &str) -> std::result::Result<Option<f64>, St
     }
 }
 
+/// An initialization with its (σ_w², σ_b²), where the entry sets them.
+type ChoiceWithSigmas = (InitChoice, Option<(f64, f64)>);
+
 /// The initializations one `[[init]]` entry stands for (several for a `mean-field` grid),
 /// with (σ_w², σ_b²) where the entry sets them.
-fn init_choices(
-    entry: &toml::Table,
-    activation: Activation,
-) -> std::result::Result<Vec<(InitChoice, Option<(f64, f64)>)>, String> {
+fn init_choices(entry: &toml::Table, activation: Activation) -> std::result::Result<Vec<ChoiceWithSigmas>, String> {
     let text = |key: &str| entry.get(key).and_then(|v| v.as_str()).map(str::to_string);
     let rule = text("rule").ok_or("every [[init]] needs `rule`")?;
     let name = text("name").unwrap_or_else(|| rule.clone());
@@ -518,7 +518,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions, on_event: &(dyn Fn(Event<'_>) + 
     if let Some(steps) = opts.steps {
         for c in &mut configs {
             c.train.steps = steps.max(1);
-            c.train.eval_every = c.train.eval_every.min(steps.max(1));
+            c.train.eval_every = c.train.eval_every.map(|e| e.min(steps.max(1)));
         }
     }
     // Fail fast: every init must build for every model before anything trains.

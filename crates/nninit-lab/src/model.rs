@@ -319,8 +319,8 @@ impl Network {
             } else {
                 None
             };
-            match shape.weight_dims.as_slice() {
-                &[d_in, d_out] => {
+            match *shape.weight_dims.as_slice() {
+                [d_in, d_out] => {
                     let mut linear = LinearConfig::new(d_in, d_out).with_bias(false).init(device);
                     linear.weight = Param::from_tensor(Tensor::<2>::from_data(
                         TensorData::new(w.weight.clone(), [d_in, d_out]),
@@ -333,7 +333,7 @@ impl Network {
                         head = Some(linear);
                     }
                 }
-                &[c_out, c_in, kh, kw] => {
+                [c_out, c_in, kh, kw] => {
                     let stride = if convs.is_empty() { spec.first_stride() } else { 1 };
                     let mut conv = Conv2dConfig::new([c_in, c_out], [kh, kw])
                         .with_stride([stride, stride])

@@ -66,7 +66,7 @@ impl InitMethod {
     /// The data-free rule this method starts from.
     pub fn pre_init(&self) -> Result<(Init, BiasRule)> {
         Ok(match self {
-            Self::Rule { weight, bias } => (weight.clone(), *bias),
+            Self::Rule { weight, bias } => (*weight, *bias),
             Self::DataDependent(DataDependent::Lsuv { .. }) => {
                 (Init::Orthogonal(Orthogonal::new(1.0)?), BiasRule::Zero)
             }

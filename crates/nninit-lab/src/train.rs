@@ -63,8 +63,10 @@ pub struct TrainConfig {
     pub optimizer: Optimizer,
     /// The loss.
     pub loss: LossKind,
-    /// Evaluate on the test set every this many steps (and after the last step).
-    pub eval_every: usize,
+    /// Evaluate on the test set every this many steps (and after the last step); `None`
+    /// never evaluates, so the run has no [`EvalRow`]s and divergence is detected from the
+    /// training loss alone (for timing the training loop, as `examples/epoch.rs` does).
+    pub eval_every: Option<usize>,
     /// Record per-layer activation and gradient statistics at every evaluation.
     pub eval_layers: bool,
     /// Record the first step at which the 10-step mean training loss falls below this.
@@ -225,10 +227,14 @@ pub fn train(
     let mut evals = Vec::new();
     let mut status = RunStatus::Finished;
     let mut steps_to_criterion = None;
-    let eval_every = cfg.eval_every.max(1);
+    let eval_every = cfg.eval_every.map(|e| e.max(1));
     for step in 1..=cfg.steps {
         let (x, y) = batches.next_batch();
-        let fwd = net.forward(spec, Network::input(spec, x.clone(), y.len(), device), None);
+        let is_eval = eval_every.is_some_and(|e| step % e == 0 || step == cfg.steps);
+        // The host batch is read again only for an evaluation's per-layer statistics: copy it
+        // then, and move it into the input tensor otherwise.
+        let x_stats = (is_eval && cfg.eval_layers).then(|| x.clone());
+        let fwd = net.forward(spec, Network::input(spec, x, y.len(), device), None);
         let loss = batch_loss(cfg.loss, fwd.logits, &y, spec.classes, device);
         let value = f64::from(loss.clone().into_scalar::<f32>());
         steps.push(StepRow { step, loss: value });
@@ -246,7 +252,6 @@ pub fn train(
             }
         }
         let grads = loss.backward();
-        let is_eval = step % eval_every == 0 || step == cfg.steps;
         let norms = is_eval.then(|| grad_norms(spec, &net, &grads));
         if norms.as_ref().is_some_and(|n| n.iter().any(|v| !v.is_finite())) {
             status = RunStatus::Diverged { step };
@@ -256,7 +261,7 @@ pub fn train(
         net = optim.step(cfg.lr, net, grads);
         if let Some(grad_norms) = norms {
             let (test_loss, test_accuracy) = evaluate(spec, &net, data, cfg.loss, device);
-            let layers = cfg.eval_layers.then(|| layer_stats(spec, &net, &x, &y, cfg.loss, device));
+            let layers = x_stats.map(|x| layer_stats(spec, &net, &x, &y, cfg.loss, device));
             evals.push(EvalRow { step, test_loss, test_accuracy, grad_norms, layers });
             if !test_loss.is_finite() {
                 status = RunStatus::Diverged { step };
