@@ -133,6 +133,9 @@ pub struct SchemeFit {
     pub parameter_fraction: f64,
     /// The names of the tensors that are not consistent (at most 20).
     pub deviating: Vec<String>,
+    /// Of the inconsistent tensors, the residual outputs that follow the
+    /// scheme's unscaled rule: the scheme with its depth scaling never applied.
+    pub depth_scaling_missing: usize,
 }
 
 /// What the checkpoint is, overall.
@@ -430,6 +433,7 @@ fn fits(plans: &[SchemePlan], tensors: &[TensorReport], checkpoint: &Checkpoint)
                 consistent: 0,
                 parameter_fraction: 0.0,
                 deviating: Vec::new(),
+                depth_scaling_missing: 0,
             };
             let (mut total, mut good) = (0u64, 0u64);
             for t in tensors {
@@ -440,8 +444,14 @@ fn fits(plans: &[SchemePlan], tensors: &[TensorReport], checkpoint: &Checkpoint)
                 if test.consistent {
                     fit.consistent += 1;
                     good += n;
-                } else if fit.deviating.len() < 20 {
-                    fit.deviating.push(t.name.clone());
+                } else {
+                    let plan = sp.plan.as_ref().ok();
+                    let missing =
+                        sp.get(&t.name).zip(plan).and_then(|(p, plan)| depth_scaling_missing(t, p, plan, &label));
+                    fit.depth_scaling_missing += usize::from(missing.is_some());
+                    if fit.deviating.len() < 20 {
+                        fit.deviating.push(t.name.clone());
+                    }
                 }
             }
             fit.parameter_fraction = if total > 0 { good as f64 / total as f64 } else { 0.0 };
@@ -522,6 +532,20 @@ fn verdict(fits: &[SchemeFit], tensors: &[TensorReport], plan: Option<&Plan>, ha
         return Verdict::Init {
             scheme: first.scheme.clone(),
             also: full[1..].iter().map(|f| f.scheme.clone()).collect(),
+        };
+    }
+    // A scheme that explains every tensor once its depth scaling is taken as
+    // never applied is a more specific explanation than the closest count
+    // (GPT-2 with unscaled c_proj is also torch-default's Conv1D everywhere but
+    // the embeddings).
+    let bug = fits.iter().find(|f| {
+        f.not_applicable.is_none() && f.depth_scaling_missing > 0 && f.consistent + f.depth_scaling_missing == f.tested
+    });
+    if let Some(f) = bug {
+        return Verdict::InitWithDeviations {
+            scheme: f.scheme.clone(),
+            parameter_fraction: f.parameter_fraction,
+            deviating: f.tested - f.consistent,
         };
     }
     let best =
