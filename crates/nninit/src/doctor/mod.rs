@@ -332,7 +332,7 @@ pub fn examine(checkpoint: &Checkpoint, model: Option<&Model>, options: &Options
         }
         ok
     });
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let mut fits = fits;
     fits.sort_by(|a, b| b.parameter_fraction.total_cmp(&a.parameter_fraction));
     Ok(Report {

@@ -215,7 +215,7 @@ fn hadamard_row_sum(i: usize, n: usize) -> i64 {
         let bit = 1usize << b;
         if n & bit != 0 {
             if i & (bit - 1) == 0 {
-                let sign = if (i & prefix).count_ones() % 2 == 0 { 1 } else { -1 };
+                let sign = if (i & prefix).count_ones().is_multiple_of(2) { 1 } else { -1 };
                 sum += sign * bit as i64;
             }
             prefix |= bit;
@@ -229,7 +229,7 @@ fn hadamard_row_sum(i: usize, n: usize) -> i64 {
 fn hadamard_row_sum_matches_the_direct_sum() {
     for i in 0..70 {
         for n in 0..70 {
-            let direct: i64 = (0..n).map(|j: usize| if (i & j).count_ones() % 2 == 0 { 1 } else { -1 }).sum();
+            let direct: i64 = (0..n).map(|j: usize| if (i & j).count_ones().is_multiple_of(2) { 1 } else { -1 }).sum();
             assert_eq!(hadamard_row_sum(i, n), direct, "i = {i}, n = {n}");
         }
     }

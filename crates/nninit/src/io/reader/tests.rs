@@ -35,7 +35,8 @@ fn reads_what_write_safetensors_wrote() {
 fn every_damage_is_named() {
     let ok = r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
     parse_header(&file(ok, &[0; 8])).unwrap();
-    let cases: Vec<(Vec<u8>, fn(&Damage) -> bool)> = vec![
+    type Check = fn(&Damage) -> bool;
+    let cases: Vec<(Vec<u8>, Check)> = vec![
         (vec![1, 2, 3], |d| matches!(d, Damage::TooShort { len: 3 })),
         ((u64::MAX).to_le_bytes().to_vec(), |d| matches!(d, Damage::HeaderTooLarge { .. })),
         (file(ok, &[0; 8])[..20].to_vec(), |d| matches!(d, Damage::HeaderPastEnd { .. })),
