@@ -10,7 +10,7 @@
 //!   `shape[0] × rest`): the spectral norm by [`SPECTRAL_ITERATIONS`] passes
 //!   of power iteration on WᵀW, and the distance from orthogonality;
 //! - **schemes**: with a model (`config.json`), nninit builds its own
-//!   [`Plan`](crate::plan::Plan) under every scheme ([`crate::scheme`]) and
+//!   [`crate::plan::Plan`] under every scheme ([`crate::scheme`]) and
 //!   tests each tensor against the rule that scheme gives it ([`RuleTest`]:
 //!   mean, variance and kurtosis against their sampling distributions, see
 //!   [`rules`](self::RuleTest));
