@@ -1,9 +1,11 @@
 //! `nninit`: explain, sample and compare neural-network initializations.
 //!
 //! Every command takes `--json`. Errors print one line, `nninit: ...`, and
-//! exit with code 2; no command leaves a partial file behind.
+//! exit with code 2 (`doctor --expect` exits with 1 when the check fails);
+//! no command leaves a partial file behind.
 
 mod data;
+mod doctor;
 mod explain;
 mod gain;
 mod lab;
@@ -50,6 +52,9 @@ enum Command {
     Materialize(materialize::Args),
     /// Mean-field theory: q*, χ₁, depth scales, phase, edge of chaos, recommendation, phase diagram.
     Theory(theory::Args),
+    /// Examine a checkpoint (safetensors file, sharded or Hugging Face folder): per-tensor
+    /// statistics and spectra, the scheme it follows (statistical tests), findings by severity.
+    Doctor(doctor::Args),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +91,12 @@ fn main() -> ExitCode {
         Command::Sample(args) => sample::run(args),
         Command::Materialize(args) => materialize::run(args),
         Command::Theory(args) => theory::run(args),
+        Command::Doctor(args) => match doctor::run(args) {
+            // A check the user asked for failed: exit 1, not a usage error.
+            Ok(false) => return ExitCode::from(1),
+            Ok(true) => Ok(()),
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -181,6 +181,102 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A checkpoint file (`.safetensors` or its index) that is damaged or
+    /// does not describe its own contents truthfully.
+    #[error("damaged checkpoint `{path}`: {damage}")]
+    DamagedFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        damage: Damage,
+    },
+}
+
+/// What is wrong with a damaged `.safetensors` file or index
+/// ([`Error::DamagedFile`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Damage {
+    /// Shorter than the 8-byte header length.
+    #[error("{len} bytes is too short for a safetensors file (at least 8)")]
+    TooShort {
+        /// The file's length.
+        len: u64,
+    },
+    /// A header length above the cap (a corrupt length or a hostile file).
+    #[error("header of {header_len} bytes is larger than the {max}-byte limit")]
+    HeaderTooLarge {
+        /// The header length the file states.
+        header_len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A header that runs past the end of the file (a truncated file).
+    #[error("header of {header_len} bytes runs past the end of the {file_len}-byte file (truncated?)")]
+    HeaderPastEnd {
+        /// The header length the file states.
+        header_len: u64,
+        /// The file's length.
+        file_len: u64,
+    },
+    /// A header (or index) that is not the JSON it should be.
+    #[error("invalid JSON header: {reason}")]
+    InvalidJson {
+        /// The parser's message or what is missing.
+        reason: String,
+    },
+    /// A tensor entry without a valid `dtype`, `shape` or `data_offsets`.
+    #[error("tensor `{tensor}`: {reason}")]
+    InvalidEntry {
+        /// The tensor's name.
+        tensor: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A dtype the safetensors format does not define.
+    #[error("tensor `{tensor}` has unknown dtype `{dtype}`")]
+    UnknownDtype {
+        /// The tensor's name.
+        tensor: String,
+        /// The dtype string.
+        dtype: String,
+    },
+    /// Data offsets outside the data section (or reversed).
+    #[error("tensor `{tensor}` data_offsets [{begin}, {end}] lie outside the {data_len}-byte data section")]
+    OffsetsOutOfRange {
+        /// The tensor's name.
+        tensor: String,
+        /// First byte (relative to the data section).
+        begin: u64,
+        /// One past the last byte.
+        end: u64,
+        /// The data section's length.
+        data_len: u64,
+    },
+    /// A byte range whose length is not the shape's element count times the dtype's size.
+    #[error("tensor `{tensor}` holds {got} bytes but its shape and dtype need {expected}")]
+    SizeMismatch {
+        /// The tensor's name.
+        tensor: String,
+        /// numel · dtype size.
+        expected: u64,
+        /// end − begin.
+        got: u64,
+    },
+    /// Two tensors whose byte ranges overlap.
+    #[error("tensors `{first}` and `{second}` overlap in the data section")]
+    Overlap {
+        /// The tensor that starts first.
+        first: String,
+        /// The tensor that starts inside it.
+        second: String,
+    },
+    /// An index (`model.safetensors.index.json`) that does not match its shards.
+    #[error("{reason}")]
+    InvalidIndex {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Shorthand for `Result<T, nninit::Error>`.

@@ -33,7 +33,10 @@
 //! - [`plan`], [`arch`], [`scheme`]: whole models: the named tensors of a
 //!   Hugging Face architecture and the rule each gets under a scheme.
 //! - [`io`]: `.npy` and `.safetensors`, written atomically; whole models
-//!   streamed into sharded safetensors ([`io::materialize()`]).
+//!   streamed into sharded safetensors ([`io::materialize()`]); checkpoints
+//!   read by memory map ([`io::Checkpoint`]).
+//! - [`doctor`]: what a checkpoint's weights say: statistics, spectra, the
+//!   scheme they follow (a statistical test per tensor), findings.
 //! - [`theory`]: mean-field signal propagation, edge of chaos, phase diagram.
 //! - [`torch`]: PyTorch's CPU generator and `torch.nn.init`, bit for bit.
 //!
@@ -48,6 +51,7 @@
 
 pub mod activation;
 pub mod arch;
+pub mod doctor;
 pub mod error;
 pub mod fan;
 pub mod gaussian;

@@ -456,7 +456,7 @@ impl Init {
     }
 
     /// The element-wise distribution, given the fans where the rule needs them.
-    fn elementwise_sampler(&self, fan: Option<Fan>) -> Option<Result<Sampler>> {
+    pub(crate) fn elementwise_sampler(&self, fan: Option<Fan>) -> Option<Result<Sampler>> {
         Some(Ok(match self {
             Self::Constant(c) => c.sampler(),
             Self::Zeros => Sampler::Constant(0.0),

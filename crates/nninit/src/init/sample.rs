@@ -121,6 +121,11 @@ enum Tail {
 }
 
 impl TruncatedSampler {
+    /// The bounds in units of σ from μ: `((low − μ)/σ, (high − μ)/σ)`.
+    pub(crate) fn standardized_bounds(&self) -> (f64, f64) {
+        ((self.low - self.mu) / self.sigma, (self.high - self.mu) / self.sigma)
+    }
+
     /// # Errors
     /// [`Error::InvalidInterval`] if the interval holds no representable mass.
     pub(crate) fn new(mu: f64, sigma: f64, low: f64, high: f64) -> Result<Self> {

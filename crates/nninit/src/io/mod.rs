@@ -1,4 +1,5 @@
-//! File formats: `.npy` and `.safetensors`, written atomically.
+//! File formats: `.npy` and `.safetensors`, written atomically, and
+//! checkpoints read by memory map ([`reader`]).
 //!
 //! Every file is written under a temporary name in the destination folder and
 //! renamed into place only once complete, so an interrupted or failed write
@@ -8,11 +9,13 @@
 mod atomic;
 pub mod materialize;
 mod npy;
+pub mod reader;
 mod safetensors;
 
 pub use atomic::AtomicFile;
 pub use materialize::{Options, Ranks, materialize};
 pub use npy::{read_npy, write_npy};
+pub use reader::{Checkpoint, SafetensorsFile, StoredDType, StoredTensor};
 pub use safetensors::{TensorData, write_safetensors};
 
 use std::path::Path;

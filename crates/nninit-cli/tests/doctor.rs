@@ -1,0 +1,221 @@
+//! `nninit doctor`: run the real binary on checkpoints nninit writes and on
+//! hand-made damaged files.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{assert_bad_input, json, nninit, stderr, stdout};
+use nninit::io::{Bytes, TensorData, write_safetensors};
+use nninit::stream::Philox;
+use nninit::{Init, Shape, TensorSpec};
+
+/// GPT-2 with 3 layers of width 128: every weight has ≥ 16384 values, so the
+/// variance test (|z| ≤ 5) catches a relative std error above 2.5·√(2/n) ≤ 2.8%
+/// in each weight, and 1.0% in the 128000-value embedding.
+const TINY_GPT2: &str = r#"{"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": 128, "n_layer": 3,
+  "n_head": 4, "vocab_size": 1000, "n_positions": 256, "initializer_range": 0.02}"#;
+
+fn materialize(dir: &Path, config: &str, scheme: &str) -> PathBuf {
+    let cfg = dir.join(format!("{scheme}.json"));
+    std::fs::write(&cfg, config).unwrap();
+    let out = dir.join(scheme);
+    let args = ["materialize", "--config", cfg.to_str().unwrap(), "--scheme", scheme, "--seed", "5", "--out"];
+    let o = nninit(&[&args[..], &[out.to_str().unwrap()]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
+#[test]
+fn names_the_scheme_nninit_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    for scheme in ["hf", "small-init", "olmo-mitchell", "torch-default", "mup"] {
+        let out = materialize(dir.path(), TINY_GPT2, scheme);
+        let v = json(&["doctor", out.to_str().unwrap(), "--json"]);
+        let verdict = &v["report"]["verdict"];
+        assert_eq!(verdict["kind"], "init", "{scheme}: {verdict}");
+        let named: Vec<&str> = std::iter::once(&verdict["scheme"])
+            .chain(verdict["also"].as_array().unwrap())
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        let label = if scheme == "mup" { "mup:256" } else { scheme };
+        assert!(named.contains(&label), "{scheme}: {verdict}");
+        let o = nninit(&["doctor", out.to_str().unwrap(), "--expect", scheme]);
+        assert_eq!(o.status.code(), Some(0), "{scheme}: {}", stdout(&o));
+        assert!(stdout(&o).contains("expected scheme: followed"));
+    }
+}
+
+/// The twin of the test above: the same checkpoint against a config whose
+/// initializer_range is 3% off must fail the hf test (exit 1).
+#[test]
+fn a_std_3_percent_off_is_not_the_scheme() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = materialize(dir.path(), TINY_GPT2, "hf");
+    for range in ["0.0206", "0.0194"] {
+        let off = dir.path().join(format!("off-{range}.json"));
+        std::fs::write(&off, TINY_GPT2.replace("0.02}", &format!("{range}}}"))).unwrap();
+        let o = nninit(&["doctor", out.to_str().unwrap(), "--config", off.to_str().unwrap(), "--expect", "hf"]);
+        assert_eq!(o.status.code(), Some(1), "{range}: {}", stdout(&o));
+        assert!(stdout(&o).contains("expected scheme: NOT followed"));
+    }
+}
+
+/// transformers#47458: GPT-2's c_proj drawn at σ instead of σ/√(2·n_layer).
+#[test]
+fn expect_fails_when_c_proj_lacks_the_depth_scaling() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = materialize(dir.path(), TINY_GPT2, "hf");
+    let file = out.join("model.safetensors");
+    let raw = std::fs::read(&file).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&raw).unwrap();
+    let mut tensors = Vec::new();
+    for (name, view) in st.tensors() {
+        let mut data = view.data().to_vec();
+        if name.ends_with("c_proj.weight") {
+            let spec = TensorSpec::new(Shape::new(view.shape().to_vec()).unwrap());
+            let mut v = vec![0.0f32; spec.numel() as usize];
+            let unscaled = Init::Normal(nninit::init::Normal::new(0.0, 0.02).unwrap());
+            unscaled.fill(&spec, &Philox::new(5, &name), &mut v).unwrap();
+            data = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        }
+        let bytes = Bytes { dtype: nninit::DType::F32, shape: view.shape().to_vec(), data };
+        tensors.push(TensorData { name, bytes });
+    }
+    drop(st);
+    write_safetensors(&file, &tensors, &Default::default()).unwrap();
+    let o = nninit(&["doctor", out.to_str().unwrap(), "--expect", "hf"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let text = stdout(&o);
+    assert!(text.contains("depth scaling was never applied"), "{text}");
+    // Without --expect the finding is reported and the exit code is 0.
+    let v = json(&["doctor", out.to_str().unwrap(), "--json"]);
+    let r = &v["report"];
+    assert_eq!(r["verdict"]["kind"], "init_with_deviations");
+    assert_eq!(r["verdict"]["scheme"], "hf");
+    let findings = r["findings"].as_array().unwrap();
+    let scaled: Vec<&serde_json::Value> = findings.iter().filter(|f| f["kind"] == "depth_scaling_missing").collect();
+    assert_eq!(scaled.len(), 6, "2 c_proj × 3 layers: {findings:?}");
+    assert!(scaled.iter().all(|f| f["severity"] == "error"));
+    assert_eq!(findings[0]["severity"], "error", "most severe first");
+}
+
+#[test]
+fn json_has_the_documented_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = materialize(dir.path(), TINY_GPT2, "hf");
+    let v = json(&["doctor", out.join("model.safetensors").to_str().unwrap(), "--json"]);
+    let r = &v["report"];
+    assert!(v["seconds"].as_f64().unwrap() >= 0.0);
+    for key in ["path", "model", "tensor_count", "parameters", "bytes", "verdict", "schemes", "findings", "notes"] {
+        assert!(!r[key].is_null(), "{key} missing: {r}");
+    }
+    let wte = r["tensors"].as_array().unwrap().iter().find(|t| t["name"] == "transformer.wte.weight").unwrap();
+    assert_eq!(wte["dtype"], "f32");
+    assert_eq!(wte["shape"], serde_json::json!([1000, 128]));
+    assert_eq!(wte["role"], "embedding");
+    for key in ["count", "mean", "std", "min", "max", "nan", "inf", "beyond_6_std", "excess_kurtosis", "rms"] {
+        assert!(wte["stats"][key].is_number(), "stats.{key}: {wte}");
+    }
+    assert!(wte["std_sqrt_fan_in"].is_number());
+    let spectral = &wte["spectral"];
+    assert!(spectral["norm"].as_f64().unwrap() > 0.0 && spectral["orthogonality"].is_number());
+    let test = &wte["tests"][0];
+    for key in ["scheme", "rule", "expected_mean", "expected_std", "z_mean", "z_std", "consistent"] {
+        assert!(!test[key].is_null(), "tests[0].{key}: {test}");
+    }
+    let fit = &r["schemes"][0];
+    assert_eq!(fit["scheme"], "hf");
+    assert_eq!(fit["parameter_fraction"], 1.0);
+}
+
+#[test]
+fn a_checkpoint_without_config_reports_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.safetensors");
+    let t = TensorData { name: "w".into(), bytes: Bytes::from_slice(&[f32::NAN, 1.0, 2.0, 3.0], vec![2, 2]) };
+    write_safetensors(&file, &[t], &Default::default()).unwrap();
+    let o = nninit(&["doctor", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("non-finite") || text.contains("NaN"), "{text}");
+    assert_bad_input(&["doctor", file.to_str().unwrap(), "--expect", "hf"], "needs the model's config.json");
+    assert_bad_input(&["doctor", file.to_str().unwrap(), "--expect", "nope"], "unknown scheme");
+}
+
+/// A header (JSON text) and a data section as a file.
+fn st_file(dir: &Path, name: &str, header: &str, data: &[u8]) -> String {
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    let path = dir.join(name);
+    std::fs::write(&path, out).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn every_damage_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = r#"{"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}"#;
+    let whole = std::fs::read(st_file(d, "good.safetensors", good, &[0; 16])).unwrap();
+    let truncated = d.join("truncated.safetensors");
+    std::fs::write(&truncated, &whole[..whole.len() - 5]).unwrap();
+    let cut_header = d.join("cut-header.safetensors");
+    std::fs::write(&cut_header, &whole[..30]).unwrap();
+    let tiny = d.join("tiny.safetensors");
+    std::fs::write(&tiny, [1u8, 2, 3]).unwrap();
+    let huge = d.join("huge.safetensors");
+    std::fs::write(&huge, [&(1u64 << 40).to_le_bytes()[..], b"{}"].concat()).unwrap();
+    let cases = [
+        (truncated.to_str().unwrap().to_string(), "outside the"),
+        (cut_header.to_str().unwrap().to_string(), "runs past the end"),
+        (tiny.to_str().unwrap().to_string(), "too short"),
+        (huge.to_str().unwrap().to_string(), "larger than the 100000000-byte limit"),
+        (st_file(d, "json.safetensors", "{\"w\": [", &[]), "invalid JSON"),
+        (
+            st_file(d, "dtype.safetensors", r#"{"w":{"dtype":"F24","shape":[2],"data_offsets":[0,6]}}"#, &[0; 6]),
+            "unknown dtype `F24`",
+        ),
+        (
+            st_file(d, "offsets.safetensors", r#"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, &[0; 8]),
+            "outside the 8-byte data section",
+        ),
+        (
+            st_file(d, "size.safetensors", r#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}}"#, &[0; 16]),
+            "holds 16 bytes but its shape and dtype need 12",
+        ),
+        (
+            st_file(
+                d,
+                "overlap.safetensors",
+                r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+                &[0; 12],
+            ),
+            "overlap",
+        ),
+        (d.join("missing.safetensors").to_str().unwrap().to_string(), "cannot open"),
+    ];
+    for (path, needle) in &cases {
+        assert_bad_input(&["doctor", path], needle);
+        assert_bad_input(&["doctor", path, "--json"], needle);
+    }
+    // A sharded folder whose index names a tensor its shard lacks.
+    let sharded = d.join("sharded");
+    std::fs::create_dir(&sharded).unwrap();
+    std::fs::copy(d.join("good.safetensors"), sharded.join("model-00001-of-00001.safetensors")).unwrap();
+    std::fs::write(
+        sharded.join("model.safetensors.index.json"),
+        r#"{"weight_map":{"w":"model-00001-of-00001.safetensors","v":"model-00001-of-00001.safetensors"}}"#,
+    )
+    .unwrap();
+    assert_bad_input(&["doctor", sharded.to_str().unwrap()], "tensor `v` is not in its shard");
+    // A bad config beside good weights is bad input too.
+    std::fs::write(sharded.join("config.json"), "{").unwrap();
+    std::fs::write(
+        sharded.join("model.safetensors.index.json"),
+        r#"{"weight_map":{"w":"model-00001-of-00001.safetensors"}}"#,
+    )
+    .unwrap();
+    assert_bad_input(&["doctor", sharded.to_str().unwrap()], "config.json");
+}

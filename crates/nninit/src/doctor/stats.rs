@@ -1,0 +1,404 @@
+//! Per-tensor statistics and the spectral measurements, computed in
+//! parallel (rayon) straight from a checkpoint's little-endian bytes.
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::init::{Init, Normal};
+use crate::io::StoredDType;
+use crate::spec::TensorSpec;
+use crate::stream::Philox;
+use crate::tensor::Shape;
+
+/// Elements decoded at a time (fits in L1 as `f32`).
+const BLOCK: usize = 4096;
+
+/// The seed of the power iteration's Gaussian start vectors. It must differ
+/// from the seeds checkpoints are made with: a start equal to the tensor's own
+/// first row (seed 0 and the tensor's name, as `nninit materialize --seed 0`
+/// draws it) would bias the probe.
+const PROBE_SEED: u64 = 0x646f_6374_6f72_2121;
+
+/// Rows per unit of parallel work in a power-iteration pass.
+const ROWS_PER_TASK: usize = 16;
+
+/// Summary statistics of a floating-point tensor. Mean, std, kurtosis and
+/// the outlier fraction are over the finite values; `std` is the population
+/// standard deviation (divided by n).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Stats {
+    /// Number of finite values.
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Standard deviation.
+    pub std: f64,
+    /// Smallest finite value.
+    pub min: f64,
+    /// Largest finite value.
+    pub max: f64,
+    /// Number of NaN values.
+    pub nan: u64,
+    /// Number of ±∞ values.
+    pub inf: u64,
+    /// Fraction of finite values more than 6 std from the mean.
+    pub beyond_6_std: f64,
+    /// Excess kurtosis `m₄/m₂² − 3` (0 for a normal, −1.2 for a uniform); 0 when std is 0.
+    pub excess_kurtosis: f64,
+    /// Root mean square `√(mean² + std²)`.
+    pub rms: f64,
+}
+
+/// Decodes `bytes` (elements of `dtype`, little-endian) into `out`.
+///
+/// # Panics
+/// If `bytes.len() != out.len() · dtype.size()` or `dtype` is not a float
+/// type (internal invariants: callers pass whole elements of float tensors).
+fn decode(dtype: StoredDType, bytes: &[u8], out: &mut [f32]) {
+    assert_eq!(bytes.len(), out.len() * dtype.size(), "whole elements");
+    match dtype {
+        StoredDType::F32 => {
+            for (x, c) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                *x = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+        StoredDType::BF16 => {
+            for (x, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *x = f32::from_bits(u32::from(u16::from_le_bytes([c[0], c[1]])) << 16);
+            }
+        }
+        StoredDType::F16 => {
+            for (x, c) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                *x = half::f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32();
+            }
+        }
+        StoredDType::F64 => {
+            for (x, c) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+                *x = f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32;
+            }
+        }
+        other => panic!("{} is not a float type", other.name()),
+    }
+}
+
+/// The bytes as `f32` values without a copy, when they are `f32` and 4-byte aligned.
+fn as_f32(dtype: StoredDType, bytes: &[u8]) -> Option<&[f32]> {
+    (dtype == StoredDType::F32 && cfg!(target_endian = "little")).then(|| bytemuck::try_cast_slice(bytes).ok())?
+}
+
+/// First pass: counts, sums, extremes.
+#[derive(Clone, Copy)]
+struct First {
+    count: u64,
+    sum: f64,
+    sumsq: f64,
+    min: f32,
+    max: f32,
+    nan: u64,
+    inf: u64,
+}
+
+impl First {
+    const EMPTY: Self =
+        Self { count: 0, sum: 0.0, sumsq: 0.0, min: f32::INFINITY, max: f32::NEG_INFINITY, nan: 0, inf: 0 };
+
+    fn merge(self, o: Self) -> Self {
+        Self {
+            count: self.count + o.count,
+            sum: self.sum + o.sum,
+            sumsq: self.sumsq + o.sumsq,
+            min: self.min.min(o.min),
+            max: self.max.max(o.max),
+            nan: self.nan + o.nan,
+            inf: self.inf + o.inf,
+        }
+    }
+
+    /// Sums in `f32` lanes over one block (at most [`BLOCK`] values, so each
+    /// lane adds at most 512: relative error ~10⁻⁶, far below the sampling
+    /// error the tests allow), merged in `f64` across blocks.
+    fn block(xs: &[f32]) -> Self {
+        let mut s = [0.0f32; 8];
+        let mut q = [0.0f32; 8];
+        let mut min = [f32::INFINITY; 8];
+        let mut max = [f32::NEG_INFINITY; 8];
+        let mut bad = [0u32; 8];
+        let mut chunks = xs.chunks_exact(8);
+        for c in &mut chunks {
+            for k in 0..8 {
+                let x = c[k];
+                bad[k] |= u32::from(x.to_bits() & 0x7f80_0000 == 0x7f80_0000);
+                s[k] += x;
+                q[k] += x * x;
+                min[k] = if x < min[k] { x } else { min[k] };
+                max[k] = if x > max[k] { x } else { max[k] };
+            }
+        }
+        for &x in chunks.remainder() {
+            bad[0] |= u32::from(!x.is_finite());
+            s[0] += x;
+            q[0] += x * x;
+            min[0] = min[0].min(x);
+            max[0] = max[0].max(x);
+        }
+        if bad.iter().all(|&b| b == 0) {
+            return Self {
+                count: xs.len() as u64,
+                sum: s.iter().map(|&v| f64::from(v)).sum(),
+                sumsq: q.iter().map(|&v| f64::from(v)).sum(),
+                min: min.iter().fold(f32::INFINITY, |a, &b| a.min(b)),
+                max: max.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)),
+                nan: 0,
+                inf: 0,
+            };
+        }
+        // Rare: a block with NaN or ∞; count them and keep the finite values.
+        let mut out = Self::EMPTY;
+        for &x in xs {
+            if x.is_nan() {
+                out.nan += 1;
+            } else if x.is_infinite() {
+                out.inf += 1;
+            } else {
+                out.count += 1;
+                out.sum += f64::from(x);
+                out.sumsq += f64::from(x) * f64::from(x);
+                out.min = out.min.min(x);
+                out.max = out.max.max(x);
+            }
+        }
+        out
+    }
+}
+
+/// Second pass: central moments and the count beyond a threshold.
+#[derive(Clone, Copy, Default)]
+struct Second {
+    m2: f64,
+    m4: f64,
+    beyond: u64,
+}
+
+impl Second {
+    fn merge(self, o: Self) -> Self {
+        Self { m2: self.m2 + o.m2, m4: self.m4 + o.m4, beyond: self.beyond + o.beyond }
+    }
+
+    /// `f32` lanes within a block, as in the first pass.
+    fn block(xs: &[f32], mean: f64, limit2: f64, all_finite: bool) -> Self {
+        let (mean, limit2) = (mean as f32, limit2 as f32);
+        let mut m2 = [0.0f32; 8];
+        let mut m4 = [0.0f32; 8];
+        let mut beyond = [0u32; 8];
+        let mut chunks = xs.chunks_exact(8);
+        for c in &mut chunks {
+            for k in 0..8 {
+                let x = c[k];
+                let d = if all_finite || x.is_finite() { x - mean } else { 0.0 };
+                let d2 = d * d;
+                m2[k] += d2;
+                m4[k] += d2 * d2;
+                beyond[k] += u32::from(d2 > limit2);
+            }
+        }
+        for &x in chunks.remainder() {
+            let d = if x.is_finite() { x - mean } else { 0.0 };
+            m2[0] += d * d;
+            m4[0] += d * d * d * d;
+            beyond[0] += u32::from(d * d > limit2);
+        }
+        Self {
+            m2: m2.iter().map(|&v| f64::from(v)).sum(),
+            m4: m4.iter().map(|&v| f64::from(v)).sum(),
+            beyond: beyond.iter().map(|&b| u64::from(b)).sum(),
+        }
+    }
+}
+
+/// Runs `f` over the tensor's elements in decoded blocks, in parallel, and merges.
+fn blocks<T: Send + Sync + Copy>(
+    dtype: StoredDType,
+    bytes: &[u8],
+    zero: T,
+    f: impl Fn(&[f32]) -> T + Sync,
+    merge: impl Fn(T, T) -> T + Sync + Send,
+) -> T {
+    let size = dtype.size();
+    bytes
+        .par_chunks(BLOCK * size)
+        .map(|chunk| {
+            // f32 tensors at an aligned offset (the usual case) are read in place.
+            if let Some(xs) = as_f32(dtype, chunk) {
+                return f(xs);
+            }
+            let mut buf = [0.0f32; BLOCK];
+            let xs = &mut buf[..chunk.len() / size];
+            decode(dtype, chunk, xs);
+            f(xs)
+        })
+        .reduce(|| zero, &merge)
+}
+
+/// The statistics of a float tensor's bytes (two parallel passes).
+pub(crate) fn stats(dtype: StoredDType, bytes: &[u8]) -> Stats {
+    let first = blocks(dtype, bytes, First::EMPTY, First::block, First::merge);
+    let n = first.count as f64;
+    if first.count == 0 {
+        let nan = f64::NAN;
+        return Stats {
+            count: 0,
+            mean: nan,
+            std: nan,
+            min: nan,
+            max: nan,
+            nan: first.nan,
+            inf: first.inf,
+            beyond_6_std: 0.0,
+            excess_kurtosis: 0.0,
+            rms: nan,
+        };
+    }
+    let mean = first.sum / n;
+    let rough_var = (first.sumsq / n - mean * mean).max(0.0);
+    let limit2 = 36.0 * rough_var;
+    let finite = first.nan + first.inf == 0;
+    let second = blocks(dtype, bytes, Second::default(), |xs| Second::block(xs, mean, limit2, finite), Second::merge);
+    let var = second.m2 / n;
+    let kurt = if var > 0.0 { second.m4 / n / (var * var) - 3.0 } else { 0.0 };
+    Stats {
+        count: first.count,
+        mean,
+        std: var.sqrt(),
+        min: f64::from(first.min),
+        max: f64::from(first.max),
+        nan: first.nan,
+        inf: first.inf,
+        beyond_6_std: if var > 0.0 { second.beyond as f64 / n } else { 0.0 },
+        excess_kurtosis: kurt,
+        rms: (var + mean * mean).sqrt(),
+    }
+}
+
+/// The largest singular value and the distance from orthogonality of a matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Spectral {
+    /// Rows of the matrix view (`shape[0]`).
+    pub rows: usize,
+    /// Columns (the product of the other dimensions).
+    pub cols: usize,
+    /// Estimate of the spectral norm σ_max (a lower bound; see [`SPECTRAL_ITERATIONS`](super::SPECTRAL_ITERATIONS)).
+    pub norm: f64,
+    /// σ_max / (rms · (√rows + √cols)): about 1 for a matrix of i.i.d.
+    /// entries (the Marchenko–Pastur edge), well above 1 when a few
+    /// directions dominate (trained weights, low rank).
+    pub edge_ratio: f64,
+    /// ‖W Wᵀ/c − I‖_F / √m over the smaller side m, with c = ‖W‖_F²/m (the
+    /// scale that fits best): 0 for a scaled (semi-)orthogonal matrix,
+    /// about √(m/n) for an m×n matrix of i.i.d. entries (1 when square).
+    /// Estimated from one Gaussian probe (see the module docs).
+    pub orthogonality: f64,
+    /// Power iterations run.
+    pub iterations: usize,
+}
+
+/// One pass over the matrix: `y = Wᵀ(W v)` and `‖W v‖²`, reading each row once.
+fn gram_pass(dtype: StoredDType, bytes: &[u8], cols: usize, v: &[f32]) -> (Vec<f32>, f64) {
+    let row_bytes = cols * dtype.size();
+    let (y, tt) = bytes
+        .par_chunks(row_bytes * ROWS_PER_TASK)
+        .fold(
+            || (vec![0.0f32; cols], vec![0.0f32; cols], 0.0f64),
+            |(mut y, mut row, mut tt), rows| {
+                for r in rows.chunks_exact(row_bytes) {
+                    let x = match as_f32(dtype, r) {
+                        Some(x) => x,
+                        None => {
+                            decode(dtype, r, &mut row);
+                            &row
+                        }
+                    };
+                    let t = dot(x, v);
+                    tt += f64::from(t) * f64::from(t);
+                    for (yi, &xi) in y.iter_mut().zip(x.iter()) {
+                        *yi += t * xi;
+                    }
+                }
+                (y, row, tt)
+            },
+        )
+        .map(|(y, _, tt)| (y, tt))
+        .reduce(
+            || (vec![0.0f32; cols], 0.0),
+            |(mut a, ta), (b, tb)| {
+                a.iter_mut().zip(b.iter()).for_each(|(x, y)| *x += y);
+                (a, ta + tb)
+            },
+        );
+    (y, tt)
+}
+
+/// A dot product with eight independent accumulators (vectorizes).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
+}
+
+fn norm2(v: &[f32]) -> f64 {
+    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum()
+}
+
+/// Power iteration on `WᵀW` for the `rows × cols` row-major matrix in
+/// `bytes`: `iterations` passes from a Gaussian start drawn from the Philox
+/// stream keyed by ([`PROBE_SEED`], `name`). `sumsq` is `‖W‖_F²` (from [`stats`]).
+/// `None` for an all-zero matrix.
+pub(crate) fn spectral(
+    dtype: StoredDType,
+    bytes: &[u8],
+    rows: usize,
+    cols: usize,
+    sumsq: f64,
+    iterations: usize,
+    name: &str,
+) -> Option<Spectral> {
+    if sumsq <= 0.0 || iterations == 0 {
+        return None;
+    }
+    let spec = TensorSpec::new(Shape::new(vec![cols]).ok()?);
+    let mut v = vec![0.0f32; cols];
+    Init::Normal(Normal::new(0.0, 1.0).ok()?).fill(&spec, &Philox::new(PROBE_SEED, name), &mut v).ok()?;
+    // The first pass doubles as the probe for ‖WᵀW‖_F² (see the module docs).
+    let (y, tt) = gram_pass(dtype, bytes, cols, &v);
+    let yy = norm2(&y);
+    if tt <= 0.0 || yy <= 0.0 {
+        return None;
+    }
+    let m = rows.min(cols) as f64;
+    let orthogonality = (m * (yy / tt) / sumsq - 1.0).max(0.0).sqrt();
+    let mut lambda = (yy / norm2(&v)).sqrt();
+    let mut y = y;
+    for _ in 1..iterations {
+        let scale = 1.0 / norm2(&y).sqrt();
+        let v: Vec<f32> = y.iter().map(|&x| (f64::from(x) * scale) as f32).collect();
+        let (next, _) = gram_pass(dtype, bytes, cols, &v);
+        // For a unit v, vᵀAv ≤ ‖Av‖ ≤ λ_max: ‖Av‖ is the better lower bound.
+        lambda = lambda.max(norm2(&next).sqrt());
+        y = next;
+    }
+    let norm = lambda.sqrt();
+    let rms = (sumsq / (rows * cols) as f64).sqrt();
+    let edge = rms * ((rows as f64).sqrt() + (cols as f64).sqrt());
+    Some(Spectral { rows, cols, norm, edge_ratio: norm / edge, orthogonality, iterations })
+}
+
+#[cfg(test)]
+pub(crate) fn encode_f32(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}

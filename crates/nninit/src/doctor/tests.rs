@@ -1,0 +1,176 @@
+use super::rules::{Moments, test};
+use super::stats::{encode_f32, spectral, stats};
+use super::*;
+use crate::init::{Init, Normal, Orthogonal, Uniform};
+use crate::io::StoredDType;
+use crate::stream::Philox;
+
+fn draw(init: Init, dims: &[usize], name: &str) -> Vec<f32> {
+    let spec = TensorSpec::new(Shape::new(dims.to_vec()).unwrap());
+    let mut v = vec![0.0f32; spec.numel() as usize];
+    init.fill(&spec, &Philox::new(7, name), &mut v).unwrap();
+    v
+}
+
+fn normal(std: f64) -> Init {
+    Init::Normal(Normal::new(0.0, std).unwrap())
+}
+
+#[test]
+fn stats_match_a_direct_computation() {
+    let mut v = draw(normal(0.5), &[10_001], "s");
+    v[3] = 40.0; // far beyond 6 std
+    let s = stats(StoredDType::F32, &encode_f32(&v));
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    let var = v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / n;
+    let m4 = v.iter().map(|&x| (f64::from(x) - mean).powi(4)).sum::<f64>() / n;
+    assert_eq!(s.count, 10_001);
+    assert!((s.mean - mean).abs() < 1e-9 && (s.std - var.sqrt()).abs() < 1e-6 * var.sqrt(), "{s:?}");
+    let kurt = m4 / var / var - 3.0; // ≈ 4000 with the outlier: f32 lanes hold ~6 digits
+    assert!((s.excess_kurtosis - kurt).abs() < 1e-5 * kurt.abs(), "{} vs {kurt}", s.excess_kurtosis);
+    assert_eq!((s.max, s.beyond_6_std), (40.0, 1.0 / n));
+    let mut bad = v.clone();
+    bad[0] = f32::NAN;
+    bad[1] = f32::INFINITY;
+    bad[9000] = f32::NEG_INFINITY;
+    let sb = stats(StoredDType::F32, &encode_f32(&bad));
+    assert_eq!((sb.nan, sb.inf, sb.count), (1, 2, 9998));
+    assert!(sb.mean.is_finite() && sb.std.is_finite());
+    // bf16 bytes decode to the same statistics as their f32 values.
+    let b: Vec<u8> = v.iter().flat_map(|&x| half::bf16::from_f32(x).to_le_bytes()).collect();
+    let rounded: Vec<f32> = v.iter().map(|&x| half::bf16::from_f32(x).to_f32()).collect();
+    assert_eq!(stats(StoredDType::BF16, &b), stats(StoredDType::F32, &encode_f32(&rounded)));
+    // An unaligned f32 slice takes the decoding path and agrees.
+    let mut shifted = vec![0u8];
+    shifted.extend(encode_f32(&v));
+    assert_eq!(stats(StoredDType::F32, &shifted[1..]), s);
+}
+
+#[test]
+fn moments_of_the_rule_distributions() {
+    let wide = Moments::truncated_normal(-40.0, 40.0);
+    assert!((wide.m4 - 3.0).abs() < 1e-9 && (wide.m6 - 15.0).abs() < 1e-8 && (wide.m8 - 105.0).abs() < 1e-6);
+    assert!((Moments::NORMAL.kurtosis_variance() - 24.0).abs() < 1e-12);
+    // ±2σ truncation: std factor 0.8796 (TRUNCATED_2SIGMA_STD), kurtosis below 3.
+    let t = Moments::truncated_normal(-2.0, 2.0);
+    assert!(t.m4 > 2.0 && t.m4 < 3.0 && t.kurtosis_variance() > 0.0);
+    assert!(Moments::UNIFORM.kurtosis_variance() > 0.0);
+}
+
+/// The scheme test and its sensitivity twin: a draw from N(0, σ²) with
+/// n = 2¹⁸ passes; the same draw tested against a rule 3% wider (or
+/// narrower) fails. At n = 2¹⁸ the variance test rejects a relative std
+/// error δ once 2δ·√(n/2) > 5, i.e. δ > 0.69%.
+#[test]
+fn rule_test_accepts_the_rule_and_rejects_a_3_percent_error() {
+    let dims = [512, 512];
+    let spec = TensorSpec::new(Shape::new(dims.to_vec()).unwrap());
+    for (init, std) in [(normal(0.02), 0.02), (Init::Uniform(Uniform::new(-0.1, 0.1).unwrap()), 0.2 / 12f64.sqrt())] {
+        let v = draw(init, &dims, "w");
+        let s = stats(StoredDType::F32, &encode_f32(&v));
+        let ok = test("s", &init, &spec, StoredDType::F32, &s).unwrap();
+        assert!(ok.consistent, "{ok:?}");
+        assert!(ok.z_kurtosis.is_some());
+        for factor in [1.03, 0.97] {
+            let off = normal(std * factor);
+            let t = test("s", &off, &spec, StoredDType::F32, &s).unwrap();
+            assert!(!t.consistent, "{factor}: {t:?}");
+        }
+    }
+    // Normal and uniform of the same std differ in kurtosis.
+    let u = draw(Init::Uniform(Uniform::new(-0.1, 0.1).unwrap()), &dims, "u");
+    let su = stats(StoredDType::F32, &encode_f32(&u));
+    let t = test("s", &normal(0.2 / 12f64.sqrt()), &spec, StoredDType::F32, &su).unwrap();
+    assert!(!t.consistent && t.why_not.unwrap().contains("kurtosis"));
+    // Constants: exact.
+    let ones = vec![1.0f32; 64];
+    let s1 = stats(StoredDType::F32, &encode_f32(&ones));
+    let spec1 = TensorSpec::new(Shape::new(vec![64]).unwrap());
+    assert!(test("s", &Init::Ones, &spec1, StoredDType::F32, &s1).unwrap().consistent);
+    assert!(!test("s", &Init::Zeros, &spec1, StoredDType::F32, &s1).unwrap().consistent);
+}
+
+fn exact_top_singular_value(v: &[f32], rows: usize, cols: usize) -> f64 {
+    let m = faer::Mat::<f64>::from_fn(rows, cols, |i, j| f64::from(v[i * cols + j]));
+    m.singular_values().unwrap().into_iter().fold(0.0, f64::max)
+}
+
+/// The stated accuracy: on i.i.d. matrices (no spectral gap, the hard case)
+/// the estimate is a lower bound within SPECTRAL_ACCURACY; an orthogonal
+/// matrix gives norm 1 and distance 0; i.i.d. gives distance ≈ √(m/n).
+#[test]
+fn spectral_norm_and_orthogonality_against_an_exact_svd() {
+    for (rows, cols) in [(256, 256), (128, 512), (512, 128)] {
+        let v = draw(normal(0.05), &[rows, cols], "g");
+        let exact = exact_top_singular_value(&v, rows, cols);
+        let sumsq: f64 = v.iter().map(|&x| f64::from(x).powi(2)).sum();
+        let s = spectral(StoredDType::F32, &encode_f32(&v), rows, cols, sumsq, SPECTRAL_ITERATIONS, "g").unwrap();
+        let rel = 1.0 - s.norm / exact;
+        assert!((-1e-5..=SPECTRAL_ACCURACY).contains(&rel), "{rows}x{cols}: {} vs {exact}", s.norm);
+        let m = rows.min(cols) as f64;
+        let want = (m / rows.max(cols) as f64).sqrt();
+        assert!((s.orthogonality - want).abs() < 0.15 * want, "{rows}x{cols}: {}", s.orthogonality);
+        assert!((s.edge_ratio - 1.0).abs() < 0.12, "{}", s.edge_ratio);
+    }
+    let q = draw(Init::Orthogonal(Orthogonal::new(2.0).unwrap()), &[200, 300], "q");
+    let sumsq: f64 = q.iter().map(|&x| f64::from(x).powi(2)).sum();
+    let s = spectral(StoredDType::F32, &encode_f32(&q), 200, 300, sumsq, SPECTRAL_ITERATIONS, "q").unwrap();
+    assert!((s.norm - 2.0).abs() < 1e-3 && s.orthogonality < 1e-2, "{s:?}");
+    // A planted direction (rank-one spike) is found almost exactly.
+    let mut w = draw(normal(0.01), &[256, 256], "p");
+    for i in 0..256 {
+        for j in 0..256 {
+            w[i * 256 + j] += 0.02 * ((i % 7) as f32 - 3.0) * ((j % 5) as f32 - 2.0) / 16.0;
+        }
+    }
+    let exact = exact_top_singular_value(&w, 256, 256);
+    let sumsq: f64 = w.iter().map(|&x| f64::from(x).powi(2)).sum();
+    let s = spectral(StoredDType::F32, &encode_f32(&w), 256, 256, sumsq, SPECTRAL_ITERATIONS, "p").unwrap();
+    assert!((1.0 - s.norm / exact).abs() < 1e-3, "{} vs {exact}", s.norm);
+    assert!(spectral(StoredDType::F32, &encode_f32(&[0.0; 16]), 4, 4, 0.0, 8, "z").is_none());
+}
+
+const TINY_GPT2: &str = r#"{"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": 128, "n_layer": 3,
+  "n_head": 4, "vocab_size": 1000, "n_positions": 256}"#;
+
+fn materialized(scheme: &str) -> (tempfile::TempDir, Model) {
+    let model = Model::from_config_json(TINY_GPT2).unwrap();
+    let mut plan = model.plan(DType::F32).unwrap();
+    Scheme::parse(scheme).unwrap().apply(&model, &mut plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    crate::io::materialize(&plan, model.config(), dir.path(), &crate::io::Options::new(3), &|_| {}).unwrap();
+    (dir, model)
+}
+
+#[test]
+fn examine_names_the_scheme_and_expect_checks_it() {
+    for scheme in ["hf", "small-init", "olmo-mitchell", "torch-default"] {
+        let (dir, model) = materialized(scheme);
+        let ck = Checkpoint::open(dir.path()).unwrap();
+        let opts = Options { expect: Some(Scheme::parse(scheme).unwrap()), ..Options::default() };
+        let r = examine(&ck, Some(&model), &opts).unwrap();
+        match &r.verdict {
+            Verdict::Init { scheme: s, also } => assert!(s == scheme || also.iter().any(|a| a == scheme), "{r:?}"),
+            other => panic!("{scheme}: {other:?}"),
+        }
+        assert_eq!(r.expected_followed, Some(true));
+        assert_eq!(r.count(Severity::Error), 0, "{:?}", r.findings);
+        let other = if scheme == "hf" { "small-init" } else { "hf" };
+        let opts = Options { expect: Some(Scheme::parse(other).unwrap()), ..Options::default() };
+        let r = examine(&ck, Some(&model), &opts).unwrap();
+        assert_eq!(r.expected_followed, Some(false), "{scheme} checked as {other}");
+        assert!(r.findings.iter().any(|f| f.kind == "expected_scheme" && f.severity == Severity::Error));
+    }
+}
+
+#[test]
+fn expect_without_a_model_is_an_error_and_no_model_still_reports_stats() {
+    let (dir, _) = materialized("hf");
+    let ck = Checkpoint::open(&dir.path().join("model.safetensors")).unwrap();
+    let opts = Options { expect: Some(Scheme::Hf), ..Options::default() };
+    assert!(matches!(examine(&ck, None, &opts), Err(Error::InvalidConfig { .. })));
+    let r = examine(&ck, None, &Options::default()).unwrap();
+    assert!(r.schemes.is_empty() && matches!(r.verdict, Verdict::Unknown { .. }));
+    assert!(r.tensors.iter().all(|t| t.stats.is_some()));
+}
