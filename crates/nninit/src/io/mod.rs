@@ -6,11 +6,13 @@
 //! sharded safetensors by [`materialize()`].
 
 mod atomic;
+mod direct;
 pub mod materialize;
 mod npy;
 mod safetensors;
 
 pub use atomic::AtomicFile;
+pub use direct::WriteMode;
 pub use materialize::{Options, Ranks, materialize};
 pub use npy::{read_npy, write_npy};
 pub use safetensors::{TensorData, write_safetensors};
