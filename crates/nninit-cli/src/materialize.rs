@@ -43,6 +43,11 @@ pub struct Args {
     /// Largest shard (models): 5GB (transformers' default), 500MB, 2GiB, or bytes.
     #[arg(long, default_value = "5GB", value_name = "SIZE")]
     max_shard_size: String,
+    /// How shards are written (models): direct bypasses the page cache with
+    /// O_DIRECT where the filesystem accepts it (else writes through it);
+    /// page-cache always writes through it. The bytes are the same.
+    #[arg(long, value_enum, default_value_t = WriteMode::Direct)]
+    write_mode: WriteMode,
     /// This process's rank (models, with --world-size): it writes the shards
     /// k with k mod WORLD_SIZE = RANK; rank 0 also writes config, manifest, index.
     #[arg(long, requires = "world_size")]
@@ -56,6 +61,13 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// `--write-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum WriteMode {
+    Direct,
+    PageCache,
 }
 
 #[derive(Serialize)]
@@ -114,6 +126,10 @@ fn run_model(args: Args) -> Result<()> {
     let mut opts = nninit::io::Options::new(args.seed);
     opts.max_shard_size =
         nninit::io::materialize::parse_size(&args.max_shard_size).context("invalid --max-shard-size")?;
+    opts.write_mode = match args.write_mode {
+        WriteMode::Direct => nninit::io::WriteMode::Direct,
+        WriteMode::PageCache => nninit::io::WriteMode::PageCache,
+    };
     if let (Some(rank), Some(world)) = (args.rank, args.world_size) {
         opts.ranks = nninit::io::Ranks::new(rank, world)?;
     }

@@ -209,6 +209,17 @@ pub trait Element: sealed::Sealed + Copy + Default + Send + Sync + PartialOrd + 
     fn next_up(self) -> Self;
     /// Little-endian bytes of a slice, for writing files.
     fn extend_le_bytes(values: &[Self], out: &mut Vec<u8>);
+    /// Little-endian bytes of a slice into `out`, which holds exactly
+    /// `values.len()` elements' bytes (for writing into file buffers).
+    ///
+    /// # Panics
+    /// If `out.len()` is not `values.len()` times the element size.
+    fn write_le_bytes(values: &[Self], out: &mut [u8]);
+    /// Little-endian bytes viewed in place as elements, where that is
+    /// possible: a little-endian target, bytes aligned for the type, a
+    /// whole number of elements. `None` otherwise (then use
+    /// [`Element::write_le_bytes`]). Lets file buffers be filled without a copy.
+    fn as_le_elements(bytes: &mut [u8]) -> Option<&mut [Self]>;
     /// The slice as `f32` if this type is `f32` (lets kernels write in place).
     fn as_f32_slice(values: &mut [Self]) -> Option<&mut [f32]>;
     /// The slice as `f64` if this type is `f64`.
@@ -279,6 +290,16 @@ macro_rules! impl_element_bits {
                 for v in values {
                     out.extend_from_slice(&$tobits(*v).to_le_bytes());
                 }
+            }
+            fn write_le_bytes(values: &[Self], out: &mut [u8]) {
+                const SIZE: usize = std::mem::size_of::<$t>();
+                assert_eq!(out.len(), values.len() * SIZE, "byte buffer does not match the values");
+                for (o, v) in out.chunks_exact_mut(SIZE).zip(values) {
+                    o.copy_from_slice(&$tobits(*v).to_le_bytes());
+                }
+            }
+            fn as_le_elements(bytes: &mut [u8]) -> Option<&mut [Self]> {
+                if cfg!(target_endian = "little") { bytemuck::try_cast_slice_mut(bytes).ok() } else { None }
             }
             fn as_f32_slice(values: &mut [Self]) -> Option<&mut [f32]> {
                 $as32(values)

@@ -23,13 +23,7 @@ impl AtomicFile {
     /// [`Error::Io`] if the temporary file cannot be created (missing or
     /// unwritable folder).
     pub fn create(path: &Path) -> Result<Self> {
-        let name = path
-            .file_name()
-            .ok_or_else(|| Error::UnsupportedFile { path: path.to_path_buf(), reason: "not a file name".into() })?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".tmp-{}", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
+        let tmp = temporary_path(path)?;
         let file = File::create(&tmp).map_err(|source| Error::Io {
             action: "cannot write",
             path: path.to_path_buf(),
@@ -70,6 +64,20 @@ impl AtomicFile {
         }
         result
     }
+}
+
+/// The hidden temporary name `.NAME.tmp-PID` beside `path`.
+///
+/// # Errors
+/// [`Error::UnsupportedFile`] if `path` has no file name.
+pub(super) fn temporary_path(path: &Path) -> Result<PathBuf> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::UnsupportedFile { path: path.to_path_buf(), reason: "not a file name".into() })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp-{}", std::process::id()));
+    Ok(path.with_file_name(tmp_name))
 }
 
 impl Drop for AtomicFile {

@@ -12,11 +12,16 @@
 //!   plus seed, scheme and nninit version.
 //!
 //! **Streaming.** Each shard's safetensors header is computed from the plan
-//! alone, then the data are generated chunk by chunk (a few MiB, filled in
-//! parallel with [`Init::fill_slice`]) on one thread while the previous
-//! chunk is written on another. Memory is bounded by two chunks,
-//! independently of the model's size; a structured rule (orthogonal, ZerO)
-//! needs its whole tensor, so then by the largest such tensor.
+//! alone, so the whole file's layout is known before any value is drawn.
+//! The file is then cut into buffers of [`Options::chunk_bytes`]; each is
+//! filled in parallel tasks on the rayon pool (a task's values are generated
+//! straight into the buffer with [`Init::fill_slice`]) while writer threads
+//! write earlier buffers at their offsets (with `O_DIRECT` where the
+//! filesystem takes it, see [`WriteMode`]). Memory is bounded by four
+//! buffers, independently of the model's size; a structured rule
+//! (orthogonal, ZerO) needs its whole tensor, so then by the largest such
+//! tensor. Since every byte depends only on its offset, the bytes never
+//! depend on the buffer size, the thread count or the write mode.
 //!
 //! **Atomic.** Every file is written under a temporary name and renamed when
 //! complete; the config, manifest and index come last. An interrupted run
@@ -30,11 +35,14 @@
 //! one process writing all. Rank 0 also writes config, manifest and index.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use serde::Serialize;
 
 use super::AtomicFile;
+use super::direct::{ALIGN, AlignedBuf, BlockFile, WriteMode};
 use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::plan::Plan;
@@ -181,14 +189,24 @@ pub struct Options {
     pub max_shard_size: u64,
     /// Which shards this process writes.
     pub ranks: Ranks,
-    /// Bytes generated per step.
+    /// Bytes generated and written per step (rounded up to a multiple of
+    /// 4096; a few buffers of this size are all the memory streaming needs).
     pub chunk_bytes: usize,
+    /// How shard files are written (`O_DIRECT` where possible by default).
+    /// The bytes written are the same in every mode.
+    pub write_mode: WriteMode,
 }
 
 impl Options {
-    /// Defaults: 5 GB shards, one process, 8 MiB chunks.
+    /// Defaults: 5 GB shards, one process, 8 MiB chunks, direct I/O.
     pub fn new(seed: u64) -> Self {
-        Self { seed, max_shard_size: DEFAULT_MAX_SHARD_SIZE, ranks: Ranks::SINGLE, chunk_bytes: DEFAULT_CHUNK_BYTES }
+        Self {
+            seed,
+            max_shard_size: DEFAULT_MAX_SHARD_SIZE,
+            ranks: Ranks::SINGLE,
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
+            write_mode: WriteMode::Direct,
+        }
     }
 }
 
@@ -268,61 +286,173 @@ fn json<T: Serialize + ?Sized>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-/// Generates the tensors of `shard` chunk by chunk and sends their bytes.
-fn produce<E: Element>(
-    plan: &Plan,
-    shard: &Shard,
-    opts: &Options,
-    tx: &mpsc::SyncSender<Result<Vec<u8>>>,
-    recycled: &mpsc::Receiver<Vec<u8>>,
-) {
-    let chunk = (opts.chunk_bytes / E::DTYPE.size()).max(1);
-    let mut values: Vec<E> = Vec::new();
-    let send = |bytes: Result<Vec<u8>>| tx.send(bytes).is_ok();
-    for &i in &shard.tensors {
-        let t = &plan.tensors[i];
-        let Some(init) = t.init.as_ref() else {
-            let _ = send(Err(Error::InvalidPlan { reason: format!("`{}` has no rule", t.name) }));
-            return;
-        };
-        let stream = Philox::new(opts.seed, &t.name);
-        let numel = t.numel();
-        // Structured rules build the whole tensor once; element-wise ones only each chunk.
-        let whole: Option<Vec<E>> = if init.is_elementwise() {
-            None
-        } else {
-            let mut w = vec![E::default(); numel as usize];
-            if let Err(e) = init.fill(&t.spec, &stream, &mut w) {
-                let _ = send(Err(e));
-                return;
-            }
-            Some(w)
-        };
-        let mut start = 0u64;
-        while start < numel {
-            let n = chunk.min((numel - start) as usize);
-            let mut bytes = recycled.try_recv().unwrap_or_default();
-            bytes.clear();
-            match &whole {
-                Some(w) => E::extend_le_bytes(&w[start as usize..start as usize + n], &mut bytes),
-                None => {
-                    values.resize(n, E::default());
-                    if let Err(e) = init.fill_slice(&t.spec, &stream, start, &mut values[..n]) {
-                        let _ = send(Err(e));
-                        return;
-                    }
-                    E::extend_le_bytes(&values[..n], &mut bytes);
-                }
-            }
-            if !send(Ok(bytes)) {
-                return;
-            }
-            start += n as u64;
-        }
+/// Bytes of file generated per parallel task (a multiple of [`ALIGN`]).
+const TASK_BYTES: usize = 256 << 10;
+
+/// Threads issuing writes: two writes in flight keep a virtio disk busy
+/// while the next buffer is generated.
+const WRITERS: usize = 2;
+
+/// Where each byte of a shard file comes from: the header, then each
+/// tensor's data, in file order.
+struct FileLayout {
+    header: Vec<u8>,
+    /// (first byte in the file, one past the last, plan index), in file order.
+    tensors: Vec<(u64, u64, usize)>,
+    len: u64,
+}
+
+impl FileLayout {
+    fn new(plan: &Plan, shard: &Shard, metadata: &[(&str, String)]) -> Self {
+        let header = header(plan, shard, metadata);
+        let size = plan.dtype.size() as u64;
+        let mut at = header.len() as u64;
+        let tensors = shard
+            .tensors
+            .iter()
+            .map(|&i| {
+                let start = at;
+                at += plan.tensors[i].numel() * size;
+                (start, at, i)
+            })
+            .collect();
+        Self { header, tensors, len: at }
+    }
+
+    /// The tensors with bytes in `from..to`.
+    fn overlapping(&self, from: u64, to: u64) -> impl Iterator<Item = &(u64, u64, usize)> {
+        let first = self.tensors.partition_point(|&(_, end, _)| end <= from);
+        self.tensors[first..].iter().take_while(move |&&(start, _, _)| start < to)
+    }
+
+    /// Data (not header) bytes in `from..to`.
+    fn data_bytes(&self, from: u64, to: u64) -> u64 {
+        to.min(self.len).saturating_sub(from.max(self.header.len() as u64))
     }
 }
 
-/// Writes one shard: header, then the data streamed from a generator thread.
+/// Tensors of a structured rule (orthogonal, ZerO), built whole when the
+/// first buffer reaches them and dropped once written.
+type Whole<E> = std::collections::HashMap<usize, Vec<E>>;
+
+/// Fills `out` with the file's bytes from `offset` on, in parallel tasks of
+/// [`TASK_BYTES`]; bytes past the end of the file are zero.
+fn fill_buffer<E: Element>(
+    plan: &Plan,
+    layout: &FileLayout,
+    seed: u64,
+    whole: &Whole<E>,
+    offset: u64,
+    out: &mut [u8],
+) -> Result<()> {
+    use rayon::prelude::*;
+    out.par_chunks_mut(TASK_BYTES).enumerate().try_for_each_init(Vec::new, |scratch, (k, part)| {
+        fill_range(plan, layout, seed, whole, offset + (k * TASK_BYTES) as u64, part, scratch)
+    })
+}
+
+/// Fills `out` with the file's bytes `from..from + out.len()`.
+fn fill_range<E: Element>(
+    plan: &Plan,
+    layout: &FileLayout,
+    seed: u64,
+    whole: &Whole<E>,
+    from: u64,
+    out: &mut [u8],
+    scratch: &mut Vec<E>,
+) -> Result<()> {
+    let to = from + out.len() as u64;
+    let header_end = layout.header.len() as u64;
+    if from < header_end {
+        let end = to.min(header_end);
+        out[..(end - from) as usize].copy_from_slice(&layout.header[from as usize..end as usize]);
+    }
+    let size = E::DTYPE.size() as u64;
+    for &(start, end, i) in layout.overlapping(from, to) {
+        let t = &plan.tensors[i];
+        let (a, b) = (from.max(start), to.min(end));
+        let first = (a - start) / size;
+        let n = ((b - a) / size) as usize;
+        let dst = &mut out[(a - from) as usize..(b - from) as usize];
+        match whole.get(&i) {
+            Some(w) => E::write_le_bytes(&w[first as usize..first as usize + n], dst),
+            None => {
+                let init = t.init.as_ref().ok_or_else(|| no_rule(t))?;
+                let stream = Philox::new(seed, &t.name);
+                match E::as_le_elements(dst) {
+                    // Generated straight into the file buffer.
+                    Some(values) => init.fill_slice(&t.spec, &stream, first, values)?,
+                    None => {
+                        if scratch.len() < n {
+                            scratch.resize(n, E::default());
+                        }
+                        init.fill_slice(&t.spec, &stream, first, &mut scratch[..n])?;
+                        E::write_le_bytes(&scratch[..n], dst);
+                    }
+                }
+            }
+        }
+    }
+    if to > layout.len {
+        out[layout.len.saturating_sub(from) as usize..].fill(0);
+    }
+    Ok(())
+}
+
+fn no_rule(t: &crate::plan::PlannedTensor) -> Error {
+    Error::InvalidPlan { reason: format!("`{}` has no rule", t.name) }
+}
+
+/// Generates the shard's bytes buffer by buffer and hands each to the
+/// writers; stops early when `stop` is set (a write failed).
+fn produce<E: Element>(
+    plan: &Plan,
+    layout: &FileLayout,
+    opts: &Options,
+    buf_len: usize,
+    tx: &mpsc::SyncSender<(u64, AlignedBuf)>,
+    free: &mpsc::Receiver<AlignedBuf>,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let pool = WRITERS + 2;
+    let mut allocated = 0;
+    let mut whole: Whole<E> = Whole::new();
+    let mut offset = 0u64;
+    while offset < layout.len && !stop.load(Ordering::Relaxed) {
+        let mut buf = match free.try_recv() {
+            Ok(buf) => buf,
+            Err(_) if allocated < pool => {
+                allocated += 1;
+                AlignedBuf::new(buf_len)
+            }
+            Err(_) => match free.recv() {
+                Ok(buf) => buf,
+                Err(_) => break, // every writer has stopped
+            },
+        };
+        let end = offset + buf.len() as u64;
+        whole.retain(|&i, _| layout.tensors.iter().any(|&(_, e, j)| j == i && e > offset));
+        for &(_, _, i) in layout.overlapping(offset, end) {
+            let t = &plan.tensors[i];
+            let init = t.init.as_ref().ok_or_else(|| no_rule(t))?;
+            if !init.is_elementwise() && !whole.contains_key(&i) {
+                let mut w = vec![E::default(); t.numel() as usize];
+                init.fill(&t.spec, &Philox::new(opts.seed, &t.name), &mut w)?;
+                whole.insert(i, w);
+            }
+        }
+        fill_buffer(plan, layout, opts.seed, &whole, offset, buf.bytes_mut())?;
+        if tx.send((offset, buf)).is_err() {
+            break;
+        }
+        offset = end;
+    }
+    Ok(())
+}
+
+/// Writes one shard: buffers of the file (header, then data) are generated
+/// in parallel on the rayon pool while [`WRITERS`] threads write earlier
+/// ones at their offsets.
 fn write_shard(
     plan: &Plan,
     shard: &Shard,
@@ -331,27 +461,62 @@ fn write_shard(
     metadata: &[(&str, String)],
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
-    let mut file = AtomicFile::create(path)?;
-    file.write_all(&header(plan, shard, metadata))?;
+    let layout = FileLayout::new(plan, shard, metadata);
+    let file = BlockFile::create(path, layout.len, opts.write_mode)?;
+    let buf_len =
+        opts.chunk_bytes.max(1).next_multiple_of(ALIGN).min(layout.len.next_multiple_of(ALIGN as u64) as usize);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::sync_channel::<(u64, AlignedBuf)>(1);
+    let rx = Mutex::new(rx);
+    let (give_back, free) = mpsc::channel::<AlignedBuf>();
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<Result<Vec<u8>>>(2);
-        let (give_back, recycled) = mpsc::channel::<Vec<u8>>();
-        scope.spawn(move || match plan.dtype {
-            DType::F32 => produce::<f32>(plan, shard, opts, &tx, &recycled),
-            DType::F64 => produce::<f64>(plan, shard, opts, &tx, &recycled),
-            DType::BF16 => produce::<half::bf16>(plan, shard, opts, &tx, &recycled),
-            DType::F16 => produce::<half::f16>(plan, shard, opts, &tx, &recycled),
-            DType::I64 => {
-                let _ = tx.send(Err(Error::InvalidConfig { reason: "weights cannot be i64".into() }));
+        // Owned here, so that the writers see the channel close even if generating panics.
+        let tx = tx;
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|_| {
+                let give_back = give_back.clone();
+                let (rx, file, layout, stop) = (&rx, &file, &layout, &stop);
+                scope.spawn(move || -> Result<()> {
+                    let mut failed = None;
+                    // After a failure, keep taking buffers (and handing them back) without writing
+                    // them, so the generator never waits on a writer that has stopped.
+                    loop {
+                        // The lock is held while waiting, not while writing.
+                        let next = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                        let Ok((offset, buf)) = next else { break };
+                        if failed.is_none() && !stop.load(Ordering::Relaxed) {
+                            match file.write_at(&buf, offset) {
+                                Ok(()) => progress(layout.data_bytes(offset, offset + buf.len() as u64)),
+                                Err(e) => {
+                                    stop.store(true, Ordering::Relaxed);
+                                    failed = Some(e);
+                                }
+                            }
+                        }
+                        let _ = give_back.send(buf);
+                    }
+                    failed.map_or(Ok(()), Err)
+                })
+            })
+            .collect();
+        drop(give_back);
+        let produced = match plan.dtype {
+            DType::F32 => produce::<f32>(plan, &layout, opts, buf_len, &tx, &free, &stop),
+            DType::F64 => produce::<f64>(plan, &layout, opts, buf_len, &tx, &free, &stop),
+            DType::BF16 => produce::<half::bf16>(plan, &layout, opts, buf_len, &tx, &free, &stop),
+            DType::F16 => produce::<half::f16>(plan, &layout, opts, buf_len, &tx, &free, &stop),
+            DType::I64 => Err(Error::InvalidConfig { reason: "weights cannot be i64".into() }),
+        };
+        drop(tx);
+        let mut result = produced;
+        for w in writers {
+            let written = w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            // A write error explains an early stop of the generator: report it first.
+            if written.is_err() && (result.is_ok() || stop.load(Ordering::Relaxed)) {
+                result = written;
             }
-        });
-        for bytes in rx {
-            let bytes = bytes?;
-            file.write_all(&bytes)?;
-            progress(bytes.len() as u64);
-            let _ = give_back.send(bytes);
         }
-        Ok::<(), Error>(())
+        result
     })?;
     file.commit()
 }

@@ -7,12 +7,14 @@
 //! sharded safetensors by [`materialize()`].
 
 mod atomic;
+mod direct;
 pub mod materialize;
 mod npy;
 pub mod reader;
 mod safetensors;
 
 pub use atomic::AtomicFile;
+pub use direct::WriteMode;
 pub use materialize::{Options, Ranks, materialize};
 pub use npy::{read_npy, write_npy};
 pub use reader::{Checkpoint, SafetensorsFile, StoredDType, StoredTensor};

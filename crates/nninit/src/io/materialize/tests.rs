@@ -186,3 +186,60 @@ fn unvalidated_plans_are_refused() {
     assert!(err.to_string().contains("apply a scheme"), "{err}");
     assert_eq!(files_or_dirs(dir.path()).len(), 0);
 }
+
+/// FNV-1a (64-bit) over the shard files in name order: a fingerprint of the bytes written.
+fn shard_fingerprint(dir: &Path) -> (usize, u64) {
+    let shards: Vec<Vec<u8>> =
+        files(dir).into_iter().filter(|(name, _)| name.ends_with(".safetensors")).map(|(_, bytes)| bytes).collect();
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for byte in shards.iter().flatten() {
+        h = (h ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (shards.len(), h)
+}
+
+/// The bytes written must not change (same seed, same bytes): fingerprints of the shards the
+/// first streaming writer (a generator thread and buffered writes) wrote, via `nninit materialize
+/// --config ... --scheme S --dtype D --seed N [--max-shard-size 60000B]`, for every write mode
+/// and buffer size.
+#[test]
+fn shard_bytes_are_pinned_for_every_write_mode_and_buffer_size() {
+    let cases = [
+        (TINY_GPT2, "hf", DType::BF16, 7, None, (1, 0xf82a_34c0_4861_1bb2)),
+        (TINY_LLAMA, "megatron", DType::F16, 3, Some(60_000), (7, 0xd7b6_da6e_9218_e31a)),
+        (TINY_LLAMA, "zero", DType::F32, 0, None, (1, 0xb6f9_3948_9e17_267b)),
+    ];
+    for (config, scheme, dtype, seed, max_shard, want) in cases {
+        let (model, plan) = planned(config, scheme, dtype);
+        for mode in [WriteMode::Direct, WriteMode::PageCache] {
+            for chunk in [1, 4096, 12_345, DEFAULT_CHUNK_BYTES] {
+                let dir = tempfile::tempdir().unwrap();
+                let mut opts = Options::new(seed);
+                opts.write_mode = mode;
+                opts.chunk_bytes = chunk;
+                if let Some(m) = max_shard {
+                    opts.max_shard_size = m;
+                }
+                materialize(&plan, model.config(), dir.path(), &opts, &|_| {}).unwrap();
+                let got = shard_fingerprint(dir.path());
+                assert_eq!(got, want, "{scheme} {dtype:?} {mode:?} chunk {chunk}: {:#x}", got.1);
+                assert!(!files_or_dirs(dir.path()).iter().any(|f| f.contains(".tmp-")));
+            }
+        }
+    }
+}
+
+#[test]
+fn progress_counts_every_data_byte_once() {
+    let (model, plan) = planned(TINY_LLAMA, "hf", DType::BF16);
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = Options::new(2);
+    opts.chunk_bytes = 8192;
+    opts.max_shard_size = 60_000;
+    let seen = std::sync::atomic::AtomicU64::new(0);
+    materialize(&plan, model.config(), dir.path(), &opts, &|n| {
+        seen.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    })
+    .unwrap();
+    assert_eq!(seen.into_inner(), plan.bytes());
+}
