@@ -314,7 +314,7 @@ mod tests {
             lr,
             optimizer: Optimizer::Sgd { momentum: 0.9 },
             loss: LossKind::CrossEntropy,
-            eval_every: 50,
+            eval_every: Some(50),
             eval_layers: false,
             loss_criterion: Some(1.0),
         }
@@ -332,7 +332,7 @@ mod tests {
         assert!(last < first / 3.0, "{first} -> {last}");
         // 10 classes: chance is 0.1; a 3-layer MLP gets far above it in 200 steps.
         assert!(out.evals.last().unwrap().test_accuracy.unwrap() > 0.8);
-        assert!(out.steps_to_criterion.is_some_and(|s| s >= 10 && s <= 200));
+        assert!(out.steps_to_criterion.is_some_and(|s| (10..=200).contains(&s)));
         assert_eq!(out.evals[0].grad_norms.len(), 4);
     }
 
