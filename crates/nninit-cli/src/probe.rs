@@ -156,7 +156,7 @@ fn print_table(probe: &Probe, init: &str, iterations: Option<&[usize]>) {
         );
         let theory = j.theory_mean_squared.map_or("n/a".into(), |t| format!("{t:.4e}"));
         println!(
-            "Jacobian ∂h^L/∂h^1: σ_max {max:.4e}, σ_min {min:.4e}, mean σ² {:.4e} (mean-field theory χ₁^(L−1): {theory})",
+            "Jacobian ∂h^L/∂h^1: σ_max {max:.4e}, σ_min {min:.4e}, mean σ² {:.4e} (mean-field theory ∏ χ₁(q^l): {theory})",
             j.mean_squared
         );
     }

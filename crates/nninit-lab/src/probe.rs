@@ -118,7 +118,8 @@ fn dead_fraction(activation: Activation, pre: &HostHidden) -> f64 {
 
 /// The singular values of ∂h^L/∂h^1, the Jacobian from the first hidden pre-activation to the
 /// last, at the batch's first example; and mean-field theory's mean squared singular value
-/// χ₁^(L−1), with σ_w² and σ_b² measured from the network's own hidden weights and biases.
+/// ∏ χ₁(q^l) along the example's length trajectory (χ₁^(L−1) once at the fixed point q*), with
+/// σ_w² and σ_b² measured from the network's own hidden weights and biases.
 fn jacobian_spectrum(spec: &ModelSpec, net: &Network, preacts: &[HostHidden]) -> Option<Spectrum> {
     let n = spec.width;
     let weights = net.weights();
@@ -144,9 +145,20 @@ fn jacobian_spectrum(spec: &ModelSpec, net: &Network, preacts: &[HostHidden]) ->
     }
     let mean_squared = values.iter().map(|v| v * v).sum::<f64>() / values.len() as f64;
     let avg = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+    // Mean field along this input's own length trajectory: q¹ is the example's measured
+    // pre-activation second moment, q^{l+1} = V(q^l), and each layer multiplies the mean squared
+    // singular value by χ₁(q^l) = σ_w² E[φ′(√q^l z)²] (at the fixed point, χ₁^(L−1)).
+    let q1 = preacts[0].values[..n].iter().map(|&z| f64::from(z).powi(2)).sum::<f64>() / n as f64;
     let theory_mean_squared = MeanField::new(spec.activation, avg(&sigma_w2), avg(&sigma_b2))
         .ok()
-        .map(|mf| mf.analyze().chi1.powi(spec.depth as i32 - 1))
+        .map(|mf| {
+            let (mut q, mut product) = (q1, 1.0);
+            for _ in 1..spec.depth {
+                product *= mf.chi1(q);
+                q = mf.length_map(q);
+            }
+            product
+        })
         .filter(|v| v.is_finite());
     Some(Spectrum { singular_values: values, mean_squared, theory_mean_squared })
 }

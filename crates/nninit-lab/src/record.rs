@@ -96,7 +96,8 @@ pub struct Spectrum {
     pub singular_values: Vec<f64>,
     /// Mean squared singular value (the mean of the Jacobian's squared Frobenius norm per dimension).
     pub mean_squared: f64,
-    /// Mean-field theory's prediction of the mean squared singular value (χ₁ to the power of the depth), where it applies.
+    /// Mean-field theory's prediction of the mean squared singular value (∏ χ₁(q^l) along the input's length
+    /// trajectory; χ₁^(L−1) at the fixed point), where it applies.
     pub theory_mean_squared: Option<f64>,
 }
 
