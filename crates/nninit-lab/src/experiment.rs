@@ -645,6 +645,20 @@ mod tests {
     }
 
     #[test]
+    fn every_built_in_init_builds_every_built_in_model() {
+        // What `run` checks before training, for every shipped experiment (cnn-depth's
+        // delta-orthogonal rule meets a dense classifier, for one).
+        for (name, src) in BUILT_IN {
+            for c in Experiment::parse(src, name).unwrap().configs {
+                if let InitMethod::Rule { .. } = c.init.method {
+                    initial_weights(&c.model, &c.init.method, 0)
+                        .unwrap_or_else(|e| panic!("{name} {}: {e}", c.record.label));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn bad_files_name_what_is_wrong() {
         let base = BUILT_IN[0].1;
         let cases = [

@@ -89,7 +89,14 @@ pub fn initial_weights(spec: &ModelSpec, method: &InitMethod, seed: u64) -> Resu
         .iter()
         .map(|layer| {
             let mut weight = vec![0f32; layer.weight_dims.iter().product()];
-            rule.fill(&layer.spec, &Philox::new(seed, &format!("{}.weight", layer.name)), &mut weight)?;
+            // Delta-orthogonal is defined for convolution kernels; dense layers (the CNN's
+            // classifier) take its dense counterpart, an orthogonal matrix of the same gain,
+            // as Xiao et al. 2018 do.
+            let layer_rule = match (&rule, layer.weight_dims.len()) {
+                (Init::DeltaOrthogonal(d), 2) => Init::Orthogonal(Orthogonal::new(d.gain())?),
+                _ => rule,
+            };
+            layer_rule.fill(&layer.spec, &Philox::new(seed, &format!("{}.weight", layer.name)), &mut weight)?;
             let bias = match (spec.bias, bias_rule) {
                 (Bias::Off, _) => None,
                 (Bias::On, BiasRule::Zero) => Some(vec![0f32; layer.units]),
