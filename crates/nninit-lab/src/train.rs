@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, Split};
 use crate::model::{ModelSpec, Network, host};
-use crate::probe::mean_std;
 use crate::record::{EvalRow, LayerStats, ModelKind, RunStatus, StepRow};
 
 /// The training objective.
@@ -270,7 +269,6 @@ pub fn train(
         }
         progress(step);
     }
-    let _ = mean_std;
     TrainOutcome { status, steps, evals, steps_to_criterion, seconds: started.elapsed().as_secs_f64() }
 }
 
