@@ -93,6 +93,23 @@ impl Role {
         matches!(self, Self::AttentionOut | Self::MlpDown)
     }
 
+    /// Whether the role is a hidden matrix of the network: an attention projection, an MLP
+    /// matrix or a plain dense layer (muP's "hidden" class; the doctor's layer-growth check).
+    pub fn is_hidden_matrix(self) -> bool {
+        matches!(
+            self,
+            Self::AttentionQuery
+                | Self::AttentionKey
+                | Self::AttentionValue
+                | Self::AttentionQkv
+                | Self::AttentionOut
+                | Self::MlpUp
+                | Self::MlpGate
+                | Self::MlpDown
+                | Self::Dense
+        )
+    }
+
     /// Whether the role is an embedding-like table or token (indexed, not multiplied).
     pub fn is_embedding(self) -> bool {
         matches!(self, Self::Embedding | Self::PositionEmbedding | Self::TokenTypeEmbedding | Self::ClsToken)

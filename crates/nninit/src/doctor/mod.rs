@@ -462,19 +462,7 @@ fn fits(plans: &[SchemePlan], tensors: &[TensorReport], checkpoint: &Checkpoint)
 
 /// Whether a planned tensor is a hidden layer (a Linear/Conv weight inside the network).
 fn is_hidden_weight(p: &PlannedTensor) -> bool {
-    p.part == Part::Weight
-        && matches!(
-            p.role,
-            Role::AttentionQuery
-                | Role::AttentionKey
-                | Role::AttentionValue
-                | Role::AttentionQkv
-                | Role::AttentionOut
-                | Role::MlpUp
-                | Role::MlpGate
-                | Role::MlpDown
-                | Role::Dense
-        )
+    p.part == Part::Weight && p.role.is_hidden_matrix()
 }
 
 /// Evidence of training: what initialization never produces.

@@ -481,15 +481,7 @@ fn mup(model: &Model, t: &PlannedTensor, base_width: usize) -> Result<Rule> {
         return Ok(zero_bias("muP: vector-like, lr × 1").lr(&s, 1.0));
     }
     Ok(match t.role {
-        Role::AttentionQuery
-        | Role::AttentionKey
-        | Role::AttentionValue
-        | Role::AttentionQkv
-        | Role::AttentionOut
-        | Role::MlpUp
-        | Role::MlpGate
-        | Role::MlpDown
-        | Role::Dense => {
+        role if role.is_hidden_matrix() => {
             let std = sigma / m.sqrt();
             Rule::new(
                 normal(std)?,
