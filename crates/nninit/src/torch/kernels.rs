@@ -47,9 +47,18 @@ pub(crate) fn uniform_f32(g: &mut TorchGenerator, out: &mut [f32], from: f64, to
 #[inline(always)]
 pub(crate) fn uniform_f32_fused_body(g: &mut TorchGenerator, out: &mut [f32], f: f32, t: f32) {
     let range = t - f;
-    for v in out.iter_mut() {
-        let x = unit_f32(g.random()).mul_add(range, f);
-        *v = if x == t { f } else { x };
+    let one = |w: u32| {
+        let x = unit_f32(w).mul_add(range, f);
+        if x == t { f } else { x }
+    };
+    let (blocks, tail) = out.as_chunks_mut::<16>();
+    for block in blocks {
+        for (v, w) in block.iter_mut().zip(g.random16()) {
+            *v = one(w);
+        }
+    }
+    for v in tail {
+        *v = one(g.random());
     }
 }
 
@@ -285,8 +294,9 @@ pub(crate) fn normal_f32_avx2_body(g: &mut TorchGenerator, out: &mut [f32], mean
     let n = out.len();
     let (blocks, _) = out.as_chunks_mut::<16>();
     for block in blocks {
-        for slot in block.iter_mut() {
-            *slot = unit_f32(g.random());
+        let words = g.random16();
+        for (slot, w) in block.iter_mut().zip(words) {
+            *slot = unit_f32(w);
         }
         fill16_f32_avx2(block, mean, std);
     }
