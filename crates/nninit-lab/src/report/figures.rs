@@ -865,19 +865,24 @@ fn clip_polyline(points: &[(f64, f64)], x: (f64, f64), y: (f64, f64)) -> Vec<Vec
 
 fn heatmap_figures(results: &ExperimentResults) -> Vec<Figure> {
     let Some(theory) = &results.theory else { return Vec::new() };
-    let mut inits: Vec<&str> = Vec::new();
+    // One heatmap per bias variance: the grid points of a sweep are separate inits (`σw²=1.4`, …) that
+    // share σ_b², and σ_b² is what fixes the theory curve. Compared by bits, as they were parsed.
+    let mut groups: Vec<Option<f64>> = Vec::new();
     for r in results.runs.iter().filter(|r| r.config.sigma_w2.is_some()) {
-        if !inits.contains(&r.config.init.as_str()) {
-            inits.push(&r.config.init);
+        if !groups.iter().any(|g| g.map(f64::to_bits) == r.config.sigma_b2.map(f64::to_bits)) {
+            groups.push(r.config.sigma_b2);
         }
     }
-    let several = inits.len() > 1;
+    let several = groups.len() > 1;
     let mut out = Vec::new();
-    for init in inits {
+    for group in groups {
         let runs: Vec<&RunRecord> = results
             .runs
             .iter()
-            .filter(|r| r.config.init == init && r.config.sigma_w2.is_some_and(f64::is_finite))
+            .filter(|r| {
+                r.config.sigma_b2.map(f64::to_bits) == group.map(f64::to_bits)
+                    && r.config.sigma_w2.is_some_and(f64::is_finite)
+            })
             .collect();
         let mut xs: Vec<f64> = runs.iter().filter_map(|r| r.config.sigma_w2).collect();
         xs.sort_by(f64::total_cmp);
@@ -909,7 +914,9 @@ fn heatmap_figures(results: &ExperimentResults) -> Vec<Figure> {
         }
         let x = (xe[0].0, xe[xe.len() - 1].1);
         let y = (ye[0].0.max(0.0), ye[ye.len() - 1].1);
-        let curve = clip_polyline(&theory.trainable_depth, x, y);
+        // The theory curve belongs to one σ_b²; a heatmap at another gets none.
+        let theory_applies = group.unwrap_or(0.0).to_bits() == theory.sigma_b2.to_bits();
+        let curve = if theory_applies { clip_polyline(&theory.trainable_depth, x, y) } else { Vec::new() };
         let sigma_b2 = theory.sigma_b2.is_finite().then_some(theory.sigma_b2);
         let mut caption = String::from(
             "Final test accuracy (mean over seeds, in % in each cell) for each weight variance σ_w² and depth. White line: mean-field \
@@ -926,16 +933,19 @@ fn heatmap_figures(results: &ExperimentResults) -> Vec<Figure> {
         if let Some(b) = sigma_b2 {
             caption.push_str(&format!(" Theory at σ_b² = {}.", short(b)));
         }
-        if curve.is_empty() {
+        if !theory_applies {
+            caption.push_str(" No theory curve: it was computed for another σ_b².");
+        } else if curve.is_empty() {
             caption.push_str(" The theory curve lies outside the plotted range.");
         }
+        let sigma_b2_text = short(group.unwrap_or(0.0));
         let title = if several {
-            format!("Trainable depth against σ_w² — {init}")
+            format!("Trainable depth against σ_w² — σ_b² = {sigma_b2_text}")
         } else {
             "Trainable depth against σ_w²".to_string()
         };
         out.push(Figure {
-            stem: if several { format!("heatmap-{}", slug(init)) } else { "heatmap".to_string() },
+            stem: if several { format!("heatmap-b-{}", slug(&sigma_b2_text)) } else { "heatmap".to_string() },
             title,
             caption,
             size: (1000, 600),

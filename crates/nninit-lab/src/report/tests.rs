@@ -369,7 +369,8 @@ pub(super) fn demo_edge() -> ExperimentResults {
     for (i, w) in (0..8).map(|i| (i, 1.0 + 3.0 * i as f64 / 7.0)) {
         for depth in [10, 30, 50, 70, 100, 150] {
             for seed in 0..2 {
-                let mut c = config("tanh", "gaussian", depth);
+                // Named per grid point, as `experiment.rs` names the points of a `mean-field` sweep.
+                let mut c = config("tanh", &format!("σw²={w:.2}"), depth);
                 c.label = format!("tanh-w{w:.2}-d{depth}");
                 c.activation = "tanh".to_string();
                 c.sigma_w2 = Some(w);
