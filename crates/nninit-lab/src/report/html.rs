@@ -167,10 +167,16 @@ fn glance(rows: &[SummaryRow]) -> Vec<String> {
         .filter(|r| r.verdict != Some(SignalKind::Healthy))
         .map(|r| {
             let kind = r.verdict.map_or("", verdict_name);
-            let rate = r
-                .forward_rate
-                .filter(|_| matches!(r.verdict, Some(SignalKind::Vanishing | SignalKind::Exploding)))
-                .map_or_else(String::new, |f| format!(" (activation std ×{} per layer)", short(f)));
+            // The rate that decided the verdict, as the probe's own sentence names it: the one further from 1.
+            let rate = match (r.verdict, r.forward_rate, r.backward_rate) {
+                (Some(SignalKind::Vanishing | SignalKind::Exploding), Some(f), b) => {
+                    match b.filter(|b| b.ln().abs() > f.ln().abs()) {
+                        Some(b) => format!(" (back-propagated gradient std ×{} per layer)", short(b)),
+                        None => format!(" (activation std ×{} per layer)", short(f)),
+                    }
+                }
+                _ => String::new(),
+            };
             format!("{} <span class=\"tag {kind}\">{kind}</span>{rate}", code(&r.label))
         })
         .collect();

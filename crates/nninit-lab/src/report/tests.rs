@@ -450,3 +450,18 @@ fn demo() {
         print!("{}", summary_table(&r));
     }
 }
+
+#[test]
+fn glance_names_the_rate_that_decided_the_verdict() {
+    // A chaotic tanh net: activations saturate (std ×0.998 per layer) while gradients grow ×1.25 per
+    // layer; the verdict is "exploding" because of the gradients, so the page must quote those.
+    let mut p = probe(20, 0.998, SignalKind::Exploding, None);
+    p.layers = layers(20, 0.998, 1.25);
+    p.verdict.backward_rate = 1.25;
+    let chaotic = run(config("tanh-d20", "σw²=4", 20), 0, 40, (2.3, 0.5, 10.0), None, Some(p), Some(0.6), false);
+    let dir = tempfile::tempdir().unwrap();
+    write_report(&results("chaos", vec![chaotic]), dir.path()).unwrap();
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("(back-propagated gradient std ×1.25 per layer)"), "gradient rate missing");
+    assert!(!html.contains("(activation std ×0.998 per layer)"), "quotes the activation rate instead");
+}
