@@ -174,7 +174,7 @@ fn tall_q<T: RealField + Copy>(mut a: MatMut<'_, T>, par: Par) -> Mat<T> {
     }
     for (j, &s) in signs.iter().enumerate() {
         for i in 0..m {
-            q[(i, j)] = q[(i, j)] * s;
+            q[(i, j)] *= s;
         }
     }
     q
