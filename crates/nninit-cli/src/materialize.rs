@@ -2,7 +2,7 @@
 //! under a scheme (streamed into sharded safetensors), or from a list of
 //! PyTorch modules (one file, bit for bit as PyTorch).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -236,7 +236,7 @@ fn run_modules(torch_modules: PathBuf, args: Args) -> Result<()> {
         data.push(TensorData { name: t.name, bytes });
     }
     let stream = stream_name(Rng::Torch, kernel);
-    let meta = HashMap::from([
+    let meta = BTreeMap::from([
         ("nninit.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
         ("nninit.seed".to_string(), args.seed.to_string()),
         ("nninit.stream".to_string(), stream.clone()),

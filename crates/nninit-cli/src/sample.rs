@@ -1,6 +1,6 @@
 //! `nninit sample`.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -196,7 +196,7 @@ pub fn run(args: Args) -> Result<()> {
     match format {
         Format::Npy => io::write_npy(&args.out, &bytes)?,
         Format::Safetensors => {
-            let mut meta = HashMap::from([
+            let mut meta = BTreeMap::from([
                 ("nninit.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
                 ("nninit.rule".to_string(), serde_json::to_string(&init)?),
                 ("nninit.seed".to_string(), args.seed.to_string()),

@@ -96,6 +96,10 @@ fn sample_slices_equal_the_whole() {
     assert_eq!(pshape, vec![1998]);
     assert_eq!(pmeta["nninit.slice"], "1001:2999");
     assert_eq!(pdata, data[1001 * 4..2999 * 4]);
+    // The same command gives the same file, header and metadata included, byte for byte.
+    let again = dir.path().join("again.safetensors");
+    run(&["--out", again.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&whole).unwrap());
 }
 
 #[test]

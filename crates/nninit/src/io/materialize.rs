@@ -233,57 +233,15 @@ pub fn rank_bytes(plan: &Plan, opts: &Options) -> u64 {
         .sum()
 }
 
-fn st_dtype(dtype: DType) -> &'static str {
-    match dtype {
-        DType::F32 => "F32",
-        DType::F64 => "F64",
-        DType::BF16 => "BF16",
-        DType::F16 => "F16",
-        DType::I64 => "I64",
-    }
-}
-
-/// The safetensors header of a shard: 8-byte little-endian length, then
-/// JSON (`__metadata__` first, then the tensors in write order) padded with
-/// spaces to a multiple of 8.
+/// The safetensors header of a shard (see [`super::safetensors::header`]).
 fn header(plan: &Plan, shard: &Shard, metadata: &[(&str, String)]) -> Vec<u8> {
-    let mut text = String::from("{\"__metadata__\":{");
-    for (i, (k, v)) in metadata.iter().enumerate() {
-        if i > 0 {
-            text.push(',');
-        }
-        text.push_str(&json(k));
-        text.push(':');
-        text.push_str(&json(v));
-    }
-    text.push('}');
-    let size = plan.dtype.size() as u64;
-    let mut offset = 0u64;
-    for &i in &shard.tensors {
-        let t = &plan.tensors[i];
-        let end = offset + t.numel() * size;
-        text.push(',');
-        text.push_str(&json(&t.name));
-        text.push_str(&format!(
-            ":{{\"dtype\":\"{}\",\"shape\":{},\"data_offsets\":[{offset},{end}]}}",
-            st_dtype(plan.dtype),
-            json(t.spec.shape().dims())
-        ));
-        offset = end;
-    }
-    text.push('}');
-    while text.len() % 8 != 0 {
-        text.push(' ');
-    }
-    let mut out = Vec::with_capacity(8 + text.len());
-    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
-    out.extend_from_slice(text.as_bytes());
-    out
-}
-
-/// JSON text of a string or list (escaped as JSON requires; cannot fail).
-fn json<T: Serialize + ?Sized>(v: &T) -> String {
-    serde_json::to_string(v).unwrap_or_default()
+    super::safetensors::header(
+        metadata.iter().map(|(k, v)| (*k, v.as_str())),
+        shard.tensors.iter().map(|&i| {
+            let t = &plan.tensors[i];
+            (t.name.as_str(), plan.dtype, t.spec.shape().dims())
+        }),
+    )
 }
 
 /// Bytes of file generated per parallel task (a multiple of [`ALIGN`]).

@@ -17,7 +17,7 @@ fn reads_what_write_safetensors_wrote() {
     let b = Bytes::from_slice(&[half::bf16::from_f32(0.5); 4], vec![4]);
     let tensors =
         [TensorData { name: "b".into(), bytes: b.clone() }, TensorData { name: "a".into(), bytes: a.clone() }];
-    let meta = std::collections::HashMap::from([("k".to_string(), "v".to_string())]);
+    let meta = std::collections::BTreeMap::from([("k".to_string(), "v".to_string())]);
     write_safetensors(&path, &tensors, &meta).unwrap();
     let ck = Checkpoint::open(&path).unwrap();
     assert_eq!(ck.tensors().len(), 2);
@@ -92,7 +92,7 @@ fn folders_index_and_config() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let t = |name: &str| TensorData { name: name.into(), bytes: Bytes::from_slice(&[1.0f32; 4], vec![4]) };
-    let none = std::collections::HashMap::new();
+    let none = std::collections::BTreeMap::new();
     write_safetensors(&d.join("s1.safetensors"), &[t("a")], &none).unwrap();
     write_safetensors(&d.join("s2.safetensors"), &[t("b")], &none).unwrap();
     let err = Checkpoint::open(d).unwrap_err();
