@@ -31,7 +31,6 @@ use faer::linalg::qr::no_pivoting::factor as qr;
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::traits::RealField;
 use faer::{Conj, Mat, MatMut, Par};
-use rayon::prelude::*;
 
 /// Matrices with at least this many elements are factored on the rayon pool.
 pub(crate) const PAR_MIN_ELEMENTS: usize = 128 * 128;
@@ -86,63 +85,53 @@ fn orthonormalize<T: RealField + Copy>(rows: usize, cols: usize, data: &mut [T])
         return;
     }
     let par = if data.len() >= PAR_MIN_ELEMENTS { Par::rayon(PAR_PIECES) } else { Par::Seq };
+    // The factorization always runs on a faer `Mat`, whose columns are aligned for SIMD: on the
+    // caller's buffer (a `Vec`, 16 bytes past a 64-byte boundary) the QR measured 50 % slower.
     if rows < cols {
-        // Row-major rows × cols memory is the column-major cols × rows matrix Aᵀ,
-        // which is tall: factor it where it lies, and the column-major thin Q
-        // (cols × rows) is the row-major result Qᵀ.
-        let a = MatMut::from_column_major_slice_mut(data, cols, rows);
-        let (q, signs) = tall_q(a, par);
-        data.par_chunks_mut(cols).zip(q.par_chunks(cols)).zip(&signs).for_each(|((column, q), &s)| {
-            for (v, &x) in column.iter_mut().zip(q) {
-                *v = x * s;
+        // Row-major rows × cols memory is the column-major cols × rows matrix Aᵀ, which is
+        // tall: factor Aᵀ, and its column-major thin Q (cols × rows) is the row-major result Qᵀ.
+        let mut a = Mat::<T>::zeros(cols, rows);
+        for (j, column) in data.chunks_exact(cols).enumerate() {
+            for (i, &v) in column.iter().enumerate() {
+                a[(i, j)] = v;
             }
-        });
+        }
+        let (q, signs) = tall_q(a.as_mut(), par);
+        for ((j, column), &s) in data.chunks_exact_mut(cols).enumerate().zip(&signs) {
+            for (i, v) in column.iter_mut().enumerate() {
+                *v = q[(i, j)] * s;
+            }
+        }
     } else {
         // Row-major rows × cols memory is Aᵀ in column-major order: transpose A out
         // column-major, factor it, and transpose Q back row-major.
-        let mut a = vec![T::zero_impl(); rows * cols];
-        transpose(data, rows, cols, &mut a, |_| T::one_impl());
-        let (q, signs) = tall_q(MatMut::from_column_major_slice_mut(&mut a, rows, cols), par);
-        // Column-major rows × cols Q is row-major cols × rows: its row j is column j of Q.
-        transpose(&q, cols, rows, data, |j| signs[j]);
+        let mut a = Mat::<T>::zeros(rows, cols);
+        transpose_tiled(rows, cols, |i, j| data[i * cols + j], |i, j, v| a[(i, j)] = v);
+        let (q, signs) = tall_q(a.as_mut(), par);
+        transpose_tiled(rows, cols, |i, j| q[(i, j)] * signs[j], |i, j, v| data[i * cols + j] = v);
     }
 }
 
-/// Writes the transpose of the row-major `rows × cols` matrix `src` into `dst` (row-major
-/// `cols × rows`), multiplying row `i` of `src` by `scale(i)`.
-///
-/// In parallel over bands of 32 rows of `dst`, each filled from 32-element runs of `src`'s
-/// rows, so that both sides are read and written a cache line at a time. Only copies and one
-/// product per element, so the result does not depend on the split.
-fn transpose<T: RealField + Copy>(
-    src: &[T],
-    rows: usize,
-    cols: usize,
-    dst: &mut [T],
-    scale: impl Fn(usize) -> T + Sync,
-) {
+/// Visits every `(i, j)` of a `rows × cols` matrix in 32 × 32 tiles, moving `get(i, j)` to
+/// `set(i, j, ·)`. Between a row-major and a column-major matrix one side is read across its
+/// stride, and tiling keeps those lines in cache while the other side streams.
+#[inline]
+fn transpose_tiled<T>(rows: usize, cols: usize, get: impl Fn(usize, usize) -> T, mut set: impl FnMut(usize, usize, T)) {
     const TILE: usize = 32;
-    debug_assert_eq!(src.len(), rows * cols);
-    debug_assert_eq!(dst.len(), rows * cols);
-    dst.par_chunks_mut(TILE * rows).enumerate().for_each(|(band, out)| {
-        let j0 = band * TILE;
-        let width = out.len() / rows;
-        // Row i of the band's columns is contiguous in `src`; in `out` it lands in the band's
-        // 32 rows, whose cache lines stay resident as i advances.
-        for i in 0..rows {
-            let s = scale(i);
-            let from = &src[i * cols + j0..i * cols + j0 + width];
-            for (dj, &x) in from.iter().enumerate() {
-                out[dj * rows + i] = x * s;
+    for j0 in (0..cols).step_by(TILE) {
+        for i0 in (0..rows).step_by(TILE) {
+            for i in i0..(i0 + TILE).min(rows) {
+                for j in j0..(j0 + TILE).min(cols) {
+                    set(i, j, get(i, j));
+                }
             }
         }
-    });
+    }
 }
 
-/// `Q` (column-major, `m × n`, contiguous) and `sign(diag R)` from the thin QR of the tall
-/// (`m ≥ n`) matrix `a`, which the factorization overwrites; the caller scales column `j` of
-/// `Q` by sign `j` as it copies `Q` out.
-fn tall_q<T: RealField + Copy>(mut a: MatMut<'_, T>, par: Par) -> (Vec<T>, Vec<T>) {
+/// `Q` and `sign(diag R)` from the thin QR of the tall (`m ≥ n`) matrix `a`, which the
+/// factorization overwrites; the caller scales column `j` of `Q` by sign `j` as it copies `Q` out.
+fn tall_q<T: RealField + Copy>(mut a: MatMut<'_, T>, par: Par) -> (Mat<T>, Vec<T>) {
     let (m, n) = a.shape();
     debug_assert!(m >= n);
     let block_size = qr::recommended_block_size::<T>(m, n);
@@ -158,8 +147,7 @@ fn tall_q<T: RealField + Copy>(mut a: MatMut<'_, T>, par: Par) -> (Vec<T>, Vec<T
     // block starting at column j0 touches rows j0.. only, and in those rows every
     // column before j0 is still zero, so it is applied to the trailing columns only
     // (LAPACK's orgqr does the same).
-    let mut q_data = vec![T::zero_impl(); m * n];
-    let mut q = MatMut::from_column_major_slice_mut(&mut q_data, m, n);
+    let mut q = Mat::<T>::zeros(m, n);
     for j in 0..n {
         q[(j, j)] = T::one_impl();
     }
@@ -181,7 +169,7 @@ fn tall_q<T: RealField + Copy>(mut a: MatMut<'_, T>, par: Par) -> (Vec<T>, Vec<T
                 essentials,
                 factor,
                 Conj::No,
-                q.rb_mut().get_mut(start.., start..),
+                q.as_mut().get_mut(start.., start..),
                 par,
                 stack,
             );
@@ -189,7 +177,7 @@ fn tall_q<T: RealField + Copy>(mut a: MatMut<'_, T>, par: Par) -> (Vec<T>, Vec<T
             this_block = block_size;
         }
     }
-    (q_data, signs)
+    (q, signs)
 }
 
 #[cfg(test)]
