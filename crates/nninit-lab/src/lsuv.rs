@@ -121,23 +121,12 @@ pub fn apply(
 mod tests {
     use super::*;
     use crate::data::{self, DatasetName};
-    use crate::model::{Bias, Residual};
     use crate::record::ModelKind;
     use crate::rules::{InitMethod, initial_weights};
     use nninit::activation::Activation;
 
     fn spec(kind: ModelKind, activation: Activation) -> ModelSpec {
-        ModelSpec {
-            kind,
-            depth: 6,
-            width: 16,
-            activation,
-            bias: Bias::On,
-            residual: Residual::Off,
-            features: 64,
-            image: (8, 8),
-            classes: 10,
-        }
+        ModelSpec { kind, ..ModelSpec::digits_mlp(6, 16, activation) }
     }
 
     fn batch() -> (Vec<f32>, usize) {

@@ -75,6 +75,23 @@ pub struct LayerShape {
 }
 
 impl ModelSpec {
+    /// The tests' network: an MLP with biases and no residual blocks, on the embedded digits
+    /// (64 features, 8 × 8 images, 10 classes).
+    #[cfg(test)]
+    pub(crate) fn digits_mlp(depth: usize, width: usize, activation: Activation) -> Self {
+        ModelSpec {
+            kind: ModelKind::Mlp,
+            depth,
+            width,
+            activation,
+            bias: Bias::On,
+            residual: Residual::Off,
+            features: 64,
+            image: (8, 8),
+            classes: 10,
+        }
+    }
+
     /// Checks that the network can be built.
     ///
     /// # Errors
@@ -428,18 +445,8 @@ mod tests {
     use crate::rules::{InitMethod, initial_weights};
     use nninit::Init;
 
-    pub(crate) fn mlp(depth: usize, width: usize, activation: Activation) -> ModelSpec {
-        ModelSpec {
-            kind: ModelKind::Mlp,
-            depth,
-            width,
-            activation,
-            bias: Bias::On,
-            residual: Residual::Off,
-            features: 64,
-            image: (8, 8),
-            classes: 10,
-        }
+    fn mlp(depth: usize, width: usize, activation: Activation) -> ModelSpec {
+        ModelSpec::digits_mlp(depth, width, activation)
     }
 
     fn he() -> InitMethod {

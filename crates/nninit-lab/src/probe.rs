@@ -289,17 +289,7 @@ mod jacobian_tests {
     use nninit::init::Orthogonal;
 
     fn linear_net(gain: f64) -> (ModelSpec, Vec<LayerWeights>) {
-        let spec = ModelSpec {
-            kind: ModelKind::Mlp,
-            depth: 12,
-            width: 32,
-            activation: Activation::Linear,
-            bias: Bias::Off,
-            residual: Residual::Off,
-            features: 64,
-            image: (8, 8),
-            classes: 10,
-        };
+        let spec = ModelSpec { bias: Bias::Off, ..ModelSpec::digits_mlp(12, 32, Activation::Linear) };
         let rule = InitMethod::Rule { weight: Init::Orthogonal(Orthogonal::new(gain).unwrap()), bias: BiasRule::Zero };
         let w = initial_weights(&spec, &rule, 5).unwrap();
         (spec, w)

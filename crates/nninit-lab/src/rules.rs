@@ -119,22 +119,10 @@ pub fn initial_weights(spec: &ModelSpec, method: &InitMethod, seed: u64) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Residual;
-    use crate::record::ModelKind;
     use nninit::activation::Activation;
 
     fn wide(width: usize) -> ModelSpec {
-        ModelSpec {
-            kind: ModelKind::Mlp,
-            depth: 2,
-            width,
-            activation: Activation::Relu,
-            bias: Bias::On,
-            residual: Residual::Off,
-            features: 64,
-            image: (8, 8),
-            classes: 10,
-        }
+        ModelSpec::digits_mlp(2, width, Activation::Relu)
     }
 
     /// Sample std of `values` relative to `expected`, against a bound of z = 5 standard errors of the

@@ -276,7 +276,6 @@ pub fn train(
 mod tests {
     use super::*;
     use crate::data::{self, DatasetName};
-    use crate::model::{Bias, Residual};
     use crate::rules::{BiasRule, InitMethod, initial_weights};
     use nninit::Init;
     use nninit::activation::Activation;
@@ -284,17 +283,7 @@ mod tests {
 
     fn setup(std: Option<f64>) -> (ModelSpec, Network, Dataset, Device) {
         let data = data::load(DatasetName::Digits, None).unwrap();
-        let spec = ModelSpec {
-            kind: ModelKind::Mlp,
-            depth: 3,
-            width: 32,
-            activation: Activation::Relu,
-            bias: Bias::On,
-            residual: Residual::Off,
-            features: 64,
-            image: (8, 8),
-            classes: 10,
-        };
+        let spec = ModelSpec::digits_mlp(3, 32, Activation::Relu);
         let weight = match std {
             Some(s) => Init::Normal(Normal::new(0.0, s).unwrap()),
             None => Init::HeNormal,
