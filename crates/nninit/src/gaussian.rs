@@ -359,7 +359,7 @@ struct Panel {
     abs: f64,
 }
 
-/// ∫ g over [points[0], points[last]], adaptively, the given points being panel ends.
+/// ∫ g over `[points[0], points[last]]`, adaptively, the given points being panel ends.
 fn integrate<G: Fn(f64) -> f64>(g: G, points: &[f64]) -> f64 {
     let mut panels: Vec<Panel> = points.windows(2).map(|w| kronrod15(&g, w[0], w[1])).collect();
     for _ in 0..MAX_BISECTIONS {

@@ -9,10 +9,10 @@
 //! - sample variance: `z_std = (s²/σ² − 1) / √((κ − 1)/n)`;
 //! - sample kurtosis `k = m₄/m₂²` (delta method, symmetric distribution):
 //!   `Var(k) ≈ [4κ²(κ − 1) + μ₈ − κ² − 4κ(μ₆ − κ)] / n` (24/n for a normal),
-//!   tested only when n ≥ [`SHAPE_MIN_COUNT`](super::SHAPE_MIN_COUNT), where its
+//!   tested only when n ≥ [`SHAPE_MIN_COUNT`], where its
 //!   distribution is close enough to normal.
 //!
-//! A tensor is consistent with the rule when every |z| ≤ [`Z_LIMIT`](super::Z_LIMIT).
+//! A tensor is consistent with the rule when every |z| ≤ [`Z_LIMIT`].
 //! Constant rules (zeros, ones) must hold every value exactly, up to the
 //! storage type's rounding; structured rules (orthogonal, ZerO, identity)
 //! must have the rule's RMS within 0.1%.

@@ -6,12 +6,14 @@
 //! with no fused multiply-add (`_mm256_mul_ps` then `_mm256_add_ps`), so the results
 //! are the same bits. The tests compare the two over millions of elements.
 //!
-//! The `unsafe` is of two kinds only:
+//! The `unsafe` is of three kinds only:
 //!
 //! - calling a `#[target_feature(enable = "avx2")]` function, always right after
 //!   `is_x86_feature_detected!("avx2")` returned true;
 //! - unaligned 256-bit stores into a slice chunk whose length is checked to be exactly
-//!   the number of floats stored.
+//!   the number of floats stored;
+//! - an empty `asm!` template that only pins the compiler's instruction order (see
+//!   [`fence`]); it emits nothing.
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::*;
@@ -140,34 +142,42 @@ fn round(c: &mut [State; SETS], k: [__m256i; 2]) {
     }
 }
 
-/// Philox4x32-10 of the counters `(c0, c1, h_lo, h_hi)`, one block per lane, with `c1`
-/// given in `c0`'s lane order permuted by [`SIGMA`]; the result is in `c0`'s order.
+/// Round 0 of Philox4x32-10 on the counters `(c0, c1, h_lo, h_hi)`, one block per lane,
+/// with `c1` given in `c0`'s lane order permuted by [`SIGMA`]. Rounds 1 to 9 follow with
+/// [`round`] and the key `s.k[r]`, and [`to_counter_order`] ends the bijection.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn philox(s: &Schedule, ctr: [[__m256i; 2]; SETS]) -> [State; SETS] {
+fn round0(s: &Schedule, ctr: [[__m256i; 2]; SETS]) -> [State; SETS] {
     let m0 = _mm256_set1_epi32(M0 as i32);
     let mut c = [[_mm256_setzero_si256(); 4]; SETS];
     for (c, [c0, c1]) in c.iter_mut().zip(ctr) {
-        // Round 0: words 2 and 3 are the same in every lane (so in any lane order).
+        // Words 2 and 3 are the same in every lane (so in any lane order).
         let (hi0, lo0) = mul_hi_lo(c0, m0);
         *c = [_mm256_xor_si256(c1, s.r0_c0), s.r0_c1, _mm256_xor_si256(hi0, s.r0_c2), lo0];
     }
-    // Rounds 1 to 9, written out so that they are unrolled with the sets interleaved.
-    round(&mut c, s.k[1]);
-    round(&mut c, s.k[2]);
-    round(&mut c, s.k[3]);
-    round(&mut c, s.k[4]);
-    round(&mut c, s.k[5]);
-    round(&mut c, s.k[6]);
-    round(&mut c, s.k[7]);
-    round(&mut c, s.k[8]);
-    round(&mut c, s.k[9]);
-    // Words 1 and 3 back into the counter's order.
+    c
+}
+
+/// After round 9: words 1 and 3 back into the counter's lane order.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn to_counter_order(mut c: [State; SETS]) -> [State; SETS] {
     for c in &mut c {
         c[1] = _mm256_shuffle_epi32::<SIGMA>(c[1]);
         c[3] = _mm256_shuffle_epi32::<SIGMA>(c[3]);
     }
     c
+}
+
+/// Philox4x32-10 of the counters, as [`round0`] takes them; the result is in `c0`'s order.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn philox(s: &Schedule, ctr: [[__m256i; 2]; SETS]) -> [State; SETS] {
+    let mut c = round0(s, ctr);
+    for k in &s.k[1..] {
+        round(&mut c, *k);
+    }
+    to_counter_order(c)
 }
 
 #[inline]
@@ -176,8 +186,7 @@ fn splat(x: f32) -> __m256 {
     _mm256_set1_ps(x)
 }
 
-/// Vectors processed in lockstep by the Box–Muller functions, so that the out-of-order
-/// core sees independent operations side by side (the polynomials are long chains).
+/// Vectors of pairs in one iteration of the normal kernel: pair A and pair B of each set.
 const V: usize = 2 * SETS;
 
 /// `f` applied to each vector of an array.
@@ -186,115 +195,146 @@ fn each<T: Copy, U, const N: usize>(x: [T; N], f: impl FnMut(T) -> U) -> [U; N] 
     x.map(f)
 }
 
-/// [`math32::ln`](super::math32::ln)`(n·2⁻²⁴)` for integer lanes `n` in `[1, 2²⁴]`.
+/// Box–Muller on [`V`] vectors of eight word pairs `(a, b)`, as
+/// [`box_muller_f32`](super::kernels::box_muller_f32) computes it, cut into steps so that
+/// the normal kernel can interleave them with the Philox rounds of its next blocks.
 ///
-/// `n` converts to f32 exactly, and `n·2⁻²⁴` has the same mantissa and an exponent
-/// smaller by 24, so the exponent bias below is `126 + 24`; the rest is step for step
-/// the scalar function.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn ln_scaled(n: [__m256i; V]) -> [__m256; V] {
-    let bits = each(n, |n| _mm256_castps_si256(_mm256_cvtepi32_ps(n)));
-    // Positive, so bits >> 23 is the biased exponent (no sign bit to mask off).
-    let e = each(bits, |b| _mm256_sub_epi32(_mm256_srli_epi32::<23>(b), _mm256_set1_epi32(126 + 24)));
-    let m = each(bits, |b| {
-        _mm256_castsi256_ps(_mm256_or_si256(
-            _mm256_and_si256(b, _mm256_set1_epi32(0x007f_ffff)),
-            _mm256_set1_epi32(0x3f00_0000),
-        ))
-    });
-    let small = each(m, |m| _mm256_cmp_ps::<_CMP_LT_OQ>(m, splat(SQRT_HALF)));
-    // `small` is −1 (all ones) or 0 as an integer.
-    let fe: [__m256; V] =
-        core::array::from_fn(|i| _mm256_cvtepi32_ps(_mm256_add_epi32(e[i], _mm256_castps_si256(small[i]))));
-    let x: [__m256; V] =
-        core::array::from_fn(|i| _mm256_sub_ps(_mm256_add_ps(m[i], _mm256_and_ps(small[i], m[i])), splat(1.0)));
-    let z = each(x, |x| _mm256_mul_ps(x, x));
-    let mut p = [splat(LN_P[0]); V];
-    for &c in &LN_P[1..] {
-        for i in 0..V {
-            p[i] = _mm256_add_ps(_mm256_mul_ps(p[i], x[i]), splat(c));
+/// The steps are [`start`](Self::start), the [`ln_step`](Self::ln_step)s of `LN_P[1..]`
+/// in order, the four [`sincos_step`](Self::sincos_step)s in order, then
+/// [`sincos_finish`](Self::sincos_finish), then [`finish`](Self::finish). `ln` is
+/// [`math32::ln`](super::math32::ln)`(n·2⁻²⁴)` of the integer `n = 2²⁴ − (a >> 8)` in
+/// `[1, 2²⁴]`: `n` converts to f32 exactly, and `n·2⁻²⁴` has the same mantissa and an
+/// exponent smaller by 24, so the exponent bias below is `126 + 24`; the rest is step for
+/// step the scalar function. `sincos` is
+/// [`math32::sincos_turns`](super::math32::sincos_turns)`(s)` with `s = (b >> 8)·2⁻²⁴`,
+/// reduced on `k = b >> 8` sign-extended from 24 bits (an arithmetic shift): that is
+/// `t·2²⁴` with `t = s − round(s)` except at `s = ½`, where it gives `t = −½` instead of
+/// `½`; both give `q ≡ 2 (mod 4)` and `f = +0`, so the same result. Then `q = round(4t)`
+/// from `k·2⁻²²`, `f·2²⁴ = k − q·2²²`, and `x = (f·2²⁴)·(2π·2⁻²⁴)`: all exact but the last
+/// product, which rounds the same real number as `f·2π` (scaling by a power of two), so
+/// every bit is as specified.
+struct BoxMuller {
+    /// `ln`'s reduced argument, `y` of the specification.
+    x: [__m256; V],
+    /// `ln`'s polynomial so far.
+    p: [__m256; V],
+    /// `ln`'s exponent, as f32.
+    fe: [__m256; V],
+    /// The reduced angle and its square.
+    angle: [__m256; V],
+    angle2: [__m256; V],
+    /// The sine and cosine polynomials so far; after `sincos_finish`, sin and cos.
+    sin: [__m256; V],
+    cos: [__m256; V],
+    /// `round(4t) + 1.5·2²³`, whose low bits are the quadrant.
+    qm: [__m256; V],
+}
+
+impl BoxMuller {
+    /// 1.5·2²³: adding and subtracting it rounds to the nearest integer.
+    const ROUND_MAGIC: f32 = 12_582_912.0;
+
+    /// The argument reductions of `ln` and `sincos`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn start(a: [__m256i; V], b: [__m256i; V]) -> Self {
+        // ln: u1·2²⁴ = 2²⁴ − (a >> 8), an integer in [1, 2²⁴].
+        let n = each(a, |w| _mm256_sub_epi32(_mm256_set1_epi32(1 << 24), _mm256_srli_epi32::<8>(w)));
+        let bits = each(n, |n| _mm256_castps_si256(_mm256_cvtepi32_ps(n)));
+        // Positive, so bits >> 23 is the biased exponent (no sign bit to mask off).
+        let e = each(bits, |b| _mm256_sub_epi32(_mm256_srli_epi32::<23>(b), _mm256_set1_epi32(126 + 24)));
+        let m = each(bits, |b| {
+            _mm256_castsi256_ps(_mm256_or_si256(
+                _mm256_and_si256(b, _mm256_set1_epi32(0x007f_ffff)),
+                _mm256_set1_epi32(0x3f00_0000),
+            ))
+        });
+        let small = each(m, |m| _mm256_cmp_ps::<_CMP_LT_OQ>(m, splat(SQRT_HALF)));
+        // `small` is −1 (all ones) or 0 as an integer.
+        let fe = core::array::from_fn(|i| _mm256_cvtepi32_ps(_mm256_add_epi32(e[i], _mm256_castps_si256(small[i]))));
+        let x = core::array::from_fn(|i| _mm256_sub_ps(_mm256_add_ps(m[i], _mm256_and_ps(small[i], m[i])), splat(1.0)));
+        // sincos: k = b >> 8 sign-extended, q = round(k·2⁻²²), f·2²⁴ = k − q·2²².
+        let rm = splat(Self::ROUND_MAGIC);
+        let k = each(b, |w| _mm256_cvtepi32_ps(_mm256_srai_epi32::<8>(w)));
+        let qm = each(k, |k| _mm256_add_ps(_mm256_mul_ps(k, splat(1.0 / 4_194_304.0)), rm));
+        let angle: [__m256; V] = core::array::from_fn(|i| {
+            let q = _mm256_sub_ps(qm[i], rm);
+            let f = _mm256_sub_ps(k[i], _mm256_mul_ps(q, splat(4_194_304.0)));
+            _mm256_mul_ps(f, splat(TAU_F32 / 16_777_216.0))
+        });
+        let angle2 = each(angle, |x| _mm256_mul_ps(x, x));
+        let zero = [_mm256_setzero_ps(); V];
+        Self { x, p: [splat(LN_P[0]); V], fe, angle, angle2, sin: zero, cos: zero, qm }
+    }
+
+    /// One Horner step of `ln`'s polynomial: `p = p·x + c`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn ln_step(&mut self, c: f32) {
+        for (p, &x) in self.p.iter_mut().zip(&self.x) {
+            *p = _mm256_add_ps(_mm256_mul_ps(*p, x), splat(c));
         }
     }
-    core::array::from_fn(|i| {
-        let mut y = _mm256_mul_ps(_mm256_mul_ps(p[i], x[i]), z[i]);
-        y = _mm256_add_ps(y, _mm256_mul_ps(splat(LN2_LO), fe[i]));
-        y = _mm256_add_ps(y, _mm256_mul_ps(splat(-0.5), z[i]));
-        let r = _mm256_add_ps(x[i], y);
-        _mm256_add_ps(r, _mm256_mul_ps(splat(LN2_HI), fe[i]))
-    })
-}
 
-/// [`math32::sincos_turns`](super::math32::sincos_turns)`(s)` for the words `w` with
-/// `s = (w >> 8)·2⁻²⁴`: `(sin 2πs, cos 2πs)`.
-///
-/// The reduction is done on `k = w >> 8` sign-extended from 24 bits (an arithmetic
-/// shift), which is `t·2²⁴` with `t = s − round(s)` except at `s = ½`, where it gives
-/// `t = −½` instead of `½`; both give `q ≡ 2 (mod 4)` and `f = +0`, so the same result.
-/// Then `q = round(4t)` from `k·2⁻²²`, `f·2²⁴ = k − q·2²²`, and
-/// `x = (f·2²⁴)·(2π·2⁻²⁴)`: all exact but the last product, which rounds the same real
-/// number as `f·2π` (scaling by a power of two), so every bit is as specified.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn sincos_words(w: [__m256i; V]) -> [(__m256, __m256); V] {
-    const ROUND_MAGIC: f32 = 12_582_912.0;
-    let rm = splat(ROUND_MAGIC);
-    let k = each(w, |w| _mm256_cvtepi32_ps(_mm256_srai_epi32::<8>(w)));
-    let qm = each(k, |k| _mm256_add_ps(_mm256_mul_ps(k, splat(1.0 / 4_194_304.0)), rm));
-    // The low bits of qm's pattern are q's (1.5·2²³ has ulp 1 and its low bits are 0).
-    let x: [__m256; V] = core::array::from_fn(|i| {
-        let q = _mm256_sub_ps(qm[i], rm);
-        let f = _mm256_sub_ps(k[i], _mm256_mul_ps(q, splat(4_194_304.0)));
-        _mm256_mul_ps(f, splat(TAU_F32 / 16_777_216.0))
-    });
-    let z = each(x, |x| _mm256_mul_ps(x, x));
-    // ((S0·z + S1)·z + S2)·z·x + x and ((C0·z + C1)·z + C2)·z·z − 0.5·z + 1
-    let mut ps = each(z, |z| _mm256_add_ps(_mm256_mul_ps(splat(SIN_P[0]), z), splat(SIN_P[1])));
-    let mut pc = each(z, |z| _mm256_add_ps(_mm256_mul_ps(splat(COS_P[0]), z), splat(COS_P[1])));
-    for i in 0..V {
-        ps[i] = _mm256_add_ps(_mm256_mul_ps(ps[i], z[i]), splat(SIN_P[2]));
-        pc[i] = _mm256_add_ps(_mm256_mul_ps(pc[i], z[i]), splat(COS_P[2]));
+    /// Step `k` (0 to 3) of the polynomials `(S0·z + S1)·z + S2` and `(C0·z + C1)·z + C2`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn sincos_step(&mut self, k: usize) {
+        for i in 0..V {
+            let z = self.angle2[i];
+            match k {
+                0 => self.sin[i] = _mm256_add_ps(_mm256_mul_ps(splat(SIN_P[0]), z), splat(SIN_P[1])),
+                1 => self.cos[i] = _mm256_add_ps(_mm256_mul_ps(splat(COS_P[0]), z), splat(COS_P[1])),
+                2 => self.sin[i] = _mm256_add_ps(_mm256_mul_ps(self.sin[i], z), splat(SIN_P[2])),
+                _ => self.cos[i] = _mm256_add_ps(_mm256_mul_ps(self.cos[i], z), splat(COS_P[2])),
+            }
+        }
     }
-    core::array::from_fn(|i| {
-        let (x, z) = (x[i], z[i]);
-        let sin_x = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(ps[i], z), x), x);
-        let cos_x = _mm256_add_ps(
-            _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(pc[i], z), z), _mm256_mul_ps(splat(0.5), z)),
-            splat(1.0),
-        );
-        // Odd quadrants swap sin and cos (blendv reads the sign bit: bit 0 moved
-        // there); sin is negated in quadrants 2 and 3, cos in quadrants 1 and 2.
-        let quadrant = _mm256_castps_si256(qm[i]);
-        let sign = _mm256_set1_epi32(i32::MIN);
-        let swap = _mm256_castsi256_ps(_mm256_slli_epi32::<31>(quadrant));
-        let sin_sign = _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32::<30>(quadrant), sign));
-        let cos_sign = _mm256_castsi256_ps(_mm256_and_si256(
-            _mm256_slli_epi32::<30>(_mm256_add_epi32(quadrant, _mm256_set1_epi32(1))),
-            sign,
-        ));
-        let sin = _mm256_xor_ps(_mm256_blendv_ps(sin_x, cos_x, swap), sin_sign);
-        let cos = _mm256_xor_ps(_mm256_blendv_ps(cos_x, sin_x, swap), cos_sign);
-        (sin, cos)
-    })
-}
 
-/// Box–Muller on the word pairs `(wa, wb)` of eight lanes per vector:
-/// `mean + std·(r·cos)` and `mean + std·(r·sin)`, as
-/// [`box_muller_f32`](super::kernels::box_muller_f32).
-#[inline]
-#[target_feature(enable = "avx2")]
-fn box_muller(wa: [__m256i; V], wb: [__m256i; V], mean: __m256, std: __m256) -> [(__m256, __m256); V] {
-    // u1·2²⁴ = 2²⁴ − (wa >> 8), an integer in [1, 2²⁴].
-    let n = each(wa, |w| _mm256_sub_epi32(_mm256_set1_epi32(1 << 24), _mm256_srli_epi32::<8>(w)));
-    let ln = ln_scaled(n);
-    let sc = sincos_words(wb);
-    core::array::from_fn(|i| {
-        let r = _mm256_sqrt_ps(_mm256_mul_ps(splat(-2.0), ln[i]));
-        let (sin, cos) = sc[i];
-        let zc = _mm256_add_ps(mean, _mm256_mul_ps(std, _mm256_mul_ps(r, cos)));
-        let zs = _mm256_add_ps(mean, _mm256_mul_ps(std, _mm256_mul_ps(r, sin)));
-        (zc, zs)
-    })
+    /// `sin x = S·z·x + x`, `cos x = C·z·z − 0.5·z + 1`, rotated into the quadrant.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn sincos_finish(&mut self) {
+        for i in 0..V {
+            let (x, z) = (self.angle[i], self.angle2[i]);
+            let sin_x = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(self.sin[i], z), x), x);
+            let cos_x = _mm256_add_ps(
+                _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(self.cos[i], z), z), _mm256_mul_ps(splat(0.5), z)),
+                splat(1.0),
+            );
+            // Odd quadrants swap sin and cos (blendv reads the sign bit: bit 0 moved
+            // there); sin is negated in quadrants 2 and 3, cos in quadrants 1 and 2.
+            let quadrant = _mm256_castps_si256(self.qm[i]);
+            let sign = _mm256_set1_epi32(i32::MIN);
+            let swap = _mm256_castsi256_ps(_mm256_slli_epi32::<31>(quadrant));
+            let sin_sign = _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32::<30>(quadrant), sign));
+            let cos_sign = _mm256_castsi256_ps(_mm256_and_si256(
+                _mm256_slli_epi32::<30>(_mm256_add_epi32(quadrant, _mm256_set1_epi32(1))),
+                sign,
+            ));
+            self.sin[i] = _mm256_xor_ps(_mm256_blendv_ps(sin_x, cos_x, swap), sin_sign);
+            self.cos[i] = _mm256_xor_ps(_mm256_blendv_ps(cos_x, sin_x, swap), cos_sign);
+        }
+    }
+
+    /// The end of `ln`, `r = sqrt(−2·ln)`, and the pairs `(mean + std·(r·cos),
+    /// mean + std·(r·sin))`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn finish(&self, mean: __m256, std: __m256) -> [(__m256, __m256); V] {
+        core::array::from_fn(|i| {
+            let (x, fe) = (self.x[i], self.fe[i]);
+            let z = _mm256_mul_ps(x, x);
+            let mut y = _mm256_mul_ps(_mm256_mul_ps(self.p[i], x), z);
+            y = _mm256_add_ps(y, _mm256_mul_ps(splat(LN2_LO), fe));
+            y = _mm256_add_ps(y, _mm256_mul_ps(splat(-0.5), z));
+            let ln = _mm256_add_ps(_mm256_add_ps(x, y), _mm256_mul_ps(splat(LN2_HI), fe));
+            let r = _mm256_sqrt_ps(_mm256_mul_ps(splat(-2.0), ln));
+            let zc = _mm256_add_ps(mean, _mm256_mul_ps(std, _mm256_mul_ps(r, self.cos[i])));
+            let zs = _mm256_add_ps(mean, _mm256_mul_ps(std, _mm256_mul_ps(r, self.sin[i])));
+            (zc, zs)
+        })
+    }
 }
 
 /// Lane `l` of a set holds block `j + OFFSET[l]`: then the transposition at the end
@@ -303,62 +343,146 @@ const OFFSET: [u32; 8] = [0, 2, 4, 6, 1, 3, 5, 7];
 /// [`OFFSET`] with the lanes of each 128-bit half in the order [`SIGMA`] gives.
 const OFFSET_SIGMA: [u32; 8] = [0, 4, 2, 6, 1, 5, 3, 7];
 
-/// The normal kernel: [`NORMAL_STEP`] elements per iteration.
+/// The counters of blocks `j + OFFSET[l]` of each set, as [`round0`] takes them.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn counters(j: u64) -> [[__m256i; 2]; SETS] {
+    core::array::from_fn(|set| {
+        let first = j.wrapping_add((SET * set) as u64);
+        if (first as u32).checked_add(SET as u32 - 1).is_some() {
+            // No carry into the high word within the set.
+            [
+                _mm256_add_epi32(_mm256_set1_epi32(first as u32 as i32), _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7)),
+                _mm256_set1_epi32((first >> 32) as u32 as i32),
+            ]
+        } else {
+            let block = |o: u32| first.wrapping_add(u64::from(o));
+            let lo = OFFSET.map(|o| block(o) as u32 as i32);
+            // The high word in the order permuted by SIGMA (see `round0`).
+            let hi = OFFSET_SIGMA.map(|o| (block(o) >> 32) as u32 as i32);
+            [
+                _mm256_setr_epi32(lo[0], lo[1], lo[2], lo[3], lo[4], lo[5], lo[6], lo[7]),
+                _mm256_setr_epi32(hi[0], hi[1], hi[2], hi[3], hi[4], hi[5], hi[6], hi[7]),
+            ]
+        }
+    })
+}
+
+/// Writes the [`NORMAL_STEP`] values of one iteration in stream order: lane `l` of set
+/// `s` holds block `j + 8s + OFFSET[l]`, whose values are `(ca, sa, cb, sb)[l]`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn store(z: [(__m256, __m256); V], out: &mut [f32]) {
+    for (set, o) in out.chunks_exact_mut(4 * SET).enumerate() {
+        let ((ca, sa), (cb, sb)) = (z[2 * set], z[2 * set + 1]);
+        let a_lo = _mm256_castps_pd(_mm256_unpacklo_ps(ca, sa));
+        let a_hi = _mm256_castps_pd(_mm256_unpackhi_ps(ca, sa));
+        let b_lo = _mm256_castps_pd(_mm256_unpacklo_ps(cb, sb));
+        let b_hi = _mm256_castps_pd(_mm256_unpackhi_ps(cb, sb));
+        let rows = [
+            _mm256_unpacklo_pd(a_lo, b_lo),
+            _mm256_unpackhi_pd(a_lo, b_lo),
+            _mm256_unpacklo_pd(a_hi, b_hi),
+            _mm256_unpackhi_pd(a_hi, b_hi),
+        ];
+        for (row, o) in rows.into_iter().zip(o.chunks_exact_mut(8)) {
+            assert!(o.len() == 8);
+            // SAFETY: `o` is exactly 8 floats (checked above); `storeu` needs no
+            // alignment.
+            unsafe { _mm256_storeu_ps(o.as_mut_ptr(), _mm256_castpd_ps(row)) };
+        }
+    }
+}
+
+/// Keeps the compiler from separating the two chains the normal kernel interleaves: the
+/// Horner polynomials of `ln` (one per vector) and the words that the next Philox round
+/// multiplies pass through here together, so that every step of each chain stays between
+/// the same two fences in program order. Emits no instruction.
+///
+/// Without it LLVM's scheduler gathers the rounds into one block and the polynomial steps
+/// into another, or not, depending on unrelated inlining decisions (the same source
+/// measured 590–810 M values/s between builds); with it the order is the written one.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn fence(bm: &mut BoxMuller, c: &mut [State; SETS]) {
+    let [p0, p1, p2, p3] = &mut bm.p;
+    let [[c00, _, c02, _], [c10, _, c12, _]] = c;
+    // SAFETY: an empty template; the operands are registers that it leaves unchanged
+    // (`pure`, `nomem`, `nostack`, `preserves_flags`: nothing else is touched).
+    unsafe {
+        core::arch::asm!(
+            "/* {0} {1} {2} {3} {4} {5} {6} {7} */",
+            inout(ymm_reg) * p0,
+            inout(ymm_reg) * p1,
+            inout(ymm_reg) * p2,
+            inout(ymm_reg) * p3,
+            inout(ymm_reg) * c00,
+            inout(ymm_reg) * c02,
+            inout(ymm_reg) * c10,
+            inout(ymm_reg) * c12,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+}
+
+/// The normal kernel: [`NORMAL_STEP`] elements per iteration, software-pipelined.
+///
+/// Iteration `t` turns the blocks that iteration `t − 1` made into values while it makes
+/// the blocks of iteration `t + 1`, one Philox round beside each step of the Box–Muller
+/// polynomials. Alone, either chain is mostly waiting on the latency of the one before
+/// (a Horner step depends on the previous one; a round on the previous round), and the
+/// core's reorder window, a few hundred instructions, is too short to reach the other
+/// on its own; interleaved in program order they fill each other's gaps. Measured 18 %
+/// faster on a cache-resident buffer (665 → 785 M values/s, Zen 3). The last iteration
+/// makes blocks that are never used; the values are those of the plain order.
 #[target_feature(enable = "avx2")]
 fn normal_f32_avx2(keys: Keys, j: u64, mean: f32, std: f32, out: &mut [f32]) -> usize {
     let s = Schedule::new(keys);
     let (mean, std) = (splat(mean), splat(std));
-    let offset = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
     let n = out.len() - out.len() % NORMAL_STEP;
     let mut j = j;
+    let mut blocks = philox(&s, counters(j));
     for chunk in out[..n].chunks_exact_mut(NORMAL_STEP) {
-        let mut ctr = [[_mm256_setzero_si256(); 2]; SETS];
-        for (set, c) in ctr.iter_mut().enumerate() {
-            let first = j.wrapping_add((SET * set) as u64);
-            *c = if (first as u32).checked_add(SET as u32 - 1).is_some() {
-                // No carry into the high word within the set.
-                [
-                    _mm256_add_epi32(_mm256_set1_epi32(first as u32 as i32), offset),
-                    _mm256_set1_epi32((first >> 32) as u32 as i32),
-                ]
-            } else {
-                let block = |o: u32| first.wrapping_add(u64::from(o));
-                let lo = OFFSET.map(|o| block(o) as u32 as i32);
-                // The high word in the order permuted by SIGMA (see `philox`).
-                let hi = OFFSET_SIGMA.map(|o| (block(o) >> 32) as u32 as i32);
-                [
-                    _mm256_setr_epi32(lo[0], lo[1], lo[2], lo[3], lo[4], lo[5], lo[6], lo[7]),
-                    _mm256_setr_epi32(hi[0], hi[1], hi[2], hi[3], hi[4], hi[5], hi[6], hi[7]),
-                ]
-            };
-        }
-        let c = philox(&s, ctr);
+        j = j.wrapping_add((SET * SETS) as u64);
         // Pair A of each block is (w0, w1), pair B is (w2, w3): vector 2·set is pair A
         // of the set, 2·set + 1 pair B.
-        let wa: [__m256i; V] = core::array::from_fn(|i| c[i / 2][2 * (i % 2)]);
-        let wb: [__m256i; V] = core::array::from_fn(|i| c[i / 2][2 * (i % 2) + 1]);
-        let z = box_muller(wa, wb, mean, std);
-        for (set, o) in chunk.chunks_exact_mut(4 * SET).enumerate() {
-            let ((ca, sa), (cb, sb)) = (z[2 * set], z[2 * set + 1]);
-            // Transpose: block of lane l is (ca, sa, cb, sb)[l].
-            let a_lo = _mm256_castps_pd(_mm256_unpacklo_ps(ca, sa));
-            let a_hi = _mm256_castps_pd(_mm256_unpackhi_ps(ca, sa));
-            let b_lo = _mm256_castps_pd(_mm256_unpacklo_ps(cb, sb));
-            let b_hi = _mm256_castps_pd(_mm256_unpackhi_ps(cb, sb));
-            let rows = [
-                _mm256_unpacklo_pd(a_lo, b_lo),
-                _mm256_unpackhi_pd(a_lo, b_lo),
-                _mm256_unpacklo_pd(a_hi, b_hi),
-                _mm256_unpackhi_pd(a_hi, b_hi),
-            ];
-            for (row, o) in rows.into_iter().zip(o.chunks_exact_mut(8)) {
-                assert!(o.len() == 8);
-                // SAFETY: `o` is exactly 8 floats (checked above); `storeu` needs no
-                // alignment.
-                unsafe { _mm256_storeu_ps(o.as_mut_ptr(), _mm256_castpd_ps(row)) };
-            }
-        }
-        j = j.wrapping_add((SET * SETS) as u64);
+        let a: [__m256i; V] = core::array::from_fn(|i| blocks[i / 2][2 * (i % 2)]);
+        let b: [__m256i; V] = core::array::from_fn(|i| blocks[i / 2][2 * (i % 2) + 1]);
+        let mut next = round0(&s, counters(j));
+        let mut bm = BoxMuller::start(a, b);
+        fence(&mut bm, &mut next);
+        round(&mut next, s.k[1]);
+        bm.ln_step(LN_P[1]);
+        fence(&mut bm, &mut next);
+        round(&mut next, s.k[2]);
+        bm.ln_step(LN_P[2]);
+        bm.sincos_step(0);
+        fence(&mut bm, &mut next);
+        round(&mut next, s.k[3]);
+        bm.ln_step(LN_P[3]);
+        bm.sincos_step(1);
+        fence(&mut bm, &mut next);
+        round(&mut next, s.k[4]);
+        bm.ln_step(LN_P[4]);
+        bm.sincos_step(2);
+        fence(&mut bm, &mut next);
+        round(&mut next, s.k[5]);
+        bm.ln_step(LN_P[5]);
+        bm.sincos_step(3);
+        fence(&mut bm, &mut next);
+        round(&mut next, s.k[6]);
+        bm.ln_step(LN_P[6]);
+        bm.sincos_finish();
+        fence(&mut bm, &mut next);
+        round(&mut next, s.k[7]);
+        bm.ln_step(LN_P[7]);
+        fence(&mut bm, &mut next);
+        round(&mut next, s.k[8]);
+        bm.ln_step(LN_P[8]);
+        fence(&mut bm, &mut next);
+        round(&mut next, s.k[9]);
+        store(bm.finish(mean, std), chunk);
+        blocks = to_counter_order(next);
     }
     n
 }
