@@ -364,6 +364,22 @@ impl MatrixView {
         self.spatial_dims.iter().fold(0, |acc, &d| acc * d + d / 2)
     }
 
+    /// Whether [`offset`](Self::offset)`(r, i, t)` is `(r·inputs + i)·taps + t` for every
+    /// index: the `[rows, cols]` matrix is the storage itself, row-major (PyTorch's layout
+    /// for weights and convolutions, for instance).
+    pub fn is_row_major(&self) -> bool {
+        // Each group of axes must hold its flattened index densely, last axis fastest,
+        // starting at the stride the group below it spans.
+        fn dense(axes: &[(usize, usize)], mut unit: usize) -> bool {
+            axes.iter().rev().all(|&(dim, stride)| {
+                let ok = dim == 1 || stride == unit;
+                unit *= dim;
+                ok
+            })
+        }
+        dense(&self.tap_axes, 1) && dense(&self.in_axes, self.taps) && dense(&self.row_axes, self.cols())
+    }
+
     fn scatter(axes: &[(usize, usize)], mut index: usize) -> usize {
         let mut offset = 0;
         for &(dim, stride) in axes.iter().rev() {
@@ -386,6 +402,29 @@ mod tests {
 
     fn shape(d: &[usize]) -> Shape {
         Shape::new(d.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn row_major_views_are_recognised() {
+        let view = |d: &[usize], layout: Layout| MatrixView::new(&shape(d), &layout).unwrap();
+        let every_offset_is_row_major = |v: &MatrixView| {
+            (0..v.rows()).all(|r| (0..v.cols()).all(|c| v.offset(r, c / v.taps(), c % v.taps()) == r * v.cols() + c))
+        };
+        for (d, layout) in [
+            (&[6, 4][..], Layout::Torch),
+            (&[6, 4, 3, 2][..], Layout::Torch),
+            (&[6, 1, 3][..], Layout::Torch),
+            (&[1, 5][..], Layout::Jax),
+            (&[4, 6][..], Layout::Jax),
+            (&[3, 2, 4, 6][..], Layout::Jax),
+            (&[4, 6, 3][..], Layout::TorchTransposed),
+        ] {
+            let v = view(d, layout.clone());
+            assert_eq!(v.is_row_major(), every_offset_is_row_major(&v), "{d:?} {layout:?}");
+        }
+        assert!(view(&[6, 4, 3, 2], Layout::Torch).is_row_major());
+        assert!(!view(&[4, 6], Layout::Jax).is_row_major());
+        assert!(!view(&[3, 2, 4, 6], Layout::Jax).is_row_major());
     }
 
     #[test]

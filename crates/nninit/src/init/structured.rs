@@ -6,6 +6,7 @@
 //! the whole, which is computed (the values are still identical to the same
 //! elements of the whole).
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{self, Error, Result};
@@ -112,10 +113,14 @@ impl Orthogonal {
         let view = spec.matrix_view()?;
         let (rows, cols) = (view.rows(), view.cols());
         let q = haar::<E>(stream, rows, cols);
-        for r in 0..rows {
-            for c in 0..cols {
-                let v = E::from_f64(q[r * cols + c].to_f64() * self.gain);
-                out[view.offset(r, c / view.taps(), c % view.taps())] = v;
+        let scale = |v: E| E::from_f64(v.to_f64() * self.gain);
+        if view.is_row_major() {
+            out.par_iter_mut().zip(q.par_iter()).with_min_len(1 << 14).for_each(|(o, &v)| *o = scale(v));
+        } else {
+            for r in 0..rows {
+                for c in 0..cols {
+                    out[view.offset(r, c / view.taps(), c % view.taps())] = scale(q[r * cols + c]);
+                }
             }
         }
         Ok(())
