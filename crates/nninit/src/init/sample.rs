@@ -17,7 +17,7 @@ pub(crate) enum Sampler {
     Truncated(TruncatedSampler),
 }
 
-/// Elements per unit of parallel work when a conversion buffer is needed.
+/// Elements per stack tile of the truncated normal's uniforms.
 const CHUNK: usize = 1024;
 
 impl Sampler {
@@ -82,18 +82,12 @@ fn fill_kernel<E: Element>(
     } else if let Some(out) = E::as_f64_slice(out) {
         stream::par_fill(start, out, |offset, chunk| wide(stream, offset, chunk));
     } else {
+        let convert = |v: f32| match bounds {
+            Bounds::None => E::from_f32(v),
+            Bounds::Within(low, high) => E::round_within(f64::from(v), low, high),
+        };
         stream::par_fill(start, out, |offset, chunk: &mut [E]| {
-            let mut buf = [0.0f32; CHUNK];
-            for (k, part) in chunk.chunks_mut(CHUNK).enumerate() {
-                let b = &mut buf[..part.len()];
-                narrow(stream, offset + (k * CHUNK) as u64, b);
-                for (x, &v) in part.iter_mut().zip(b.iter()) {
-                    *x = match bounds {
-                        Bounds::None => E::from_f32(v),
-                        Bounds::Within(low, high) => E::round_within(f64::from(v), low, high),
-                    };
-                }
-            }
+            stream::via_f32(offset, chunk, |s, tile| narrow(stream, s, tile), convert);
         });
     }
 }

@@ -406,8 +406,10 @@ impl Philox {
     }
 }
 
-/// Generates f32 elements `start..` through a stack tile and converts each with `conv`.
-fn via_f32<T>(start: u64, out: &mut [T], gen_f32: impl Fn(u64, &mut [f32]), conv: fn(f32) -> T) {
+/// Generates f32 elements `start..` through a stack tile and converts each with `conv`:
+/// the one conversion loop behind every narrower output (the bf16 and f16 streams here,
+/// and the initializers' bf16/f16 fills, whose conversion also keeps bounds).
+pub(crate) fn via_f32<T>(start: u64, out: &mut [T], gen_f32: impl Fn(u64, &mut [f32]), conv: impl Fn(f32) -> T) {
     let mut tile = [0.0f32; TILE];
     for (n, chunk) in out.chunks_mut(TILE).enumerate() {
         let t = &mut tile[..chunk.len()];
