@@ -1,5 +1,7 @@
 //! Fill throughput of nninit's initializers beside a plain memory write, and
-//! orthogonal initialization at 1024² and 4096².
+//! orthogonal initialization at 1024² and 4096² beside faer's own QR and thin Q of a
+//! matrix of the same Gaussians (`Mat::qr` then `Qr::compute_thin_Q`, faer's global
+//! parallelism: what a user of faer would write).
 //!
 //! `cargo bench -p nninit-benches`; `RAYON_NUM_THREADS=1` for one thread.
 
@@ -49,6 +51,10 @@ fn orthogonal(c: &mut Criterion) {
                 black_box(&buf);
             })
         });
+        // The peer: faer's QR and thin Q of the same Gaussians, already in a faer matrix.
+        stream.normal_f32(0, &mut buf, 0.0, 1.0);
+        let a = faer::Mat::<f32>::from_fn(n, n, |i, j| buf[i * n + j]);
+        group.bench_function(format!("faer_qr_thin_q_{n}x{n}"), |b| b.iter(|| black_box(a.qr().compute_thin_Q())));
     }
     group.finish();
 }
