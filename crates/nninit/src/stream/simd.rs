@@ -220,11 +220,13 @@ struct BoxMuller {
     p: [__m256; V],
     /// `ln`'s exponent, as f32.
     fe: [__m256; V],
-    /// The reduced angle and its square.
+    /// The reduced angle `x` of the specification.
     angle: [__m256; V],
+    /// Its square, `z`.
     angle2: [__m256; V],
-    /// The sine and cosine polynomials so far; after `sincos_finish`, sin and cos.
+    /// The sine polynomial so far; after `sincos_finish`, the sine.
     sin: [__m256; V],
+    /// The cosine polynomial so far; after `sincos_finish`, the cosine.
     cos: [__m256; V],
     /// `round(4t) + 1.5·2²³`, whose low bits are the quadrant.
     qm: [__m256; V],
@@ -432,9 +434,10 @@ fn fence(bm: &mut BoxMuller, c: &mut [State; SETS]) {
 /// polynomials. Alone, either chain is mostly waiting on the latency of the one before
 /// (a Horner step depends on the previous one; a round on the previous round), and the
 /// core's reorder window, a few hundred instructions, is too short to reach the other
-/// on its own; interleaved in program order they fill each other's gaps. Measured 18 %
-/// faster on a cache-resident buffer (665 → 785 M values/s, Zen 3). The last iteration
-/// makes blocks that are never used; the values are those of the plain order.
+/// on its own; interleaved in program order they fill each other's gaps. Measured 17 %
+/// faster on a cache-resident buffer (best of runs, 618 → 726 M values/s, Zen 3). The
+/// last iteration makes blocks that are never used; the values are those of the plain
+/// order.
 #[target_feature(enable = "avx2")]
 fn normal_f32_avx2(keys: Keys, j: u64, mean: f32, std: f32, out: &mut [f32]) -> usize {
     let s = Schedule::new(keys);
