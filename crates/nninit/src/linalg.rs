@@ -156,9 +156,11 @@ impl Orientation {
             Self::Tall => data.par_chunks_mut(TILE * n).enumerate().for_each(|(c, out)| {
                 let i0 = c * TILE;
                 let i1 = i0 + out.len() / n;
+                let mut strip: Vec<&[T]> = Vec::with_capacity(TILE);
                 for j0 in (0..n).step_by(TILE) {
                     let j1 = (j0 + TILE).min(n);
-                    let strip: Vec<&[T]> = (j0..j1).map(|j| &column_slice(q, j)[i0..i1]).collect();
+                    strip.clear();
+                    strip.extend((j0..j1).map(|j| &column_slice(q, j)[i0..i1]));
                     for (ii, row) in out.chunks_exact_mut(n).enumerate() {
                         for ((o, column), &s) in row[j0..j1].iter_mut().zip(&strip).zip(&signs[j0..j1]) {
                             *o = column[ii] * s;

@@ -349,23 +349,22 @@ const OFFSET_SIGMA: [u32; 8] = [0, 4, 2, 6, 1, 5, 3, 7];
 #[inline]
 #[target_feature(enable = "avx2")]
 fn counters(j: u64) -> [[__m256i; 2]; SETS] {
+    let lanes = |v: [u32; 8]| {
+        let v = v.map(|x| x as i32);
+        _mm256_setr_epi32(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7])
+    };
     core::array::from_fn(|set| {
         let first = j.wrapping_add((SET * set) as u64);
         if (first as u32).checked_add(SET as u32 - 1).is_some() {
             // No carry into the high word within the set.
             [
-                _mm256_add_epi32(_mm256_set1_epi32(first as u32 as i32), _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7)),
+                _mm256_add_epi32(_mm256_set1_epi32(first as u32 as i32), lanes(OFFSET)),
                 _mm256_set1_epi32((first >> 32) as u32 as i32),
             ]
         } else {
             let block = |o: u32| first.wrapping_add(u64::from(o));
-            let lo = OFFSET.map(|o| block(o) as u32 as i32);
             // The high word in the order permuted by SIGMA (see `round0`).
-            let hi = OFFSET_SIGMA.map(|o| (block(o) >> 32) as u32 as i32);
-            [
-                _mm256_setr_epi32(lo[0], lo[1], lo[2], lo[3], lo[4], lo[5], lo[6], lo[7]),
-                _mm256_setr_epi32(hi[0], hi[1], hi[2], hi[3], hi[4], hi[5], hi[6], hi[7]),
-            ]
+            [lanes(OFFSET.map(|o| block(o) as u32)), lanes(OFFSET_SIGMA.map(|o| (block(o) >> 32) as u32))]
         }
     })
 }
@@ -451,6 +450,8 @@ fn normal_f32_avx2(keys: Keys, j: u64, mean: f32, std: f32, out: &mut [f32]) -> 
         // of the set, 2·set + 1 pair B.
         let a: [__m256i; V] = core::array::from_fn(|i| blocks[i / 2][2 * (i % 2)]);
         let b: [__m256i; V] = core::array::from_fn(|i| blocks[i / 2][2 * (i % 2) + 1]);
+        // The schedule is written out rather than looped: a closure or a loop over `r` would
+        // lose the target feature or leave the indices to run time in this hot loop.
         let mut next = round0(&s, counters(j));
         let mut bm = BoxMuller::start(a, b);
         fence(&mut bm, &mut next);
