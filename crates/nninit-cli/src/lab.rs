@@ -1,7 +1,7 @@
 //! `nninit lab`: train and compare initializations on real data, and write the report.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
@@ -36,6 +36,18 @@ enum LabCommand {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Draw a run's report again from its results.jsonl: after an upgrade of nninit, or
+    /// into another folder.
+    Report {
+        /// A folder that `nninit lab run` wrote, or the results.jsonl in it.
+        path: PathBuf,
+        /// Where to write the report (default: the folder the results are in).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Print the results as JSON instead of the summary table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Options of a lab run.
@@ -69,6 +81,7 @@ pub fn run(args: Args) -> Result<()> {
     match args.command {
         Some(LabCommand::List { json }) => list(json),
         Some(LabCommand::Run { experiment, run }) => run_experiment(&experiment, run),
+        Some(LabCommand::Report { path, out, json }) => redraw(&path, out, json),
         None => run_experiment("quick", args.run),
     }
 }
@@ -101,6 +114,26 @@ fn list(json: bool) -> Result<()> {
         println!("               {}", first.trim_end_matches('.'));
     }
     println!("\nRun one with `nninit lab run NAME`, or write your own TOML (see experiments/quick.toml).");
+    Ok(())
+}
+
+/// `nninit lab report`: reads `results.jsonl` and writes the whole report again.
+fn redraw(path: &Path, out: Option<PathBuf>, json: bool) -> Result<()> {
+    let file = if path.is_dir() { path.join("results.jsonl") } else { path.to_path_buf() };
+    let results = report::read_results(&file)?;
+    let out = match out {
+        Some(out) => out,
+        None => match file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
+    };
+    let files = report::write_report(&results, &out)?;
+    if json {
+        return crate::print_json(&results);
+    }
+    println!("{}", report::summary_table(&results));
+    println!("{}: {} runs. Report: {}", results.name, results.runs.len(), files.html.display());
     Ok(())
 }
 

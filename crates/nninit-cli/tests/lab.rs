@@ -70,6 +70,28 @@ fn lab_run_writes_the_report() {
     assert!(html.contains("<svg") && !html.contains("<script"), "self-contained, no scripts");
     let table = String::from_utf8_lossy(&run.stdout);
     assert!(table.contains("relu-d4/He") && table.contains("LSUV"), "{table}");
+
+    // Drawn again from results.jsonl, into another folder: the same files, byte for byte.
+    let again = dir.path().join("again");
+    let redraw = nninit(&["lab", "report", out.to_str().unwrap(), "--out", again.to_str().unwrap()]);
+    assert!(redraw.status.success(), "{}", stderr(&redraw));
+    assert!(String::from_utf8_lossy(&redraw.stdout).contains("relu-d4/He"));
+    let files = |d: &std::path::Path| {
+        let mut names: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(files(&out), files(&again));
+    for name in files(&out) {
+        let (a, b) = (std::fs::read(out.join(&name)).unwrap(), std::fs::read(again.join(&name)).unwrap());
+        assert!(a == b, "{name:?} differs when drawn again");
+    }
+    // In place, from the file itself.
+    let in_place = nninit(&["lab", "report", out.join("results.jsonl").to_str().unwrap(), "--json"]);
+    assert!(in_place.status.success(), "{}", stderr(&in_place));
+    let v: serde_json::Value = serde_json::from_slice(&in_place.stdout).unwrap();
+    assert_eq!(v["runs"].as_array().unwrap().len(), 6);
+    assert_eq!(files(&out), files(&again), "nothing left behind");
 }
 
 #[test]
@@ -98,5 +120,10 @@ fn bad_lab_input_is_one_line_and_exit_2() {
         "nninit data fetch",
     );
     assert_bad_input(&["lab", "run", "smoke", "--backend", "tpu"], "tpu");
+    assert_bad_input(&["lab", "report", empty.to_str().unwrap()], "cannot read");
+    let old = dir.path().join("old.jsonl");
+    std::fs::write(&old, "{\"kind\":\"step\",\"label\":\"a\",\"seed\":0,\"step\":1,\"loss\":2.3}\n").unwrap();
+    assert_bad_input(&["lab", "report", old.to_str().unwrap()], "line 1: the first row must be the `experiment` row");
+    assert!(!dir.path().join("report.html").exists(), "no report from bad input");
     assert!(!dir.path().join("runs").exists());
 }

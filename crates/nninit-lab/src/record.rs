@@ -5,6 +5,30 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Reading back what `serde_json` writes for non-finite numbers: it writes NaN and ±∞ as
+/// `null`, so a diverged run's losses are `null` in `results.jsonl`. These read `null` as
+/// NaN, so that every row the lab writes can be read again (an infinity comes back as NaN;
+/// an optional number that was non-finite comes back as `None`).
+pub(crate) mod nan_null {
+    use serde::{Deserialize, Deserializer};
+
+    /// A number, or `null` as NaN.
+    pub(crate) fn f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+
+    /// A list of numbers, each `null` as NaN.
+    pub(crate) fn vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(d)?.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+    }
+
+    /// A list of pairs of numbers, each `null` as NaN.
+    pub(crate) fn pairs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(f64, f64)>, D::Error> {
+        let pairs = Vec::<(Option<f64>, Option<f64>)>::deserialize(d)?;
+        Ok(pairs.into_iter().map(|(a, b)| (a.unwrap_or(f64::NAN), b.unwrap_or(f64::NAN))).collect())
+    }
+}
+
 /// Which kind of network a configuration trains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -39,6 +63,7 @@ pub struct RunConfig {
     /// Optimizer name (`sgd`, `adam`).
     pub optimizer: String,
     /// Learning rate.
+    #[serde(deserialize_with = "nan_null::f64")]
     pub lr: f64,
     /// Dataset name (`digits`, `mnist`, `fashion-mnist`).
     pub dataset: String,
@@ -63,6 +88,7 @@ pub struct StepRow {
     /// Optimizer step, counted from 1.
     pub step: usize,
     /// Mini-batch training loss before this step's update.
+    #[serde(deserialize_with = "nan_null::f64")]
     pub loss: f64,
 }
 
@@ -74,18 +100,25 @@ pub struct LayerStats {
     /// Layer name, e.g. `hidden.3` or `conv.7`.
     pub name: String,
     /// Mean of the layer's post-activation output over the batch.
+    #[serde(deserialize_with = "nan_null::f64")]
     pub act_mean: f64,
     /// Standard deviation of the layer's post-activation output over the batch.
+    #[serde(deserialize_with = "nan_null::f64")]
     pub act_std: f64,
     /// Standard deviation of the pre-activation.
+    #[serde(deserialize_with = "nan_null::f64")]
     pub preact_std: f64,
     /// Fraction of units whose activation derivative is zero for every example of the batch (dead ReLUs).
+    #[serde(deserialize_with = "nan_null::f64")]
     pub dead_fraction: f64,
     /// Fraction of outputs whose activation is saturated (|derivative| < 0.01); 0 for activations that do not saturate.
+    #[serde(deserialize_with = "nan_null::f64")]
     pub saturated_fraction: f64,
     /// Standard deviation of the loss gradient with respect to this layer's weight.
+    #[serde(deserialize_with = "nan_null::f64")]
     pub grad_std: f64,
     /// Standard deviation of the loss gradient with respect to this layer's pre-activation.
+    #[serde(deserialize_with = "nan_null::f64")]
     pub backprop_std: f64,
 }
 
@@ -93,8 +126,10 @@ pub struct LayerStats {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Spectrum {
     /// Singular values, largest first.
+    #[serde(deserialize_with = "nan_null::vec")]
     pub singular_values: Vec<f64>,
     /// Mean squared singular value (the mean of the Jacobian's squared Frobenius norm per dimension).
+    #[serde(deserialize_with = "nan_null::f64")]
     pub mean_squared: f64,
     /// Mean-field theory's prediction of the mean squared singular value (∏ χ₁(q^l) along the input's length
     /// trajectory; χ₁^(L−1) at the fixed point), where it applies.
@@ -120,8 +155,10 @@ pub struct Verdict {
     /// Healthy, vanishing or exploding.
     pub kind: SignalKind,
     /// Geometric-mean ratio of activation std from one layer to the next.
+    #[serde(deserialize_with = "nan_null::f64")]
     pub forward_rate: f64,
     /// Geometric-mean ratio of backpropagated gradient std from one layer to the previous one (input side over output side).
+    #[serde(deserialize_with = "nan_null::f64")]
     pub backward_rate: f64,
     /// One sentence a practitioner can act on.
     pub sentence: String,
@@ -144,10 +181,12 @@ pub struct EvalRow {
     /// Optimizer steps done before this evaluation.
     pub step: usize,
     /// Mean loss over the test set.
+    #[serde(deserialize_with = "nan_null::f64")]
     pub test_loss: f64,
     /// Accuracy over the test set (classification), in [0, 1]; `None` for regression.
     pub test_accuracy: Option<f64>,
     /// L2 norm of each layer's weight gradient on the last training batch, from the input.
+    #[serde(deserialize_with = "nan_null::vec")]
     pub grad_norms: Vec<f64>,
     /// Per-layer activation and gradient statistics at this point, where the experiment asks for them.
     pub layers: Option<Vec<LayerStats>>,
@@ -175,6 +214,7 @@ pub struct RunRecord {
     /// The first step at which the training loss (smoothed over 10 steps) fell below the experiment's criterion.
     pub steps_to_criterion: Option<usize>,
     /// Wall-clock seconds the run took.
+    #[serde(deserialize_with = "nan_null::f64")]
     pub seconds: f64,
 }
 
@@ -194,6 +234,7 @@ pub struct ExperimentResults {
     /// Mean-field theory overlays, for experiments that draw them (edge of chaos).
     pub theory: Option<TheoryOverlay>,
     /// Seconds the whole experiment took.
+    #[serde(deserialize_with = "nan_null::f64")]
     pub seconds: f64,
 }
 
@@ -201,7 +242,9 @@ pub struct ExperimentResults {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TheoryOverlay {
     /// σ_b² the curve was computed at.
+    #[serde(deserialize_with = "nan_null::f64")]
     pub sigma_b2: f64,
     /// Points (σ_w², 6·ξ_c), the predicted maximum trainable depth.
+    #[serde(deserialize_with = "nan_null::pairs")]
     pub trainable_depth: Vec<(f64, f64)>,
 }

@@ -4,7 +4,7 @@
 //!
 //! | file | content |
 //! |---|---|
-//! | `results.jsonl` | every measured row, one JSON object per line, tagged `"kind"`: `run`, `step`, `eval`, `layer`, `jacobian` |
+//! | `results.jsonl` | every measured row, one JSON object per line, tagged `"kind"`: `experiment` (first), `run`, `step`, `eval`, `layer`, `jacobian`; [`read_results`] reads it back |
 //! | `summary.csv` | one row per configuration ([`SummaryRow`]) |
 //! | `<figure>.svg`, `<figure>.png` | each figure, as vector and bitmap |
 //! | `report.html` | the page: description, expectation, summary, figures with captions, run times |
@@ -66,6 +66,24 @@ pub enum ReportError {
     /// The bundled font could not be loaded.
     #[error("the bundled font is invalid")]
     Font,
+    /// A results file could not be read.
+    #[error("cannot read `{}`", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A line of a results file is not a row the lab writes.
+    #[error("`{}` line {line}: {reason}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The line, counted from 1.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// The files [`write_report`] wrote.
@@ -144,6 +162,23 @@ pub fn write_report(results: &ExperimentResults, out_dir: &Path) -> Result<Repor
     let html = stage.write("report.html", html::page(results, &summary_rows, &rendered, &skipped).as_bytes())?;
     stage.commit()?;
     Ok(ReportFiles { results_jsonl, summary_csv, html, figures: paths })
+}
+
+/// Reads the results of an experiment back from the `results.jsonl` that [`write_report`] wrote, so that
+/// the report can be drawn again (`nninit lab report DIR`) or the rows analysed elsewhere.
+///
+/// Writing the results read from a report's `results.jsonl` gives the same `results.jsonl`, `summary.csv`
+/// and figures again. Non-finite numbers, which JSON writes as `null`, come back as NaN (or as `None`
+/// where the number is optional).
+///
+/// # Errors
+///
+/// [`ReportError::Read`] when the file cannot be read, [`ReportError::Parse`] when a line is not a row the
+/// lab writes, the first row is not the `experiment` row, or a row names a run that has no `run` row before it.
+pub fn read_results(path: &Path) -> Result<ExperimentResults, ReportError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ReportError::Read { path: path.to_path_buf(), source })?;
+    rows::parse(&text, path)
 }
 
 /// Draws one probe's per-layer activation and gradient std (log scale) into `path`, SVG or PNG by its

@@ -179,7 +179,10 @@ fn small_experiment_writes_every_file() {
     assert_eq!(count(&rows, "eval"), evals);
     assert_eq!(count(&rows, "layer"), 2 * 5);
     assert_eq!(count(&rows, "jacobian"), 2);
-    assert_eq!(rows.len(), 4 + steps + evals + 10 + 2);
+    assert_eq!(count(&rows, "experiment"), 1);
+    assert_eq!(rows[0]["kind"], "experiment");
+    assert_eq!(rows[0]["expectation"], "What the literature reports.");
+    assert_eq!(rows.len(), 1 + 4 + steps + evals + 10 + 2);
     // The NaN loss of the diverged run is written as null.
     assert!(rows.iter().any(|r| r["kind"] == "step" && r["loss"].is_null()));
     let diverged = rows.iter().find(|r| r["kind"] == "run" && r["status"] == "diverged").unwrap();
@@ -237,7 +240,9 @@ fn empty_experiment_writes_a_page_without_figures() {
     let r = results("empty", Vec::new());
     let files = write_report(&r, dir.path()).unwrap();
     assert!(files.figures.is_empty());
-    assert_eq!(std::fs::read_to_string(&files.results_jsonl).unwrap(), "");
+    let rows = read_lines(&files.results_jsonl);
+    assert_eq!((rows.len(), &rows[0]["kind"]), (1, &serde_json::json!("experiment")), "the experiment row alone");
+    assert!(read_results(&files.results_jsonl).unwrap().runs.is_empty());
     assert_eq!(std::fs::read_to_string(&files.summary_csv).unwrap().lines().count(), 1);
     let html = std::fs::read_to_string(&files.html).unwrap();
     assert!(html.contains("No runs were recorded"));
@@ -464,4 +469,79 @@ fn glance_names_the_rate_that_decided_the_verdict() {
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(html.contains("(back-propagated gradient std ×1.25 per layer)"), "gradient rate missing");
     assert!(!html.contains("(activation std ×0.998 per layer)"), "quotes the activation rate instead");
+}
+
+/// Every file of a report folder, by name, with its bytes.
+fn folder(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_report_drawn_again_from_its_results_jsonl_is_the_same_report() {
+    for original in [small(), demo_he(), demo_edge(), demo_saxe()] {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let files = write_report(&original, a.path()).unwrap();
+        let read = read_results(&files.results_jsonl).unwrap();
+        // Same values, NaN for NaN (JSON compares the non-finite numbers as null on both sides).
+        assert_eq!(serde_json::to_value(&read).unwrap(), serde_json::to_value(&original).unwrap(), "{}", original.name);
+        write_report(&read, b.path()).unwrap();
+        let (first, second) = (folder(a.path()), folder(b.path()));
+        assert_eq!(first.keys().collect::<Vec<_>>(), second.keys().collect::<Vec<_>>(), "{}", original.name);
+        for (name, bytes) in &first {
+            assert!(bytes == &second[name], "{}: {name} differs when drawn again", original.name);
+        }
+    }
+    // The diverged run's losses are NaN again, not zero or missing.
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_report(&small(), dir.path()).unwrap();
+    let read = read_results(&files.results_jsonl).unwrap();
+    let diverged = read.runs.iter().find(|r| matches!(r.status, RunStatus::Diverged { step: 12 })).unwrap();
+    assert!(diverged.steps.last().unwrap().loss.is_nan());
+    assert_eq!(diverged.steps.len(), small().runs[2].steps.len());
+}
+
+#[test]
+fn results_that_are_not_the_labs_are_typed_errors_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_report(&small(), dir.path()).unwrap();
+    let text = std::fs::read_to_string(&files.results_jsonl).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let path = dir.path().join("edited.jsonl");
+    let parse_error = |content: String| {
+        std::fs::write(&path, content).unwrap();
+        match read_results(&path).unwrap_err() {
+            ReportError::Parse { line, reason, .. } => (line, reason),
+            other => panic!("{other:?}"),
+        }
+    };
+    // Written before the `experiment` row existed: the first row is a run.
+    let (line, reason) = parse_error(lines[1..].join("\n"));
+    assert_eq!(line, 1);
+    assert!(reason.contains("`experiment` row"), "{reason}");
+    // A step row before its run's row.
+    let (line, reason) = parse_error([lines[0], lines[2], lines[1]].join("\n"));
+    assert_eq!(line, 2);
+    assert!(reason.contains("relu-d5/he_normal") && reason.contains("seed 0"), "{reason}");
+    // A line that is not JSON, and a run row without its config.
+    let (line, _) = parse_error([lines[0], lines[1], "{not json"].join("\n"));
+    assert_eq!(line, 3);
+    let (line, reason) = parse_error([lines[0], r#"{"kind":"run","label":"x","seed":0}"#].join("\n"));
+    assert_eq!(line, 2);
+    assert!(reason.contains("missing field"), "{reason}");
+    // The same run twice.
+    let (line, reason) = parse_error([lines[0], lines[1], lines[1]].join("\n"));
+    assert_eq!(line, 3);
+    assert!(reason.contains("second `run` row"), "{reason}");
+    let (line, reason) = parse_error(String::new());
+    assert_eq!((line, reason.as_str()), (1, "the file is empty"));
+    // A missing file.
+    let err = read_results(&dir.path().join("missing.jsonl")).unwrap_err();
+    assert!(matches!(err, ReportError::Read { .. }), "{err:?}");
+    assert!(err.to_string().starts_with("cannot read `"), "{err}");
 }
