@@ -177,8 +177,8 @@ pub(super) fn jsonl(results: &ExperimentResults) -> Result<String, ReportError> 
 }
 
 /// Why a file without the `experiment` row cannot be read.
-const NO_HEADER: &str = "the first row must be the `experiment` row (files written before nninit 0.1.0 \
-     have none: run the experiment again)";
+const NO_HEADER: &str = "the first row must be the `experiment` row, which the lab writes first (files \
+     from before it was added have none: run the experiment again)";
 
 /// A run being rebuilt from its rows: the record, and the probe's parts until its end.
 struct Partial {
