@@ -1,16 +1,16 @@
 //! `nninit explain` and `nninit materialize` on whole models: run the real binary.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn nninit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nninit")).args(args).output().expect("the binary runs")
-}
+use std::path::Path;
+use std::process::Command;
+
+use common::{assert_bad_input, nninit, stdout};
 
 fn ok(args: &[&str]) -> String {
     let out = nninit(args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    assert!(out.status.success(), "{args:?}: {}", common::stderr(&out));
+    stdout(&out)
 }
 
 fn names(dir: &Path) -> Vec<String> {
@@ -22,11 +22,7 @@ fn names(dir: &Path) -> Vec<String> {
 
 /// One clear error line, exit code 2, no panic, nothing written under `out`.
 fn assert_bad(args: &[&str], needle: &str, out: &Path) {
-    let o = nninit(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.lines().count(), 1, "{err:?}");
-    assert!(err.starts_with("nninit: ") && err.contains(needle), "{args:?}: `{needle}` not in {err:?}");
+    assert_bad_input(args, needle);
     assert!(names(out).is_empty(), "{args:?} left {:?}", names(out));
 }
 

@@ -133,7 +133,7 @@ pub enum Error {
         reason: String,
     },
     /// An I/O error on a path.
-    #[error("{action} `{path}`: {source}")]
+    #[error("{action} `{path}`")]
     Io {
         /// What was being done (`cannot write`, `cannot rename`, ...).
         action: &'static str,

@@ -32,4 +32,5 @@ pub fn assert_bad_input(args: &[&str], needle: &str) {
     assert!(err.starts_with("nninit: "), "{err}");
     assert!(err.contains(needle), "{args:?}: `{needle}` not in {err:?}");
     assert!(!err.contains("panicked"), "{err}");
+    assert!(err.matches("(os error").count() <= 1, "{args:?}: the OS error printed twice: {err}");
 }

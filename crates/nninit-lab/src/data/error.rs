@@ -18,7 +18,7 @@ pub enum DataError {
         hint: String,
     },
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file involved.
         path: PathBuf,
@@ -26,7 +26,7 @@ pub enum DataError {
         source: std::io::Error,
     },
     /// A `.gz` file is not valid gzip data.
-    #[error("{path}: not valid gzip data: {source}")]
+    #[error("{path}: not valid gzip data")]
     BadGzip {
         /// The compressed file.
         path: PathBuf,
