@@ -127,9 +127,8 @@ const SIGMA: i32 = 0b11_01_10_00;
 /// `c0` is in the old `c1`'s order, the new `c1` in the old `c2`'s, and so on).
 #[inline]
 #[target_feature(enable = "avx2")]
-fn round(c: &mut [State; SETS], k: [__m256i; 2]) {
-    let m0 = _mm256_set1_epi32(M0 as i32);
-    let m1 = _mm256_set1_epi32(M1 as i32);
+fn round(kc: &Consts, c: &mut [State; SETS], k: [__m256i; 2]) {
+    let (m0, m1) = (kc.m0, kc.m1);
     for c in c.iter_mut() {
         let (hi0, lo0) = mul_hi_lo(c[0], m0);
         let (hi2, lo2) = mul_hi_lo(c[2], m1);
@@ -147,8 +146,8 @@ fn round(c: &mut [State; SETS], k: [__m256i; 2]) {
 /// [`round`] and the key `s.k[r]`, and [`to_counter_order`] ends the bijection.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn round0(s: &Schedule, ctr: [[__m256i; 2]; SETS]) -> [State; SETS] {
-    let m0 = _mm256_set1_epi32(M0 as i32);
+fn round0(kc: &Consts, s: &Schedule, ctr: [[__m256i; 2]; SETS]) -> [State; SETS] {
+    let m0 = kc.m0;
     let mut c = [[_mm256_setzero_si256(); 4]; SETS];
     for (c, [c0, c1]) in c.iter_mut().zip(ctr) {
         // Words 2 and 3 are the same in every lane (so in any lane order).
@@ -172,10 +171,10 @@ fn to_counter_order(mut c: [State; SETS]) -> [State; SETS] {
 /// Philox4x32-10 of the counters, as [`round0`] takes them; the result is in `c0`'s order.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn philox(s: &Schedule, ctr: [[__m256i; 2]; SETS]) -> [State; SETS] {
-    let mut c = round0(s, ctr);
+fn philox(kc: &Consts, s: &Schedule, ctr: [[__m256i; 2]; SETS]) -> [State; SETS] {
+    let mut c = round0(kc, s, ctr);
     for k in &s.k[1..] {
-        round(&mut c, *k);
+        round(kc, &mut c, *k);
     }
     to_counter_order(c)
 }
@@ -184,6 +183,85 @@ fn philox(s: &Schedule, ctr: [[__m256i; 2]; SETS]) -> [State; SETS] {
 #[target_feature(enable = "avx2")]
 fn splat(x: f32) -> __m256 {
     _mm256_set1_ps(x)
+}
+
+/// Every constant vector of the normal kernel, built once per call.
+///
+/// The kernel reads them through `black_box`, so LLVM does not know their values: it keeps
+/// them in memory and folds them into the arithmetic as memory operands. Known constants it
+/// would instead re-broadcast from the constant pool each time the sixteen registers run
+/// out (41 `vbroadcastss` per 64 values), and a broadcast from memory takes a slot on the
+/// FP pipes the arithmetic needs, where a folded operand only takes a load port. Same
+/// values; 5–9 % faster (BENCHMARKS.md).
+struct Consts {
+    /// Philox's multipliers.
+    m0: __m256i,
+    m1: __m256i,
+    /// `ln`'s polynomial, [`LN_P`].
+    ln_p: [__m256; 9],
+    /// The sine and cosine polynomials, [`SIN_P`] and [`COS_P`].
+    sin_p: [__m256; 3],
+    cos_p: [__m256; 3],
+    /// `ln`'s reduction threshold, [`SQRT_HALF`].
+    sqrt_half: __m256,
+    one: __m256,
+    half: __m256,
+    neg_half: __m256,
+    neg_two: __m256,
+    /// ln 2 in two parts, [`LN2_HI`] and [`LN2_LO`].
+    ln2_hi: __m256,
+    ln2_lo: __m256,
+    /// 2π·2⁻²⁴: the angle from `f·2²⁴`.
+    angle_scale: __m256,
+    /// 2⁻²² and 2²²: the quadrant from `k`, and back.
+    inv_two22: __m256,
+    two22: __m256,
+    /// [`BoxMuller::ROUND_MAGIC`].
+    round_magic: __m256,
+    /// 2²⁴, as an integer.
+    two24: __m256i,
+    /// The mantissa bits of an f32.
+    mantissa: __m256i,
+    /// The bits of 0.5: sign 0, biased exponent 126.
+    half_bits: __m256i,
+    /// The exponent bias of `n·2⁻²⁴`, 126 + 24.
+    bias: __m256i,
+    /// The sign bit.
+    sign: __m256i,
+    /// 1, as an integer.
+    one_i: __m256i,
+}
+
+impl Consts {
+    /// The constants, each in all eight lanes.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn new() -> Self {
+        Self {
+            m0: _mm256_set1_epi32(M0 as i32),
+            m1: _mm256_set1_epi32(M1 as i32),
+            ln_p: LN_P.map(|c| splat(c)),
+            sin_p: SIN_P.map(|c| splat(c)),
+            cos_p: COS_P.map(|c| splat(c)),
+            sqrt_half: splat(SQRT_HALF),
+            one: splat(1.0),
+            half: splat(0.5),
+            neg_half: splat(-0.5),
+            neg_two: splat(-2.0),
+            ln2_hi: splat(LN2_HI),
+            ln2_lo: splat(LN2_LO),
+            angle_scale: splat(TAU_F32 / 16_777_216.0),
+            inv_two22: splat(1.0 / 4_194_304.0),
+            two22: splat(4_194_304.0),
+            round_magic: splat(BoxMuller::ROUND_MAGIC),
+            two24: _mm256_set1_epi32(1 << 24),
+            mantissa: _mm256_set1_epi32(0x007f_ffff),
+            half_bits: _mm256_set1_epi32(0x3f00_0000),
+            bias: _mm256_set1_epi32(126 + 24),
+            sign: _mm256_set1_epi32(i32::MIN),
+            one_i: _mm256_set1_epi32(1),
+        }
+    }
 }
 
 /// Vectors of pairs in one iteration of the normal kernel: pair A and pair B of each set.
@@ -213,7 +291,9 @@ fn each<T: Copy, U, const N: usize>(x: [T; N], f: impl FnMut(T) -> U) -> [U; N] 
 /// from `k·2⁻²²`, `f·2²⁴ = k − q·2²²`, and `x = (f·2²⁴)·(2π·2⁻²⁴)`: all exact but the last
 /// product, which rounds the same real number as `f·2π` (scaling by a power of two), so
 /// every bit is as specified.
-struct BoxMuller {
+struct BoxMuller<'a> {
+    /// The constants.
+    k: &'a Consts,
     /// `ln`'s reduced argument, `y` of the specification.
     x: [__m256; V],
     /// `ln`'s polynomial so far.
@@ -232,49 +312,45 @@ struct BoxMuller {
     qm: [__m256; V],
 }
 
-impl BoxMuller {
+impl<'a> BoxMuller<'a> {
     /// 1.5·2²³: adding and subtracting it rounds to the nearest integer.
     const ROUND_MAGIC: f32 = 12_582_912.0;
 
     /// The argument reductions of `ln` and `sincos`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn start(a: [__m256i; V], b: [__m256i; V]) -> Self {
+    fn start(kc: &'a Consts, a: [__m256i; V], b: [__m256i; V]) -> Self {
         // ln: u1·2²⁴ = 2²⁴ − (a >> 8), an integer in [1, 2²⁴].
-        let n = each(a, |w| _mm256_sub_epi32(_mm256_set1_epi32(1 << 24), _mm256_srli_epi32::<8>(w)));
+        let n = each(a, |w| _mm256_sub_epi32(kc.two24, _mm256_srli_epi32::<8>(w)));
         let bits = each(n, |n| _mm256_castps_si256(_mm256_cvtepi32_ps(n)));
         // Positive, so bits >> 23 is the biased exponent (no sign bit to mask off).
-        let e = each(bits, |b| _mm256_sub_epi32(_mm256_srli_epi32::<23>(b), _mm256_set1_epi32(126 + 24)));
-        let m = each(bits, |b| {
-            _mm256_castsi256_ps(_mm256_or_si256(
-                _mm256_and_si256(b, _mm256_set1_epi32(0x007f_ffff)),
-                _mm256_set1_epi32(0x3f00_0000),
-            ))
-        });
-        let small = each(m, |m| _mm256_cmp_ps::<_CMP_LT_OQ>(m, splat(SQRT_HALF)));
+        let e = each(bits, |b| _mm256_sub_epi32(_mm256_srli_epi32::<23>(b), kc.bias));
+        let m = each(bits, |b| _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, kc.mantissa), kc.half_bits)));
+        let small = each(m, |m| _mm256_cmp_ps::<_CMP_LT_OQ>(m, kc.sqrt_half));
         // `small` is −1 (all ones) or 0 as an integer.
         let fe = core::array::from_fn(|i| _mm256_cvtepi32_ps(_mm256_add_epi32(e[i], _mm256_castps_si256(small[i]))));
-        let x = core::array::from_fn(|i| _mm256_sub_ps(_mm256_add_ps(m[i], _mm256_and_ps(small[i], m[i])), splat(1.0)));
+        let x = core::array::from_fn(|i| _mm256_sub_ps(_mm256_add_ps(m[i], _mm256_and_ps(small[i], m[i])), kc.one));
         // sincos: k = b >> 8 sign-extended, q = round(k·2⁻²²), f·2²⁴ = k − q·2²².
-        let rm = splat(Self::ROUND_MAGIC);
+        let rm = kc.round_magic;
         let k = each(b, |w| _mm256_cvtepi32_ps(_mm256_srai_epi32::<8>(w)));
-        let qm = each(k, |k| _mm256_add_ps(_mm256_mul_ps(k, splat(1.0 / 4_194_304.0)), rm));
+        let qm = each(k, |k| _mm256_add_ps(_mm256_mul_ps(k, kc.inv_two22), rm));
         let angle: [__m256; V] = core::array::from_fn(|i| {
             let q = _mm256_sub_ps(qm[i], rm);
-            let f = _mm256_sub_ps(k[i], _mm256_mul_ps(q, splat(4_194_304.0)));
-            _mm256_mul_ps(f, splat(TAU_F32 / 16_777_216.0))
+            let f = _mm256_sub_ps(k[i], _mm256_mul_ps(q, kc.two22));
+            _mm256_mul_ps(f, kc.angle_scale)
         });
         let angle2 = each(angle, |x| _mm256_mul_ps(x, x));
         let zero = [_mm256_setzero_ps(); V];
-        Self { x, p: [splat(LN_P[0]); V], fe, angle, angle2, sin: zero, cos: zero, qm }
+        Self { k: kc, x, p: [kc.ln_p[0]; V], fe, angle, angle2, sin: zero, cos: zero, qm }
     }
 
     /// One Horner step of `ln`'s polynomial: `p = p·x + c`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn ln_step(&mut self, c: f32) {
+    fn ln_step(&mut self, step: usize) {
+        let c = self.k.ln_p[step];
         for (p, &x) in self.p.iter_mut().zip(&self.x) {
-            *p = _mm256_add_ps(_mm256_mul_ps(*p, x), splat(c));
+            *p = _mm256_add_ps(_mm256_mul_ps(*p, x), c);
         }
     }
 
@@ -282,13 +358,14 @@ impl BoxMuller {
     #[inline]
     #[target_feature(enable = "avx2")]
     fn sincos_step(&mut self, k: usize) {
+        let kc = self.k;
         for i in 0..V {
             let z = self.angle2[i];
             match k {
-                0 => self.sin[i] = _mm256_add_ps(_mm256_mul_ps(splat(SIN_P[0]), z), splat(SIN_P[1])),
-                1 => self.cos[i] = _mm256_add_ps(_mm256_mul_ps(splat(COS_P[0]), z), splat(COS_P[1])),
-                2 => self.sin[i] = _mm256_add_ps(_mm256_mul_ps(self.sin[i], z), splat(SIN_P[2])),
-                _ => self.cos[i] = _mm256_add_ps(_mm256_mul_ps(self.cos[i], z), splat(COS_P[2])),
+                0 => self.sin[i] = _mm256_add_ps(_mm256_mul_ps(kc.sin_p[0], z), kc.sin_p[1]),
+                1 => self.cos[i] = _mm256_add_ps(_mm256_mul_ps(kc.cos_p[0], z), kc.cos_p[1]),
+                2 => self.sin[i] = _mm256_add_ps(_mm256_mul_ps(self.sin[i], z), kc.sin_p[2]),
+                _ => self.cos[i] = _mm256_add_ps(_mm256_mul_ps(self.cos[i], z), kc.cos_p[2]),
             }
         }
     }
@@ -297,21 +374,22 @@ impl BoxMuller {
     #[inline]
     #[target_feature(enable = "avx2")]
     fn sincos_finish(&mut self) {
+        let kc = self.k;
         for i in 0..V {
             let (x, z) = (self.angle[i], self.angle2[i]);
             let sin_x = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(self.sin[i], z), x), x);
             let cos_x = _mm256_add_ps(
-                _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(self.cos[i], z), z), _mm256_mul_ps(splat(0.5), z)),
-                splat(1.0),
+                _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(self.cos[i], z), z), _mm256_mul_ps(kc.half, z)),
+                kc.one,
             );
             // Odd quadrants swap sin and cos (blendv reads the sign bit: bit 0 moved
             // there); sin is negated in quadrants 2 and 3, cos in quadrants 1 and 2.
             let quadrant = _mm256_castps_si256(self.qm[i]);
-            let sign = _mm256_set1_epi32(i32::MIN);
+            let sign = kc.sign;
             let swap = _mm256_castsi256_ps(_mm256_slli_epi32::<31>(quadrant));
             let sin_sign = _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32::<30>(quadrant), sign));
             let cos_sign = _mm256_castsi256_ps(_mm256_and_si256(
-                _mm256_slli_epi32::<30>(_mm256_add_epi32(quadrant, _mm256_set1_epi32(1))),
+                _mm256_slli_epi32::<30>(_mm256_add_epi32(quadrant, kc.one_i)),
                 sign,
             ));
             self.sin[i] = _mm256_xor_ps(_mm256_blendv_ps(sin_x, cos_x, swap), sin_sign);
@@ -324,14 +402,15 @@ impl BoxMuller {
     #[inline]
     #[target_feature(enable = "avx2")]
     fn finish(&self, mean: __m256, std: __m256) -> [(__m256, __m256); V] {
+        let kc = self.k;
         core::array::from_fn(|i| {
             let (x, fe) = (self.x[i], self.fe[i]);
             let z = _mm256_mul_ps(x, x);
             let mut y = _mm256_mul_ps(_mm256_mul_ps(self.p[i], x), z);
-            y = _mm256_add_ps(y, _mm256_mul_ps(splat(LN2_LO), fe));
-            y = _mm256_add_ps(y, _mm256_mul_ps(splat(-0.5), z));
-            let ln = _mm256_add_ps(_mm256_add_ps(x, y), _mm256_mul_ps(splat(LN2_HI), fe));
-            let r = _mm256_sqrt_ps(_mm256_mul_ps(splat(-2.0), ln));
+            y = _mm256_add_ps(y, _mm256_mul_ps(kc.ln2_lo, fe));
+            y = _mm256_add_ps(y, _mm256_mul_ps(kc.neg_half, z));
+            let ln = _mm256_add_ps(_mm256_add_ps(x, y), _mm256_mul_ps(kc.ln2_hi, fe));
+            let r = _mm256_sqrt_ps(_mm256_mul_ps(kc.neg_two, ln));
             let zc = _mm256_add_ps(mean, _mm256_mul_ps(std, _mm256_mul_ps(r, self.cos[i])));
             let zs = _mm256_add_ps(mean, _mm256_mul_ps(std, _mm256_mul_ps(r, self.sin[i])));
             (zc, zs)
@@ -405,7 +484,7 @@ fn store(z: [(__m256, __m256); V], out: &mut [f32]) {
 /// measured 590–810 M values/s between builds); with it the order is the written one.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn fence(bm: &mut BoxMuller, c: &mut [State; SETS]) {
+fn fence(bm: &mut BoxMuller<'_>, c: &mut [State; SETS]) {
     let [p0, p1, p2, p3] = &mut bm.p;
     let [[c00, _, c02, _], [c10, _, c12, _]] = c;
     // SAFETY: an empty template; the operands are registers that it leaves unchanged
@@ -440,10 +519,12 @@ fn fence(bm: &mut BoxMuller, c: &mut [State; SETS]) {
 #[target_feature(enable = "avx2")]
 fn normal_f32_avx2(keys: Keys, j: u64, mean: f32, std: f32, out: &mut [f32]) -> usize {
     let s = Schedule::new(keys);
+    let consts = Consts::new();
+    let kc = core::hint::black_box(&consts);
     let (mean, std) = (splat(mean), splat(std));
     let n = out.len() - out.len() % NORMAL_STEP;
     let mut j = j;
-    let mut blocks = philox(&s, counters(j));
+    let mut blocks = philox(kc, &s, counters(j));
     for chunk in out[..n].chunks_exact_mut(NORMAL_STEP) {
         j = j.wrapping_add((SET * SETS) as u64);
         // Pair A of each block is (w0, w1), pair B is (w2, w3): vector 2·set is pair A
@@ -452,39 +533,39 @@ fn normal_f32_avx2(keys: Keys, j: u64, mean: f32, std: f32, out: &mut [f32]) -> 
         let b: [__m256i; V] = core::array::from_fn(|i| blocks[i / 2][2 * (i % 2) + 1]);
         // The schedule is written out rather than looped: a closure or a loop over `r` would
         // lose the target feature or leave the indices to run time in this hot loop.
-        let mut next = round0(&s, counters(j));
-        let mut bm = BoxMuller::start(a, b);
+        let mut next = round0(kc, &s, counters(j));
+        let mut bm = BoxMuller::start(kc, a, b);
         fence(&mut bm, &mut next);
-        round(&mut next, s.k[1]);
-        bm.ln_step(LN_P[1]);
+        round(kc, &mut next, s.k[1]);
+        bm.ln_step(1);
         fence(&mut bm, &mut next);
-        round(&mut next, s.k[2]);
-        bm.ln_step(LN_P[2]);
+        round(kc, &mut next, s.k[2]);
+        bm.ln_step(2);
         bm.sincos_step(0);
         fence(&mut bm, &mut next);
-        round(&mut next, s.k[3]);
-        bm.ln_step(LN_P[3]);
+        round(kc, &mut next, s.k[3]);
+        bm.ln_step(3);
         bm.sincos_step(1);
         fence(&mut bm, &mut next);
-        round(&mut next, s.k[4]);
-        bm.ln_step(LN_P[4]);
+        round(kc, &mut next, s.k[4]);
+        bm.ln_step(4);
         bm.sincos_step(2);
         fence(&mut bm, &mut next);
-        round(&mut next, s.k[5]);
-        bm.ln_step(LN_P[5]);
+        round(kc, &mut next, s.k[5]);
+        bm.ln_step(5);
         bm.sincos_step(3);
         fence(&mut bm, &mut next);
-        round(&mut next, s.k[6]);
-        bm.ln_step(LN_P[6]);
+        round(kc, &mut next, s.k[6]);
+        bm.ln_step(6);
         bm.sincos_finish();
         fence(&mut bm, &mut next);
-        round(&mut next, s.k[7]);
-        bm.ln_step(LN_P[7]);
+        round(kc, &mut next, s.k[7]);
+        bm.ln_step(7);
         fence(&mut bm, &mut next);
-        round(&mut next, s.k[8]);
-        bm.ln_step(LN_P[8]);
+        round(kc, &mut next, s.k[8]);
+        bm.ln_step(8);
         fence(&mut bm, &mut next);
-        round(&mut next, s.k[9]);
+        round(kc, &mut next, s.k[9]);
         store(bm.finish(mean, std), chunk);
         blocks = to_counter_order(next);
     }
