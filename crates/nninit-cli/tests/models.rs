@@ -5,11 +5,11 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{assert_bad_input, nninit, stdout};
+use common::{assert_bad_input, nninit, stderr, stdout};
 
 fn ok(args: &[&str]) -> String {
     let out = nninit(args);
-    assert!(out.status.success(), "{args:?}: {}", common::stderr(&out));
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     stdout(&out)
 }
 
