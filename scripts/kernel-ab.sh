@@ -5,7 +5,7 @@
 # The rates (M values/s) are what to compare: the cycles per value beside them use a clock
 # measured separately, which a busy host disturbs more.
 #
-#   scripts/kernel-ab.sh benches/experiments/fma-box-muller.patch [rounds=8]
+#   scripts/kernel-ab.sh my-kernel-change.patch [rounds=8]   (a patch made with `git diff`)
 #
 # Alternating matters on a shared machine: its speed moves by tens of percent from one
 # minute to the next, so two builds timed one after the other are not comparable. The

@@ -139,7 +139,7 @@ impl BlockMap for NormalF32 {
     fn block(self, w: [u32; 4], out: &mut [f32; 4]) {
         let (a, b) = box_muller_f32(w[0], w[1]);
         let (c, d) = box_muller_f32(w[2], w[3]);
-        *out = [a, b, c, d].map(|z| self.mean + self.std * z);
+        *out = [a, b, c, d].map(|z| self.std.mul_add(z, self.mean));
     }
     #[inline(always)]
     fn lanes(self, a: &[u64; LANES], b: &[u64; LANES], out: &mut [f32]) {
@@ -155,8 +155,8 @@ impl BlockMap for NormalF32 {
         let mut s = [0f32; 2 * LANES];
         for m in 0..2 * LANES {
             let (zc, zs) = box_muller_f32(u[m], v[m]);
-            c[m] = self.mean + self.std * zc;
-            s[m] = self.mean + self.std * zs;
+            c[m] = self.std.mul_add(zc, self.mean);
+            s[m] = self.std.mul_add(zs, self.mean);
         }
         for (m, o) in out.chunks_exact_mut(2).enumerate() {
             o[0] = c[m];
@@ -320,7 +320,7 @@ pub(crate) fn drive<M: BlockMap, const AVX2: bool>(map: M, keys: Keys, start: u6
 pub(crate) enum Path {
     /// The build for the crate's target features (SSE2 on x86-64).
     Baseline,
-    /// The same code compiled with AVX2 enabled (never FMA).
+    /// The same code compiled with AVX2 and FMA enabled.
     #[cfg(target_arch = "x86_64")]
     Avx2,
 }
@@ -331,7 +331,7 @@ impl Path {
     #[inline]
     pub(crate) fn best() -> Self {
         #[cfg(target_arch = "x86_64")]
-        if super::simd::avx2_available() {
+        if super::simd::avx2_fma_available() {
             return Path::Avx2;
         }
         Path::Baseline

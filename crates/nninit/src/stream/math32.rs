@@ -1,12 +1,14 @@
-//! Branch-free, fused-multiply-add-free f32 `ln` and `sincos(2π·s)`.
+//! Branch-free f32 `ln` and `sincos(2π·s)` with fused multiply-adds at fixed places.
 //!
-//! Every function here uses only IEEE-754 add, subtract, multiply, square root, exact
-//! integer↔float conversions of small integers, and integer bit operations, each written
-//! as a separate operation (Rust never contracts `a * b + c` into a fused multiply-add).
-//! So the results are the same bits on every platform and in every code path: scalar,
-//! SSE2 and AVX2 vectorizations of the same source all round identically. There are no
-//! branches on data (selections are bit masks), so loops over `[f32; N]` that call these
-//! functions vectorize.
+//! Every function here uses only IEEE-754 add, subtract, multiply, fused multiply-add
+//! (`f32::mul_add`: `a·b + c` rounded once), square root, exact integer↔float conversions
+//! of small integers, and integer bit operations. Each is written out (Rust never
+//! contracts `a * b + c` into a fused multiply-add on its own, and `mul_add` is correctly
+//! rounded on every platform, in hardware or in software), so the results are the same
+//! bits everywhere: the scalar, baseline and AVX2+FMA builds all round identically. There
+//! are no branches on data (selections are bit masks), so loops over `[f32; N]` that call
+//! these functions vectorize where the target has FMA; elsewhere `mul_add` is a library
+//! call, slower but the same bits.
 //!
 //! The polynomials are those of Cephes `logf`, `sinf` and `cosf` (S. L. Moshier); the
 //! evaluation order is fixed and written out in the parent module's specification.
@@ -72,21 +74,24 @@ pub(crate) fn ln(x: f32) -> f32 {
     let z = x * x;
     let mut p = LN_P[0];
     for &c in &LN_P[1..] {
-        p = p * x + c;
+        p = p.mul_add(x, c);
     }
     let mut y = p * x * z;
-    y += LN2_LO * fe;
-    y += -0.5 * z;
-    let r = x + y;
-    r + LN2_HI * fe
+    y = LN2_LO.mul_add(fe, y);
+    y = (-0.5f32).mul_add(z, y);
+    // LN2_HI·fe is exact, so fusing this last product changes nothing but the op count.
+    LN2_HI.mul_add(fe, x + y)
 }
 
 /// `(sin x, cos x)` for `x` in `[−π/4, π/4]` (Cephes `sinf`/`cosf` polynomials).
 #[inline(always)]
 pub(crate) fn sincos_poly(x: f32) -> (f32, f32) {
     let z = x * x;
-    let sin_x = ((SIN_P[0] * z + SIN_P[1]) * z + SIN_P[2]) * z * x + x;
-    let cos_x = ((COS_P[0] * z + COS_P[1]) * z + COS_P[2]) * z * z - 0.5 * z + 1.0;
+    let s = SIN_P[0].mul_add(z, SIN_P[1]).mul_add(z, SIN_P[2]);
+    let c = COS_P[0].mul_add(z, COS_P[1]).mul_add(z, COS_P[2]);
+    let sin_x = (s * z).mul_add(x, x);
+    // 1 − z/2 is one rounding either way (z/2 is exact); fused to match the AVX2 kernel.
+    let cos_x = (c * z).mul_add(z, (-0.5f32).mul_add(z, 1.0));
     (sin_x, cos_x)
 }
 

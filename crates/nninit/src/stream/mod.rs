@@ -26,8 +26,10 @@
 //! the streams exactly. All integers are unsigned and arithmetic on them wraps; `hi(x)`
 //! and `lo(x)` are the upper and lower 32 bits of a 64-bit `x`; floating-point operations
 //! are IEEE-754 binary32 (f32) or binary64 (f64) with round-to-nearest-even, evaluated
-//! one operation at a time exactly in the order written (no fused multiply-add, no
-//! reassociation, no extended precision).
+//! one operation at a time exactly in the order written (no reassociation, no extended
+//! precision). `fma(a, b, c)` is the fused multiply-add `a·b + c` rounded once (IEEE
+//! `fusedMultiplyAdd`, Rust's `f32::mul_add`); it appears only where written, and
+//! every other product is rounded before it is added.
 //!
 //! ## The bijection
 //!
@@ -76,7 +78,7 @@
 //!   two Box–Muller pairs, `(w0, w1)` → elements `4j, 4j+1` and `(w2, w3)` → `4j+2, 4j+3`.
 //!   For a pair `(a, b)`: `u1 = 1 − u24(a)` in `(0, 1]`, `s = u24(b)`,
 //!   `r = sqrt(−2 · ln(u1))`, `(S, C) = sincos_turns(s)` ≈ `(sin 2πs, cos 2πs)`;
-//!   the two elements are `mean + std·(r·C)` and `mean + std·(r·S)`. `ln` and
+//!   the two elements are `fma(std, r·C, mean)` and `fma(std, r·S, mean)`. `ln` and
 //!   `sincos_turns` are defined below.
 //! - **64-bit uniform** ([`Philox::uniform_f64`]): element `i` uses block `⌊i/2⌋`, words
 //!   `(w0, w1)` if `i` is even and `(w2, w3)` if odd: `v = low + (high − low)·u53` in f64,
@@ -114,18 +116,19 @@
 //!    `m = from_bits((bits(x) & 0x007fffff) | 0x3f000000)`, so `x = m·2^e`, `m` in `[½, 1)`.
 //! 2. If `m < 0.70710677` \[`3f3504f3`\] (√½): `e = e − 1` and `y = (m + m) − 1`;
 //!    otherwise `y = m − 1` (both exact).
-//! 3. `z = y·y`; `p = P0`, then `p = p·y + Pk` for `k = 1, …, 8`, with
+//! 3. `z = y·y`; `p = P0`, then `p = fma(p, y, Pk)` for `k = 1, …, 8`, with
 //!    `P0 … P8 =`
 //!    `7.0376836292e-2` \[`3d9021bb`\], `−1.1514610310e-1` \[`bdebd1b8`\],
 //!    `1.1676998740e-1` \[`3def251a`\], `−1.2420140846e-1` \[`bdfe5d4f`\],
 //!    `1.4249322787e-1` \[`3e11e9bf`\], `−1.6668057665e-1` \[`be2aae50`\],
 //!    `2.0000714765e-1` \[`3e4cceac`\], `−2.4999993993e-1` \[`be7ffffc`\],
 //!    `3.3333331174e-1` \[`3eaaaaaa`\].
-//! 4. With `E` = `e` converted to f32: `v = (p·y)·z`; `v = v + (−2.12194440e-4)·E`
-//!    \[`b95e8083`\]; `v = v + (−0.5)·z`; `v = y + v`; `ln x = v + 0.693359375·E`
-//!    \[`3f318000`\].
+//! 4. With `E` = `e` converted to f32: `v = (p·y)·z`; `v = fma(−2.12194440e-4, E, v)`
+//!    \[`b95e8083`\]; `v = fma(−0.5, z, v)`; `ln x = fma(0.693359375, E, y + v)`
+//!    \[`3f318000`\] (this product is exact, so the last `fma` equals a separate multiply
+//!    and add).
 //!
-//! Largest error over all 2²⁴ inputs the stream uses: 0.83 ulp (0.78 ulp over all
+//! Largest error over all 2²⁴ inputs the stream uses: 0.82 ulp (0.78 ulp over all
 //! positive normal floats, sampled).
 //!
 //! ## `sincos_turns` (f32)
@@ -136,10 +139,10 @@
 //! 1. `t = s − round(s)` in `[−½, ½]`; `q = round(4·t)`, an integer in `[−2, 2]`;
 //!    quadrant `n = q mod 4` (two's complement `q & 3`); `f = t − 0.25·q` in `[−⅛, ⅛]`.
 //! 2. `x = f · 6.2831855` \[`40c90fdb`\] (2π in f32); `z = x·x`.
-//! 3. `sin x ≈ ((S0·z + S1)·z + S2)·z·x + x`, evaluated left to right, with
+//! 3. `sin x ≈ fma(S·z, x, x)` with `S = fma(fma(S0, z, S1), z, S2)` and
 //!    `S0, S1, S2 =` `−1.9515295891e-4` \[`b94ca1f9`\], `8.3321608736e-3`
 //!    \[`3c08839e`\], `−1.6666654611e-1` \[`be2aaaa3`\].
-//! 4. `cos x ≈ ((C0·z + C1)·z + C2)·z·z − 0.5·z + 1`, evaluated left to right, with
+//! 4. `cos x ≈ fma(C·z, z, fma(−0.5, z, 1))` with `C = fma(fma(C0, z, C1), z, C2)` and
 //!    `C0, C1, C2 =` `2.443315711809948e-5` \[`37ccf5ce`\], `−1.388731625493765e-3`
 //!    \[`bab6061a`\], `4.166664568298827e-2` \[`3d2aaaa5`\].
 //! 5. Rotate by `n` quarter turns: `(S, C) =` `(sin x, cos x)` if `n = 0`,
@@ -147,20 +150,22 @@
 //!    negation flips the sign bit.
 //!
 //! Largest error against `sin 2πs`, `cos 2πs` over all 2²⁴ inputs: 1.95 ulp (most of
-//! it from rounding `x` to f32; the polynomials alone are within 0.81 ulp for sin and
-//! 0.99 ulp for cos on `[−π/4, π/4]`).
+//! it from rounding `x` to f32; the polynomials alone are within 0.71 ulp for sin and
+//! 1.22 ulp for cos on `[−π/4, π/4]`: `1 − z/2` rounded before the last `fma` costs
+//! cos a quarter ulp against the unfused order, which the end-to-end error does not show).
 //!
 //! ## Known answers
 //!
 //! The first 8 elements with `mean = 0, std = 1` and `low = 0, high = 1`, as bit
 //! patterns (decimals for reading only); the tests check all of them, and an
-//! independent implementation of this specification (Python, numpy float32) agrees.
+//! independent implementation of the f32 streams, `scripts/stream-kat.py` (numpy
+//! float32, with `fma` computed exactly in rationals), prints the same bits.
 //!
 //! ```text
 //! Philox::new(0, "weight")
 //!   name_hash      6911f8de1f27bf19      block 0: d5ec2650 4bcc8589 3a9a2fd6 0042789e
-//!   normal_f32     bf0aebc4 3fe91dc6 3f3895cd 3b96912e 3f2b8e9f bdc34972 bfae1f12 bf7d83ac
-//!                  (−0.54266, 1.8212211, 0.7210358, 0.0045949435, 0.670145, −0.09535493, …)
+//!   normal_f32     bf0aebc4 3fe91dc7 3f3895cd 3b96912e 3f2b8e9f bdc34972 bfae1f12 bf7d83ac
+//!                  (−0.54266, 1.8212212, 0.7210358, 0.0045949435, 0.670145, −0.09535493, …)
 //!   uniform_f32    3f55ec26 3e97990a 3e6a68bc 3a84f000 3e51a8e0 3f7a3dc2 3f41d8d0 3f19a36b
 //!   normal_f64     3fead094ce5fa982 3f75dfadcca96f6d c001d135ec7c91a3 bff9f0f4e73ae17a
 //!                  bfaf9cf2bbdf617a 3fe64e5c68270e57 bfd88ef6ad224465 3fc786b562820057
@@ -172,8 +177,8 @@
 //!
 //! Philox::new(2024, "layers.0.mlp.fc1.weight")
 //!   name_hash      d7538eeabe502e92      block 0: dc7846d3 2acfcb40 3191e3d7 074e655b
-//!   normal_f32     3f7ccfd6 3fdcc09d 3f2542e7 3defa770 3fa723ff bf658d03 3d87570c bdaf0477
-//!                  (0.9875463, 1.7246281, 0.6455521, 0.11701858, 1.305786, −0.8966829, …)
+//!   normal_f32     3f7ccfd6 3fdcc09d 3f2542e7 3defa770 3fa72400 bf658d03 3d87570c bdaf0477
+//!                  (0.9875463, 1.7246281, 0.6455521, 0.11701858, 1.3057861, −0.8966829, …)
 //!   uniform_f32    3f5c7846 3e2b3f2c 3e46478c 3ce9cca0 3f36fd06 3f677b96 3bbea580 3f5ad1bb
 //!   normal_f64     3fe30c8aca5748af 3fbb9fbb77e06b28 3ff5333e17a694fd bffb6a564d3051ad
 //!                  bfd926eb51cfccc7 bfe14b0efa7012a4 3fb8d2ea536196db 3fed20c83c1fa1e9
@@ -196,29 +201,26 @@
 //!
 //! # Speed
 //!
-//! On x86-64 CPUs with AVX2, [`Philox::normal_f32`] runs a hand-written kernel
+//! On x86-64 CPUs with AVX2 and FMA, [`Philox::normal_f32`] runs a hand-written kernel
 //! (`std::arch` intrinsics, in the module's one `unsafe` region): Philox on eight blocks
 //! per vector, one block per 32-bit lane (`vpmuludq` for the high products, `vpmulld`
 //! for the low ones, lanes ordered so that no word moves between rounds), then the f32
 //! Box–Muller eight pairs at a time, four vectors in lockstep, with the operations of
-//! the specification in its order (multiply, then add: never FMA) and the results
-//! transposed straight into element order. Exact rewrites of exact steps are allowed and
-//! used (`u1·2²⁴` as an integer, the turn reduction on the sign-extended 24-bit word);
-//! the tests check the kernel bit for bit against the portable code over millions of
-//! elements. Everything else (the other fills, an unaligned head, the tail, CPUs without
-//! AVX2) uses portable code that generates 16 blocks at a time in structure-of-arrays
-//! form so that LLVM vectorizes it, compiled twice, for the baseline target (SSE2 on
-//! x86-64) and with AVX2 (never FMA), the AVX2 build chosen at run time. All paths round
-//! identically (IEEE operations only).
+//! the specification in its order (`vfmadd` exactly where it says `fma`, a separate
+//! multiply and add everywhere else) and the results transposed straight into element
+//! order. Exact rewrites of exact steps are allowed and used (`u1·2²⁴` as an integer, the
+//! turn reduction on the sign-extended 24-bit word); the tests check the kernel bit for
+//! bit against the portable code over millions of elements. Everything else (the other
+//! fills, an unaligned head, the tail, CPUs without AVX2 or FMA) uses portable code that
+//! generates 16 blocks at a time in structure-of-arrays form so that LLVM vectorizes it,
+//! compiled twice, for the baseline target (SSE2 on x86-64) and with AVX2 and FMA, the
+//! second chosen at run time. All paths round identically: `f32::mul_add` is correctly
+//! rounded everywhere (in software where the CPU has no FMA, slower but the same bits).
 //!
-//! Measured on a shared 2-core AMD EPYC (Zen 3) VM, filling f32 buffers, best of many
-//! runs (the machine was loaded, load average 5–7, so absolute figures were noisy; the
-//! ratios come from interleaved runs): with the values in cache, `normal_f32` about
-//! 630 M values/s on one thread against 470 M/s for the previous (auto-vectorized)
-//! kernel; `uniform_f32` 1.4 G/s. Filling 2²⁶ floats, the earlier quiet-machine figures
-//! were 440 M/s (one thread) and 800 M/s (two, with [`par_fill`]) for the previous
-//! kernel, a plain write of the same buffer 5.5 G floats/s and PyTorch's `normal_` about
-//! 195 M/s.
+//! Measured on a shared 2-core AMD EPYC (Zen 3) VM: see BENCHMARKS.md for the figures
+//! and the commands that produce them. Fused multiply-adds made the normal kernel about
+//! 17 % faster than the same kernel with separate multiplies and adds (best of 8
+//! alternating runs on a cache-resident buffer, 810 → 951 M values/s).
 //!
 //! [^philox]: John K. Salmon, Mark A. Moraes, Ron O. Dror, David E. Shaw (2011).
 //!     *Parallel random numbers: as easy as 1, 2, 3.* SC '11.
@@ -228,7 +230,7 @@ mod kernels;
 mod math32;
 mod philox;
 #[cfg(target_arch = "x86_64")]
-mod simd;
+pub(crate) mod simd;
 
 use half::{bf16, f16};
 use rayon::prelude::*;

@@ -2,14 +2,15 @@
 //! the run-time dispatch to code compiled with AVX2 enabled.
 //!
 //! Everything here computes exactly what the portable kernels compute (the parent
-//! module's specification): the same IEEE operations in the same order, one at a time,
-//! with no fused multiply-add (`_mm256_mul_ps` then `_mm256_add_ps`), so the results
+//! module's specification): the same IEEE operations in the same order, each rounded
+//! once, with a fused multiply-add (`_mm256_fmadd_ps`) exactly where the portable code
+//! calls `f32::mul_add` and a separate multiply and add everywhere else, so the results
 //! are the same bits. The tests compare the two over millions of elements.
 //!
 //! The `unsafe` is of three kinds only:
 //!
-//! - calling a `#[target_feature(enable = "avx2")]` function, always right after
-//!   `is_x86_feature_detected!("avx2")` returned true;
+//! - calling a `#[target_feature(enable = "avx2,fma")]` function, always right after
+//!   [`avx2_fma_available`] returned true;
 //! - unaligned 256-bit stores into a slice chunk whose length is checked to be exactly
 //!   the number of floats stored;
 //! - an empty `asm!` template that only pins the compiler's instruction order (see
@@ -22,23 +23,24 @@ use super::kernels::{BlockMap, Keys, drive};
 use super::math32::{COS_P, LN_P, LN2_HI, LN2_LO, SIN_P, SQRT_HALF, TAU_F32};
 use super::philox::{M0, M1, W0, W1};
 
-/// Whether this CPU runs the AVX2 code (a cached atomic load after the first call).
+/// Whether this CPU has AVX2 and FMA, which the fast kernels of the crate (these and
+/// torch mode's) are compiled for: two cached atomic loads after the first call.
 #[inline]
-pub(crate) fn avx2_available() -> bool {
-    std::is_x86_feature_detected!("avx2")
+pub(crate) fn avx2_fma_available() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
 }
 
-/// [`drive`] compiled with AVX2 enabled (never FMA).
-#[target_feature(enable = "avx2")]
+/// [`drive`] compiled with AVX2 and FMA enabled.
+#[target_feature(enable = "avx2,fma")]
 fn drive_avx2<M: BlockMap>(map: M, keys: Keys, start: u64, out: &mut [M::Out]) {
     drive::<M, true>(map, keys, start, out);
 }
 
-/// The AVX2 build of [`drive`] where the CPU has AVX2, else the baseline build.
+/// The AVX2 build of [`drive`] where the CPU has AVX2 and FMA, else the baseline build.
 pub(crate) fn drive_avx2_if_supported<M: BlockMap>(map: M, keys: Keys, start: u64, out: &mut [M::Out]) {
-    if avx2_available() {
-        // SAFETY: `drive_avx2` enables exactly one target feature, AVX2, and the check
-        // just above found that this CPU supports it.
+    if avx2_fma_available() {
+        // SAFETY: `drive_avx2` enables two target features, AVX2 and FMA, and the check
+        // just above found that this CPU supports both.
         unsafe { drive_avx2(map, keys, start, out) }
     } else {
         drive::<M, false>(map, keys, start, out);
@@ -54,12 +56,12 @@ pub(crate) const NORMAL_STEP: usize = 4 * SET * SETS;
 
 /// Writes elements `4·j .. 4·j + n` of the normal stream `mean + std·z` into
 /// `out[..n]`, where `n` is `out.len()` rounded down to a multiple of [`NORMAL_STEP`],
-/// and returns `n`; returns 0 (writing nothing) if the CPU lacks AVX2.
+/// and returns `n`; returns 0 (writing nothing) if the CPU lacks AVX2 or FMA.
 pub(crate) fn normal_f32(keys: Keys, j: u64, mean: f32, std: f32, out: &mut [f32]) -> usize {
-    if out.len() < NORMAL_STEP || !avx2_available() {
+    if out.len() < NORMAL_STEP || !avx2_fma_available() {
         return 0;
     }
-    // SAFETY: `normal_f32_avx2` enables only AVX2, which the check above found.
+    // SAFETY: `normal_f32_avx2` enables AVX2 and FMA, which the check above found.
     unsafe { normal_f32_avx2(keys, j, mean, std, out) }
 }
 
@@ -81,7 +83,7 @@ struct Schedule {
 }
 
 impl Schedule {
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn new(keys: Keys) -> Self {
         let [mut k0, mut k1] = keys.key;
         let mut k = [[_mm256_setzero_si256(); 2]; 10];
@@ -104,7 +106,7 @@ impl Schedule {
 /// `(hi(c·m), lo(c·m))` per 32-bit lane, with the lanes of `hi` permuted by
 /// [`SIGMA`] in each 128-bit half (`lo` keeps the order of `c`).
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn mul_hi_lo(c: __m256i, m: __m256i) -> (__m256i, __m256i) {
     // 64-bit products of the even lanes, then of the odd lanes.
     let even = _mm256_castsi256_ps(_mm256_mul_epu32(c, m));
@@ -126,7 +128,7 @@ const SIGMA: i32 = 0b11_01_10_00;
 /// one shuffle in [`mul_hi_lo`]; the invariant carries over to the next round (the new
 /// `c0` is in the old `c1`'s order, the new `c1` in the old `c2`'s, and so on).
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn round(kc: &Consts, c: &mut [State; SETS], k: [__m256i; 2]) {
     let (m0, m1) = (kc.m0, kc.m1);
     for c in c.iter_mut() {
@@ -145,7 +147,7 @@ fn round(kc: &Consts, c: &mut [State; SETS], k: [__m256i; 2]) {
 /// with `c1` given in `c0`'s lane order permuted by [`SIGMA`]. Rounds 1 to 9 follow with
 /// [`round`] and the key `s.k[r]`, and [`to_counter_order`] ends the bijection.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn round0(kc: &Consts, s: &Schedule, ctr: [[__m256i; 2]; SETS]) -> [State; SETS] {
     let m0 = kc.m0;
     let mut c = [[_mm256_setzero_si256(); 4]; SETS];
@@ -159,7 +161,7 @@ fn round0(kc: &Consts, s: &Schedule, ctr: [[__m256i; 2]; SETS]) -> [State; SETS]
 
 /// After round 9: words 1 and 3 back into the counter's lane order.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn to_counter_order(mut c: [State; SETS]) -> [State; SETS] {
     for c in &mut c {
         c[1] = _mm256_shuffle_epi32::<SIGMA>(c[1]);
@@ -170,7 +172,7 @@ fn to_counter_order(mut c: [State; SETS]) -> [State; SETS] {
 
 /// Philox4x32-10 of the counters, as [`round0`] takes them; the result is in `c0`'s order.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn philox(kc: &Consts, s: &Schedule, ctr: [[__m256i; 2]; SETS]) -> [State; SETS] {
     let mut c = round0(kc, s, ctr);
     for k in &s.k[1..] {
@@ -180,7 +182,7 @@ fn philox(kc: &Consts, s: &Schedule, ctr: [[__m256i; 2]; SETS]) -> [State; SETS]
 }
 
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn splat(x: f32) -> __m256 {
     _mm256_set1_ps(x)
 }
@@ -235,7 +237,7 @@ struct Consts {
 impl Consts {
     /// The constants, each in all eight lanes.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn new() -> Self {
         Self {
             m0: _mm256_set1_epi32(M0 as i32),
@@ -318,7 +320,7 @@ impl<'a> BoxMuller<'a> {
 
     /// The argument reductions of `ln` and `sincos`.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn start(kc: &'a Consts, a: [__m256i; V], b: [__m256i; V]) -> Self {
         // ln: u1·2²⁴ = 2²⁴ − (a >> 8), an integer in [1, 2²⁴].
         let n = each(a, |w| _mm256_sub_epi32(kc.two24, _mm256_srli_epi32::<8>(w)));
@@ -333,10 +335,10 @@ impl<'a> BoxMuller<'a> {
         // sincos: k = b >> 8 sign-extended, q = round(k·2⁻²²), f·2²⁴ = k − q·2²².
         let rm = kc.round_magic;
         let k = each(b, |w| _mm256_cvtepi32_ps(_mm256_srai_epi32::<8>(w)));
-        let qm = each(k, |k| _mm256_add_ps(_mm256_mul_ps(k, kc.inv_two22), rm));
+        let qm = each(k, |k| _mm256_fmadd_ps(k, kc.inv_two22, rm));
         let angle: [__m256; V] = core::array::from_fn(|i| {
             let q = _mm256_sub_ps(qm[i], rm);
-            let f = _mm256_sub_ps(k[i], _mm256_mul_ps(q, kc.two22));
+            let f = _mm256_fnmadd_ps(q, kc.two22, k[i]);
             _mm256_mul_ps(f, kc.angle_scale)
         });
         let angle2 = each(angle, |x| _mm256_mul_ps(x, x));
@@ -346,42 +348,39 @@ impl<'a> BoxMuller<'a> {
 
     /// One Horner step of `ln`'s polynomial: `p = p·x + c`.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn ln_step(&mut self, step: usize) {
         let c = self.k.ln_p[step];
         for (p, &x) in self.p.iter_mut().zip(&self.x) {
-            *p = _mm256_add_ps(_mm256_mul_ps(*p, x), c);
+            *p = _mm256_fmadd_ps(*p, x, c);
         }
     }
 
     /// Step `k` (0 to 3) of the polynomials `(S0·z + S1)·z + S2` and `(C0·z + C1)·z + C2`.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn sincos_step(&mut self, k: usize) {
         let kc = self.k;
         for i in 0..V {
             let z = self.angle2[i];
             match k {
-                0 => self.sin[i] = _mm256_add_ps(_mm256_mul_ps(kc.sin_p[0], z), kc.sin_p[1]),
-                1 => self.cos[i] = _mm256_add_ps(_mm256_mul_ps(kc.cos_p[0], z), kc.cos_p[1]),
-                2 => self.sin[i] = _mm256_add_ps(_mm256_mul_ps(self.sin[i], z), kc.sin_p[2]),
-                _ => self.cos[i] = _mm256_add_ps(_mm256_mul_ps(self.cos[i], z), kc.cos_p[2]),
+                0 => self.sin[i] = _mm256_fmadd_ps(kc.sin_p[0], z, kc.sin_p[1]),
+                1 => self.cos[i] = _mm256_fmadd_ps(kc.cos_p[0], z, kc.cos_p[1]),
+                2 => self.sin[i] = _mm256_fmadd_ps(self.sin[i], z, kc.sin_p[2]),
+                _ => self.cos[i] = _mm256_fmadd_ps(self.cos[i], z, kc.cos_p[2]),
             }
         }
     }
 
     /// `sin x = S·z·x + x`, `cos x = C·z·z − 0.5·z + 1`, rotated into the quadrant.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn sincos_finish(&mut self) {
         let kc = self.k;
         for i in 0..V {
             let (x, z) = (self.angle[i], self.angle2[i]);
-            let sin_x = _mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(self.sin[i], z), x), x);
-            let cos_x = _mm256_add_ps(
-                _mm256_sub_ps(_mm256_mul_ps(_mm256_mul_ps(self.cos[i], z), z), _mm256_mul_ps(kc.half, z)),
-                kc.one,
-            );
+            let sin_x = _mm256_fmadd_ps(_mm256_mul_ps(self.sin[i], z), x, x);
+            let cos_x = _mm256_fmadd_ps(_mm256_mul_ps(self.cos[i], z), z, _mm256_fnmadd_ps(kc.half, z, kc.one));
             // Odd quadrants swap sin and cos (blendv reads the sign bit: bit 0 moved
             // there); sin is negated in quadrants 2 and 3, cos in quadrants 1 and 2.
             let quadrant = _mm256_castps_si256(self.qm[i]);
@@ -400,19 +399,19 @@ impl<'a> BoxMuller<'a> {
     /// The end of `ln`, `r = sqrt(−2·ln)`, and the pairs `(mean + std·(r·cos),
     /// mean + std·(r·sin))`.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,fma")]
     fn finish(&self, mean: __m256, std: __m256) -> [(__m256, __m256); V] {
         let kc = self.k;
         core::array::from_fn(|i| {
             let (x, fe) = (self.x[i], self.fe[i]);
             let z = _mm256_mul_ps(x, x);
             let mut y = _mm256_mul_ps(_mm256_mul_ps(self.p[i], x), z);
-            y = _mm256_add_ps(y, _mm256_mul_ps(kc.ln2_lo, fe));
-            y = _mm256_add_ps(y, _mm256_mul_ps(kc.neg_half, z));
-            let ln = _mm256_add_ps(_mm256_add_ps(x, y), _mm256_mul_ps(kc.ln2_hi, fe));
+            y = _mm256_fmadd_ps(kc.ln2_lo, fe, y);
+            y = _mm256_fmadd_ps(kc.neg_half, z, y);
+            let ln = _mm256_fmadd_ps(kc.ln2_hi, fe, _mm256_add_ps(x, y));
             let r = _mm256_sqrt_ps(_mm256_mul_ps(kc.neg_two, ln));
-            let zc = _mm256_add_ps(mean, _mm256_mul_ps(std, _mm256_mul_ps(r, self.cos[i])));
-            let zs = _mm256_add_ps(mean, _mm256_mul_ps(std, _mm256_mul_ps(r, self.sin[i])));
+            let zc = _mm256_fmadd_ps(std, _mm256_mul_ps(r, self.cos[i]), mean);
+            let zs = _mm256_fmadd_ps(std, _mm256_mul_ps(r, self.sin[i]), mean);
             (zc, zs)
         })
     }
@@ -426,7 +425,7 @@ const OFFSET_SIGMA: [u32; 8] = [0, 4, 2, 6, 1, 5, 3, 7];
 
 /// The counters of blocks `j + OFFSET[l]` of each set, as [`round0`] takes them.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn counters(j: u64) -> [[__m256i; 2]; SETS] {
     let lanes = |v: [u32; 8]| {
         let v = v.map(|x| x as i32);
@@ -451,7 +450,7 @@ fn counters(j: u64) -> [[__m256i; 2]; SETS] {
 /// Writes the [`NORMAL_STEP`] values of one iteration in stream order: lane `l` of set
 /// `s` holds block `j + 8s + OFFSET[l]`, whose values are `(ca, sa, cb, sb)[l]`.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn store(z: [(__m256, __m256); V], out: &mut [f32]) {
     for (set, o) in out.chunks_exact_mut(4 * SET).enumerate() {
         let ((ca, sa), (cb, sb)) = (z[2 * set], z[2 * set + 1]);
@@ -483,7 +482,7 @@ fn store(z: [(__m256, __m256); V], out: &mut [f32]) {
 /// into another, or not, depending on unrelated inlining decisions (the same source
 /// measured 590–810 M values/s between builds); with it the order is the written one.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn fence(bm: &mut BoxMuller<'_>, c: &mut [State; SETS]) {
     let [p0, p1, p2, p3] = &mut bm.p;
     let [[c00, _, c02, _], [c10, _, c12, _]] = c;
@@ -516,7 +515,7 @@ fn fence(bm: &mut BoxMuller<'_>, c: &mut [State; SETS]) {
 /// faster on a cache-resident buffer (best of runs, 618 → 726 M values/s, Zen 3). The
 /// last iteration makes blocks that are never used; the values are those of the plain
 /// order.
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 fn normal_f32_avx2(keys: Keys, j: u64, mean: f32, std: f32, out: &mut [f32]) -> usize {
     let s = Schedule::new(keys);
     let consts = Consts::new();

@@ -33,7 +33,7 @@ fn reference_f32(p: &Philox, kind: &str, i: u64) -> f32 {
         "normal" => {
             let (c, s) = kernels::box_muller_f32(w[k & 2], w[(k & 2) + 1]);
             let z = if k.is_multiple_of(2) { c } else { s };
-            0.25 + 3.0 * z
+            3.0f32.mul_add(z, 0.25)
         }
         _ => unreachable!(),
     }
@@ -109,7 +109,7 @@ fn stream_known_answers() {
             block0: [0xd5ec_2650, 0x4bcc_8589, 0x3a9a_2fd6, 0x0042_789e],
             normal_f32: [
                 0xbf0a_ebc4,
-                0x3fe9_1dc6,
+                0x3fe9_1dc7,
                 0x3f38_95cd,
                 0x3b96_912e,
                 0x3f2b_8e9f,
@@ -169,7 +169,7 @@ fn stream_known_answers() {
                 0x3fdc_c09d,
                 0x3f25_42e7,
                 0x3def_a770,
-                0x3fa7_23ff,
+                0x3fa7_2400,
                 0xbf65_8d03,
                 0x3d87_570c,
                 0xbdaf_0477,
@@ -403,10 +403,10 @@ fn chunking_and_thread_count_do_not_matter() {
 fn kernel_variants_are_identical() {
     let variants = [Path::Baseline, Path::best()];
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        assert_eq!(Path::best(), Path::Avx2, "AVX2 present but not chosen");
+    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+        assert_eq!(Path::best(), Path::Avx2, "AVX2 and FMA present but not chosen");
     } else {
-        eprintln!("no AVX2 on this CPU: comparing the baseline build with itself");
+        eprintln!("no AVX2 and FMA on this CPU: comparing the baseline build with itself");
     }
     let p = Philox::new(11, "variants");
     let keys = p.keys();

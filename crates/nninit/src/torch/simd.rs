@@ -12,11 +12,8 @@
 use super::generator::TorchGenerator;
 use super::kernels;
 
-/// True when the running CPU has AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
-fn has_avx2_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-}
+use crate::stream::simd::avx2_fma_available as has_avx2_fma;
 
 /// The AVX2-flavour float32 vectorised `normal_` (see [`kernels::normal_f32_avx2_body`]).
 pub(crate) fn normal_f32_avx2(g: &mut TorchGenerator, out: &mut [f32], mean: f32, std: f32) {
