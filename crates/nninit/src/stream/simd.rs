@@ -346,7 +346,7 @@ impl<'a> BoxMuller<'a> {
         Self { k: kc, x, p: [kc.ln_p[0]; V], fe, angle, angle2, sin: zero, cos: zero, qm }
     }
 
-    /// One Horner step of `ln`'s polynomial: `p = p·x + c`.
+    /// One Horner step of `ln`'s polynomial: `p = fma(p, x, c)`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     fn ln_step(&mut self, step: usize) {
@@ -356,7 +356,8 @@ impl<'a> BoxMuller<'a> {
         }
     }
 
-    /// Step `k` (0 to 3) of the polynomials `(S0·z + S1)·z + S2` and `(C0·z + C1)·z + C2`.
+    /// Step `k` (0 to 3) of the polynomials `fma(fma(S0, z, S1), z, S2)` and
+    /// `fma(fma(C0, z, C1), z, C2)`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     fn sincos_step(&mut self, k: usize) {
@@ -372,7 +373,8 @@ impl<'a> BoxMuller<'a> {
         }
     }
 
-    /// `sin x = S·z·x + x`, `cos x = C·z·z − 0.5·z + 1`, rotated into the quadrant.
+    /// `sin x = fma(S·z, x, x)`, `cos x = fma(C·z, z, fma(−0.5, z, 1))`, rotated into the
+    /// quadrant.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     fn sincos_finish(&mut self) {
@@ -396,8 +398,8 @@ impl<'a> BoxMuller<'a> {
         }
     }
 
-    /// The end of `ln`, `r = sqrt(−2·ln)`, and the pairs `(mean + std·(r·cos),
-    /// mean + std·(r·sin))`.
+    /// The end of `ln`, `r = sqrt(−2·ln)`, and the pairs `(fma(std, r·cos, mean),
+    /// fma(std, r·sin, mean))`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     fn finish(&self, mean: __m256, std: __m256) -> [(__m256, __m256); V] {
