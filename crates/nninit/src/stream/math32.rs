@@ -42,7 +42,7 @@ pub(crate) const COS_P: [f32; 3] = [2.443_315_7e-5, -0.001_388_731_6, 0.041_666_
 pub(crate) const TAU_F32: f32 = core::f32::consts::TAU;
 /// 1.5·2²³: adding and subtracting it rounds an f32 of magnitude < 2²² to the nearest
 /// integer, ties to even (the default IEEE rounding).
-const ROUND_MAGIC: f32 = 12_582_912.0;
+pub(crate) const ROUND_MAGIC: f32 = 12_582_912.0;
 
 /// Selects `a` where `mask` is all ones and `b` where it is zero.
 #[inline(always)]

@@ -20,7 +20,7 @@
 use core::arch::x86_64::*;
 
 use super::kernels::{BlockMap, Keys, drive};
-use super::math32::{COS_P, LN_P, LN2_HI, LN2_LO, SIN_P, SQRT_HALF, TAU_F32};
+use super::math32::{COS_P, LN_P, LN2_HI, LN2_LO, ROUND_MAGIC, SIN_P, SQRT_HALF, TAU_F32};
 use super::philox::{M0, M1, W0, W1};
 
 /// Whether this CPU has AVX2 and FMA, which the fast kernels of the crate (these and
@@ -218,7 +218,7 @@ struct Consts {
     /// 2⁻²² and 2²²: the quadrant from `k`, and back.
     inv_two22: __m256,
     two22: __m256,
-    /// [`BoxMuller::ROUND_MAGIC`].
+    /// 1.5·2²³ ([`ROUND_MAGIC`]): adding and subtracting it rounds to the nearest integer.
     round_magic: __m256,
     /// 2²⁴, as an integer.
     two24: __m256i,
@@ -255,7 +255,7 @@ impl Consts {
             angle_scale: splat(TAU_F32 / 16_777_216.0),
             inv_two22: splat(1.0 / 4_194_304.0),
             two22: splat(4_194_304.0),
-            round_magic: splat(BoxMuller::ROUND_MAGIC),
+            round_magic: splat(ROUND_MAGIC),
             two24: _mm256_set1_epi32(1 << 24),
             mantissa: _mm256_set1_epi32(0x007f_ffff),
             half_bits: _mm256_set1_epi32(0x3f00_0000),
@@ -275,26 +275,18 @@ fn each<T: Copy, U, const N: usize>(x: [T; N], f: impl FnMut(T) -> U) -> [U; N] 
     x.map(f)
 }
 
-/// Box–Muller on [`V`] vectors of eight word pairs `(a, b)`, as
+/// The `ln` half of Box–Muller on [`V`] vectors of eight word pairs `(a, b)`, as
 /// [`box_muller_f32`](super::kernels::box_muller_f32) computes it, cut into steps so that
-/// the normal kernel can interleave them with the Philox rounds of its next blocks.
+/// the normal kernel can interleave them with the Philox rounds of its next blocks; the
+/// other half is [`SinCos`], and [`normal_pairs`] joins them.
 ///
-/// The steps are [`start`](Self::start) (`ln`'s reduction), the
-/// [`ln_step`](Self::ln_step)s of `LN_P[1..]` in order, [`finish_ln`](Self::finish_ln),
-/// [`start_sincos`](Self::start_sincos), the four [`sincos_step`](Self::sincos_step)s in
-/// order, [`sincos_finish`](Self::sincos_finish), then [`finish`](Self::finish). `ln` is
+/// The steps are [`start`](Self::start), the [`step`](Self::step)s of `LN_P[1..]` in
+/// order, then [`finish`](Self::finish), which gives `r = sqrt(−2·ln)`. `ln` is
 /// [`math32::ln`](super::math32::ln)`(n·2⁻²⁴)` of the integer `n = 2²⁴ − (a >> 8)` in
 /// `[1, 2²⁴]`: `n` converts to f32 exactly, and `n·2⁻²⁴` has the same mantissa and an
 /// exponent smaller by 24, so the exponent bias below is `126 + 24`; the rest is step for
-/// step the scalar function. `sincos` is
-/// [`math32::sincos_turns`](super::math32::sincos_turns)`(s)` with `s = (b >> 8)·2⁻²⁴`,
-/// reduced on `k = b >> 8` sign-extended from 24 bits (an arithmetic shift): that is
-/// `t·2²⁴` with `t = s − round(s)` except at `s = ½`, where it gives `t = −½` instead of
-/// `½`; both give `q ≡ 2 (mod 4)` and `f = +0`, so the same result. Then `q = round(4t)`
-/// from `k·2⁻²²`, `f·2²⁴ = k − q·2²²`, and `x = (f·2²⁴)·(2π·2⁻²⁴)`: all exact but the last
-/// product, which rounds the same real number as `f·2π` (scaling by a power of two), so
-/// every bit is as specified.
-struct BoxMuller<'a> {
+/// step the scalar function.
+struct Ln<'a> {
     /// The constants.
     k: &'a Consts,
     /// `ln`'s reduced argument, `y` of the specification.
@@ -303,31 +295,13 @@ struct BoxMuller<'a> {
     p: [__m256; V],
     /// `ln`'s exponent, as f32.
     fe: [__m256; V],
-    /// The reduced angle `x` of the specification.
-    angle: [__m256; V],
-    /// Its square, `z`.
-    angle2: [__m256; V],
-    /// The sine polynomial so far; after `sincos_finish`, the sine.
-    sin: [__m256; V],
-    /// The cosine polynomial so far; after `sincos_finish`, the cosine.
-    cos: [__m256; V],
-    /// `round(4t) + 1.5·2²³`, whose low bits are the quadrant.
-    qm: [__m256; V],
-    /// The words that `sincos` reduces, until [`start_sincos`](Self::start_sincos).
-    b: [__m256i; V],
-    /// `r = sqrt(−2·ln)`, after [`finish_ln`](Self::finish_ln).
-    r: [__m256; V],
 }
 
-impl<'a> BoxMuller<'a> {
-    /// 1.5·2²³: adding and subtracting it rounds to the nearest integer.
-    const ROUND_MAGIC: f32 = 12_582_912.0;
-
-    /// The argument reduction of `ln`; the words `b` wait for
-    /// [`start_sincos`](Self::start_sincos).
+impl<'a> Ln<'a> {
+    /// The argument reduction of `ln` of the words `a`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn start(kc: &'a Consts, a: [__m256i; V], b: [__m256i; V]) -> Self {
+    fn start(kc: &'a Consts, a: [__m256i; V]) -> Self {
         // ln: u1·2²⁴ = 2²⁴ − (a >> 8), an integer in [1, 2²⁴].
         let n = each(a, |w| _mm256_sub_epi32(kc.two24, _mm256_srli_epi32::<8>(w)));
         let bits = each(n, |n| _mm256_castps_si256(_mm256_cvtepi32_ps(n)));
@@ -338,36 +312,25 @@ impl<'a> BoxMuller<'a> {
         // `small` is −1 (all ones) or 0 as an integer.
         let fe = core::array::from_fn(|i| _mm256_cvtepi32_ps(_mm256_add_epi32(e[i], _mm256_castps_si256(small[i]))));
         let x = core::array::from_fn(|i| _mm256_sub_ps(_mm256_add_ps(m[i], _mm256_and_ps(small[i], m[i])), kc.one));
-        let zero = [_mm256_setzero_ps(); V];
-        Self { k: kc, x, p: [kc.ln_p[0]; V], fe, angle: zero, angle2: zero, sin: zero, cos: zero, qm: zero, b, r: zero }
+        Self { k: kc, x, p: [kc.ln_p[0]; V], fe }
     }
 
-    /// The argument reduction of `sincos`.
+    /// One Horner step of `ln`'s polynomial: `p = fma(p, x, c)`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn start_sincos(&mut self) {
-        let kc = self.k;
-        // sincos: k = b >> 8 sign-extended, q = round(k·2⁻²²), f·2²⁴ = k − q·2²².
-        let rm = kc.round_magic;
-        let k = each(self.b, |w| _mm256_cvtepi32_ps(_mm256_srai_epi32::<8>(w)));
-        let qm = each(k, |k| _mm256_fmadd_ps(k, kc.inv_two22, rm));
-        let angle: [__m256; V] = core::array::from_fn(|i| {
-            let q = _mm256_sub_ps(qm[i], rm);
-            let f = _mm256_fnmadd_ps(q, kc.two22, k[i]);
-            _mm256_mul_ps(f, kc.angle_scale)
-        });
-        let angle2 = each(angle, |x| _mm256_mul_ps(x, x));
-        self.angle = angle;
-        self.angle2 = angle2;
-        self.qm = qm;
+    fn step(&mut self, step: usize) {
+        let c = self.k.ln_p[step];
+        for (p, &x) in self.p.iter_mut().zip(&self.x) {
+            *p = _mm256_fmadd_ps(*p, x, c);
+        }
     }
 
-    /// The end of `ln` and `r = sqrt(−2·ln)`.
+    /// The end of `ln`, and `r = sqrt(−2·ln)`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn finish_ln(&mut self) {
+    fn finish(&self) -> [__m256; V] {
         let kc = self.k;
-        self.r = core::array::from_fn(|i| {
+        core::array::from_fn(|i| {
             let (x, fe) = (self.x[i], self.fe[i]);
             let z = _mm256_mul_ps(x, x);
             let mut y = _mm256_mul_ps(_mm256_mul_ps(self.p[i], x), z);
@@ -375,24 +338,58 @@ impl<'a> BoxMuller<'a> {
             y = _mm256_fmadd_ps(kc.neg_half, z, y);
             let ln = _mm256_fmadd_ps(kc.ln2_hi, fe, _mm256_add_ps(x, y));
             _mm256_sqrt_ps(_mm256_mul_ps(kc.neg_two, ln))
-        });
+        })
     }
+}
 
-    /// One Horner step of `ln`'s polynomial: `p = fma(p, x, c)`.
+/// The `sincos` half of Box–Muller: [`start`](Self::start), the four
+/// [`step`](Self::step)s in order, then [`finish`](Self::finish). It is
+/// [`math32::sincos_turns`](super::math32::sincos_turns)`(s)` with `s = (b >> 8)·2⁻²⁴`,
+/// reduced on `k = b >> 8` sign-extended from 24 bits (an arithmetic shift): that is
+/// `t·2²⁴` with `t = s − round(s)` except at `s = ½`, where it gives `t = −½` instead of
+/// `½`; both give `q ≡ 2 (mod 4)` and `f = +0`, so the same result. Then `q = round(4t)`
+/// from `k·2⁻²²`, `f·2²⁴ = k − q·2²²`, and `x = (f·2²⁴)·(2π·2⁻²⁴)`: all exact but the last
+/// product, which rounds the same real number as `f·2π` (scaling by a power of two), so
+/// every bit is as specified.
+struct SinCos<'a> {
+    /// The constants.
+    k: &'a Consts,
+    /// The reduced angle `x` of the specification.
+    angle: [__m256; V],
+    /// Its square, `z`.
+    angle2: [__m256; V],
+    /// The sine polynomial so far; after [`finish`](Self::finish), the sine.
+    sin: [__m256; V],
+    /// The cosine polynomial so far; after [`finish`](Self::finish), the cosine.
+    cos: [__m256; V],
+    /// `round(4t) + 1.5·2²³`, whose low bits are the quadrant.
+    qm: [__m256; V],
+}
+
+impl<'a> SinCos<'a> {
+    /// The argument reduction of `sincos` of the words `b`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn ln_step(&mut self, step: usize) {
-        let c = self.k.ln_p[step];
-        for (p, &x) in self.p.iter_mut().zip(&self.x) {
-            *p = _mm256_fmadd_ps(*p, x, c);
-        }
+    fn start(kc: &'a Consts, b: [__m256i; V]) -> Self {
+        // k = b >> 8 sign-extended, q = round(k·2⁻²²), f·2²⁴ = k − q·2²².
+        let rm = kc.round_magic;
+        let k = each(b, |w| _mm256_cvtepi32_ps(_mm256_srai_epi32::<8>(w)));
+        let qm = each(k, |k| _mm256_fmadd_ps(k, kc.inv_two22, rm));
+        let angle: [__m256; V] = core::array::from_fn(|i| {
+            let q = _mm256_sub_ps(qm[i], rm);
+            let f = _mm256_fnmadd_ps(q, kc.two22, k[i]);
+            _mm256_mul_ps(f, kc.angle_scale)
+        });
+        let angle2 = each(angle, |x| _mm256_mul_ps(x, x));
+        let zero = [_mm256_setzero_ps(); V];
+        Self { k: kc, angle, angle2, sin: zero, cos: zero, qm }
     }
 
     /// Step `k` (0 to 3) of the polynomials `fma(fma(S0, z, S1), z, S2)` and
     /// `fma(fma(C0, z, C1), z, C2)`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn sincos_step(&mut self, k: usize) {
+    fn step(&mut self, k: usize) {
         let kc = self.k;
         for i in 0..V {
             let z = self.angle2[i];
@@ -409,7 +406,7 @@ impl<'a> BoxMuller<'a> {
     /// quadrant.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn sincos_finish(&mut self) {
+    fn finish(&mut self) {
         let kc = self.k;
         for i in 0..V {
             let (x, z) = (self.angle[i], self.angle2[i]);
@@ -429,18 +426,18 @@ impl<'a> BoxMuller<'a> {
             self.cos[i] = _mm256_xor_ps(_mm256_blendv_ps(cos_x, sin_x, swap), cos_sign);
         }
     }
+}
 
-    /// The pairs `(fma(std, r·cos, mean), fma(std, r·sin, mean))`.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    fn finish(&self, mean: __m256, std: __m256) -> [(__m256, __m256); V] {
-        core::array::from_fn(|i| {
-            let r = self.r[i];
-            let zc = _mm256_fmadd_ps(std, _mm256_mul_ps(r, self.cos[i]), mean);
-            let zs = _mm256_fmadd_ps(std, _mm256_mul_ps(r, self.sin[i]), mean);
-            (zc, zs)
-        })
-    }
+/// The pairs `(fma(std, r·cos, mean), fma(std, r·sin, mean))` of `r` from [`Ln`] and a
+/// finished [`SinCos`].
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn normal_pairs(r: [__m256; V], sc: &SinCos<'_>, mean: __m256, std: __m256) -> [(__m256, __m256); V] {
+    core::array::from_fn(|i| {
+        let zc = _mm256_fmadd_ps(std, _mm256_mul_ps(r[i], sc.cos[i]), mean);
+        let zs = _mm256_fmadd_ps(std, _mm256_mul_ps(r[i], sc.sin[i]), mean);
+        (zc, zs)
+    })
 }
 
 /// Lane `l` of a set holds block `j + OFFSET[l]`: then the transposition at the end
@@ -500,10 +497,10 @@ fn store(z: [(__m256, __m256); V], out: &mut [f32]) {
 }
 
 /// Keeps the compiler from separating the two chains the normal kernel interleaves: the
-/// Box–Muller vectors being computed (`v`: the `ln` polynomials, then the sines) and the
-/// words that the next Philox round multiplies pass through here together, so that every
-/// step of each chain stays between the same two fences in program order. Emits no
-/// instruction.
+/// Box–Muller vectors being computed (`v`: the `ln` polynomials, then the `sincos` ones)
+/// and the words that the next Philox round multiplies pass through here together, so
+/// that every step of each chain stays between the same two fences in program order.
+/// Emits no instruction.
 ///
 /// Without it LLVM's scheduler gathers the rounds into one block and the polynomial steps
 /// into another, or not, depending on unrelated inlining decisions (the same source
@@ -566,41 +563,41 @@ fn normal_f32_avx2(keys: Keys, j: u64, mean: f32, std: f32, out: &mut [f32]) -> 
         // The schedule is written out rather than looped: a closure or a loop over `r` would
         // lose the target feature or leave the indices to run time in this hot loop.
         let mut next = round0(kc, &s, counters(j));
-        let mut bm = BoxMuller::start(kc, a, b);
-        fence(&mut bm.p, &mut next);
+        let mut ln = Ln::start(kc, a);
+        fence(&mut ln.p, &mut next);
         round(kc, &mut next, s.k[1]);
-        bm.ln_step(1);
-        bm.ln_step(2);
-        fence(&mut bm.p, &mut next);
+        ln.step(1);
+        ln.step(2);
+        fence(&mut ln.p, &mut next);
         round(kc, &mut next, s.k[2]);
-        bm.ln_step(3);
-        bm.ln_step(4);
-        fence(&mut bm.p, &mut next);
+        ln.step(3);
+        ln.step(4);
+        fence(&mut ln.p, &mut next);
         round(kc, &mut next, s.k[3]);
-        bm.ln_step(5);
-        bm.ln_step(6);
-        fence(&mut bm.p, &mut next);
+        ln.step(5);
+        ln.step(6);
+        fence(&mut ln.p, &mut next);
         round(kc, &mut next, s.k[4]);
-        bm.ln_step(7);
-        bm.ln_step(8);
-        fence(&mut bm.p, &mut next);
+        ln.step(7);
+        ln.step(8);
+        fence(&mut ln.p, &mut next);
         round(kc, &mut next, s.k[5]);
-        bm.finish_ln();
-        bm.start_sincos();
-        fence(&mut bm.angle2, &mut next);
+        let r = ln.finish();
+        let mut sc = SinCos::start(kc, b);
+        fence(&mut sc.angle2, &mut next);
         round(kc, &mut next, s.k[6]);
-        bm.sincos_step(0);
-        bm.sincos_step(1);
-        fence(&mut bm.sin, &mut next);
+        sc.step(0);
+        sc.step(1);
+        fence(&mut sc.sin, &mut next);
         round(kc, &mut next, s.k[7]);
-        bm.sincos_step(2);
-        bm.sincos_step(3);
-        fence(&mut bm.sin, &mut next);
+        sc.step(2);
+        sc.step(3);
+        fence(&mut sc.sin, &mut next);
         round(kc, &mut next, s.k[8]);
-        bm.sincos_finish();
-        fence(&mut bm.sin, &mut next);
+        sc.finish();
+        fence(&mut sc.sin, &mut next);
         round(kc, &mut next, s.k[9]);
-        store(bm.finish(mean, std), chunk);
+        store(normal_pairs(r, &sc, mean, std), chunk);
         blocks = to_counter_order(next);
     }
     n
