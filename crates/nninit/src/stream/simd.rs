@@ -222,13 +222,12 @@ struct Consts {
     two24: __m256i,
     /// The mantissa bits of an f32.
     mantissa: __m256i,
-    /// The bits of 1 minus those of [`SQRT_HALF`]: added to an f32's bits, it carries
-    /// into the exponent exactly when the mantissa is at least √½'s.
+    /// The bits of 1 minus those of [`SQRT_HALF`], which, added to an f32's bits, carries
+    /// into the exponent exactly when the mantissa is at least √½'s, less the exponent
+    /// bias of `n·2⁻²⁴`, `127 + 24`, in the exponent field (see [`Ln`]).
     ln_shift: __m256i,
     /// The bits of `2·`[`SQRT_HALF`].
     sqrt_two_bits: __m256i,
-    /// The exponent bias of `n·2⁻²⁴` after the shift, 127 + 24.
-    bias: __m256i,
     /// The sign bit.
     sign: __m256i,
 }
@@ -264,9 +263,10 @@ impl Consts {
             round_magic: splat(ROUND_MAGIC),
             two24: _mm256_set1_epi32(1 << 24),
             mantissa: _mm256_set1_epi32(0x007f_ffff),
-            ln_shift: _mm256_set1_epi32(1f32.to_bits().wrapping_sub(SQRT_HALF.to_bits()) as i32),
+            ln_shift: _mm256_set1_epi32(
+                1f32.to_bits().wrapping_sub(SQRT_HALF.to_bits()).wrapping_sub((127 + 24) << 23) as i32,
+            ),
             sqrt_two_bits: _mm256_set1_epi32((2.0 * SQRT_HALF).to_bits() as i32),
-            bias: _mm256_set1_epi32(127 + 24),
             sign: _mm256_set1_epi32(i32::MIN),
         }
     }
@@ -297,10 +297,13 @@ fn each<T: Copy, U, const N: usize>(x: [T; N], f: impl FnMut(T) -> U) -> [U; N] 
 ///   instead (as in musl's `logf`): adding `bits(1) − bits(√½)` to the bits carries into
 ///   the exponent exactly when the mantissa is at least `√½`'s, so the exponent field of
 ///   the sum, less `127 + 24`, is the specification's exponent, and its mantissa bits
-///   plus `bits(√½)` are those of the reduced `m` or `2m`, in `[√½, √2)`.
+///   plus `bits(√½)` are those of the reduced `m` or `2m`, in `[√½, √2)`. The bias is
+///   subtracted in the same addition (in the exponent field, which leaves the mantissa
+///   bits alone), and an arithmetic shift then reads the signed exponent.
 /// - **Scaling.** The kernel carries `X = 2x` for the specification's `x = m − 1` (both
 ///   exact) and scales every later value by a power of two, which changes no rounding:
-///   Horner value `k` is `2^(k−10)` times the specification's (so is coefficient `k`), `Z = X² = 4z`, `Y = 2y`, `X + Y = 2(x + y)`, and the last step
+///   Horner value `k` is `2^(k−10)` times the specification's (so is coefficient `k`),
+///   `Z = X² = 4z`, `Y = 2y`, `X + Y = 2(x + y)`, and the last step
 ///   `−(2·LN2_HI·e) − (X + Y)` is `−2·ln` rounded once (round-to-nearest is symmetric),
 ///   so the multiplication by −2 disappears into it. No value comes near the subnormal
 ///   range, and the one exact zero, `ln 1`, gets the sign the specification gives it
@@ -326,8 +329,8 @@ impl<'a> Ln<'a> {
         // ln: u1·2²⁴ = 2²⁴ − (a >> 8), an integer in [1, 2²⁴].
         let n = each(a, |w| _mm256_sub_epi32(kc.two24, _mm256_srli_epi32::<8>(w)));
         let bits = each(n, |n| _mm256_add_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(n)), kc.ln_shift));
-        // Positive, so bits >> 23 is the biased exponent (no sign bit to mask off).
-        let fe = each(bits, |b| _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32::<23>(b), kc.bias)));
+        // The exponent, in [−24, 0], is the sum's top nine bits read as a signed integer.
+        let fe = each(bits, |b| _mm256_cvtepi32_ps(_mm256_srai_epi32::<23>(b)));
         // 2m (or 2·2m) in [√2, 2√2), then X = 2m − 2 exactly.
         let x = each(bits, |b| {
             let m2 = _mm256_add_epi32(_mm256_and_si256(b, kc.mantissa), kc.sqrt_two_bits);
