@@ -13,8 +13,8 @@
 //!   [`avx2_fma_available`] returned true;
 //! - unaligned 256-bit stores into a slice chunk whose length is checked to be exactly
 //!   the number of floats stored;
-//! - an empty `asm!` template that only pins the compiler's instruction order (see
-//!   [`fence`]); it emits nothing.
+//! - empty `asm!` templates that only pin the compiler's instruction order (see
+//!   [`fence`]) or hide a value's bits from it (see [`opaque`]); they emit nothing.
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::*;
@@ -441,7 +441,7 @@ impl<'a> SinCos<'a> {
             // bit 1 there is sin's sign, and cos's sign is bit 1 of quadrant + 1, which
             // is bit 1 xor bit 0.
             let quadrant = _mm256_castps_si256(self.qm[i]);
-            let swap = _mm256_castsi256_ps(_mm256_slli_epi32::<31>(quadrant));
+            let swap = opaque(_mm256_castsi256_ps(_mm256_slli_epi32::<31>(quadrant)));
             let sin_sign = _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32::<30>(quadrant), kc.sign));
             let cos_sign = _mm256_xor_ps(sin_sign, swap);
             self.sin[i] = _mm256_xor_ps(_mm256_blendv_ps(sin_x, cos_x, swap), sin_sign);
@@ -516,6 +516,22 @@ fn store(z: [(__m256, __m256); V], out: &mut [f32]) {
             unsafe { _mm256_storeu_ps(o.as_mut_ptr(), _mm256_castpd_ps(row)) };
         }
     }
+}
+
+/// `v`, unchanged, but hidden from the optimizer: no instruction.
+///
+/// For the swap mask of [`SinCos::finish`], which holds nothing but the sign bit. Knowing
+/// that, LLVM rewrites each `blendv` on it as a `blendv` on a comparison with zero: one
+/// more vector operation per 16 values, for a select that reads the same sign bit.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn opaque(mut v: __m256) -> __m256 {
+    // SAFETY: an empty template on one register that it leaves unchanged (`pure`,
+    // `nomem`, `nostack`, `preserves_flags`: nothing else is touched).
+    unsafe {
+        core::arch::asm!("/* {0} */", inout(ymm_reg) v, options(pure, nomem, nostack, preserves_flags));
+    }
+    v
 }
 
 /// Keeps the compiler from separating the two chains the normal kernel interleaves: the
