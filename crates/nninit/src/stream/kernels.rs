@@ -132,6 +132,14 @@ pub(crate) struct NormalF32 {
     pub(crate) std: f32,
 }
 
+impl NormalF32 {
+    /// `mean + std·z` rounded once, `fma(std, z, mean)`, as the specification writes it.
+    #[inline(always)]
+    fn scale(self, z: f32) -> f32 {
+        self.std.mul_add(z, self.mean)
+    }
+}
+
 impl BlockMap for NormalF32 {
     type Out = f32;
     const PER_BLOCK: usize = 4;
@@ -139,7 +147,7 @@ impl BlockMap for NormalF32 {
     fn block(self, w: [u32; 4], out: &mut [f32; 4]) {
         let (a, b) = box_muller_f32(w[0], w[1]);
         let (c, d) = box_muller_f32(w[2], w[3]);
-        *out = [a, b, c, d].map(|z| self.std.mul_add(z, self.mean));
+        *out = [a, b, c, d].map(|z| self.scale(z));
     }
     #[inline(always)]
     fn lanes(self, a: &[u64; LANES], b: &[u64; LANES], out: &mut [f32]) {
@@ -155,8 +163,8 @@ impl BlockMap for NormalF32 {
         let mut s = [0f32; 2 * LANES];
         for m in 0..2 * LANES {
             let (zc, zs) = box_muller_f32(u[m], v[m]);
-            c[m] = self.std.mul_add(zc, self.mean);
-            s[m] = self.std.mul_add(zs, self.mean);
+            c[m] = self.scale(zc);
+            s[m] = self.scale(zs);
         }
         for (m, o) in out.chunks_exact_mut(2).enumerate() {
             o[0] = c[m];

@@ -403,7 +403,7 @@ fn chunking_and_thread_count_do_not_matter() {
 fn kernel_variants_are_identical() {
     let variants = [Path::Baseline, Path::best()];
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+    if super::simd::avx2_fma_available() {
         assert_eq!(Path::best(), Path::Avx2, "AVX2 and FMA present but not chosen");
     } else {
         eprintln!("no AVX2 and FMA on this CPU: comparing the baseline build with itself");
