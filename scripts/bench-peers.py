@@ -5,8 +5,10 @@ Usage: python3 scripts/bench-peers.py [--repeats 5]
 
 For 1 and 2 threads it times, on 2**26 float32 elements in a preallocated buffer:
   nninit:  normal, uniform, truncated_normal, kaiming_normal and a plain memory
-           write of the same buffer (benches/src/bin/throughput.rs, release build),
-           and torch_mode_normal: PyTorch's generator and normal_ replayed bit for bit;
+           write of the same buffer (benches/src/bin/throughput.rs, release build,
+           rebuilt first), and torch_mode_normal: PyTorch's generator and normal_
+           replayed bit for bit. The memory write is timed before every timed fill
+           and its best over the whole run is the baseline (see throughput.rs);
   PyTorch: torch.empty(n).normal_(), .uniform_(), nn.init.trunc_normal_(std=0.02),
            nn.init.kaiming_normal_ on an [8192, 8192] tensor, with torch.set_num_threads(t);
   NumPy:   Generator(PCG64).standard_normal / random (dtype float32, out=...), one thread.
@@ -37,8 +39,8 @@ def _timed(fn):
 
 def nninit_rates(threads, repeats, root):
     exe = os.path.join(root, "target", "release", "throughput")
-    if not os.path.exists(exe):
-        subprocess.run(["cargo", "build", "--release", "-p", "nninit-benches", "--bin", "throughput"], cwd=root, check=True)
+    # Always: a binary left from an older checkout would time the old kernels.
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "nninit-benches", "--bin", "throughput"], cwd=root, check=True)
     out = subprocess.run([exe, str(threads), str(repeats)], check=True, capture_output=True, text=True).stdout
     return json.loads(out)["msamples_per_s"]
 
