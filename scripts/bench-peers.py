@@ -7,8 +7,9 @@ For 1 and 2 threads it times, on 2**26 float32 elements in a preallocated buffer
   nninit:  normal, uniform, truncated_normal, kaiming_normal and a plain memory
            write of the same buffer (benches/src/bin/throughput.rs, release build,
            rebuilt first), and torch_mode_normal: PyTorch's generator and normal_
-           replayed bit for bit. The memory write is timed before every timed fill
-           and its best over the whole run is the baseline (see throughput.rs);
+           replayed bit for bit. A memory write is timed before every timed fill,
+           and each fill's "% of write" is against the best of the writes timed
+           beside it (see throughput.rs); the memory_write row is the run's best;
   PyTorch: torch.empty(n).normal_(), .uniform_(), nn.init.trunc_normal_(std=0.02),
            nn.init.kaiming_normal_ on an [8192, 8192] tensor, with torch.set_num_threads(t);
   NumPy:   Generator(PCG64).standard_normal / random (dtype float32, out=...), one thread.
@@ -41,8 +42,8 @@ def nninit_rates(threads, repeats, root):
     exe = os.path.join(root, "target", "release", "throughput")
     # Always: a binary left from an older checkout would time the old kernels.
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "nninit-benches", "--bin", "throughput"], cwd=root, check=True)
-    out = subprocess.run([exe, str(threads), str(repeats)], check=True, capture_output=True, text=True).stdout
-    return json.loads(out)["msamples_per_s"]
+    out = json.loads(subprocess.run([exe, str(threads), str(repeats)], check=True, capture_output=True, text=True).stdout)
+    return out["msamples_per_s"], out["memory_write_beside"]
 
 
 def torch_rates(threads, repeats):
@@ -84,22 +85,21 @@ def main():
     np_rates, np_version = numpy_rates(args.repeats)
     rows = []
     for threads in (1, 2):
-        nn = nninit_rates(threads, args.repeats, root)
+        nn, beside = nninit_rates(threads, args.repeats, root)
         tr, torch_version = torch_rates(threads, args.repeats)
         for name in ("normal", "uniform", "truncated_normal", "kaiming_normal"):
             peer = tr.get(name) if tr else None
-            rows.append((threads, name, nn[name], peer, (np_rates or {}).get(name) if threads == 1 else None))
+            rows.append((threads, name, nn[name], peer, (np_rates or {}).get(name) if threads == 1 else None, beside[name]))
         if threads == 1:
             # nninit replaying PyTorch's own generator and normal_ kernel, bit for bit.
-            rows.append((threads, "torch_mode_normal", nn["torch_mode_normal"], tr.get("normal") if tr else None, None))
-        rows.append((threads, "memory_write", nn["memory_write"], None, None))
+            rows.append((threads, "torch_mode_normal", nn["torch_mode_normal"], tr.get("normal") if tr else None, None, beside["torch_mode_normal"]))
+        rows.append((threads, "memory_write", nn["memory_write"], None, None, None))
     print(f"# torch {torch_version or 'not installed'}, numpy {np_version or 'not installed'}")
     print(f"{'threads':>7}  {'fill':<17} {'nninit':>9} {'torch':>9} {'numpy':>9} {'nninit/torch':>12} {'% of write':>10}")
-    writes = {t: r[2] for t, r in ((r[0], r) for r in rows) if r[1] == "memory_write"}
-    for threads, name, nn, peer, npy in rows:
+    for threads, name, nn, peer, npy, write in rows:
         fmt = lambda v: f"{v:9.0f}" if v else f"{'—':>9}"
         ratio = f"{nn / peer:12.2f}" if peer else f"{'—':>12}"
-        share = f"{100 * nn / writes[threads]:9.0f}%" if name != "memory_write" else f"{'':>10}"
+        share = f"{100 * nn / write:9.0f}%" if write else f"{'':>10}"
         print(f"{threads:>7}  {name:<17} {nn:9.0f} {fmt(peer)} {fmt(npy)} {ratio} {share}")
 
 
