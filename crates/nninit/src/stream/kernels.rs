@@ -135,7 +135,7 @@ pub(crate) struct NormalF32 {
 impl NormalF32 {
     /// `mean + std·z` rounded once, `fma(std, z, mean)`, as the specification writes it.
     #[inline(always)]
-    fn scale(self, z: f32) -> f32 {
+    pub(crate) fn scale(self, z: f32) -> f32 {
         self.std.mul_add(z, self.mean)
     }
 }

@@ -435,11 +435,10 @@ impl<'a> SinCos<'a> {
             let (x, z) = (self.angle[i], self.angle2[i]);
             let sin_x = _mm256_fmadd_ps(_mm256_mul_ps(self.sin[i], z), x, x);
             let cos_x = _mm256_fmadd_ps(_mm256_mul_ps(self.cos[i], z), z, _mm256_fnmadd_ps(kc.half, z, kc.one));
-            // Odd quadrants swap sin and cos (blendv reads the sign bit: bit 0 moved
-            // there); sin is negated in quadrants 2 and 3, cos in quadrants 1 and 2.
-            // Bit 0 of the quadrant in the sign bit, and nothing else, is the swap mask;
-            // bit 1 there is sin's sign, and cos's sign is bit 1 of quadrant + 1, which
-            // is bit 1 xor bit 0.
+            // Odd quadrants swap sin and cos; sin is negated in quadrants 2 and 3 (bit 1),
+            // cos in quadrants 1 and 2 (bit 1 xor bit 0). Bit 0 moved to the sign bit, with
+            // nothing else, is the swap mask (blendv reads the sign bit) and the difference
+            // between the two signs.
             let quadrant = _mm256_castps_si256(self.qm[i]);
             let swap = opaque(_mm256_castsi256_ps(_mm256_slli_epi32::<31>(quadrant)));
             let sin_sign = _mm256_castsi256_ps(_mm256_and_si256(_mm256_slli_epi32::<30>(quadrant), kc.sign));
@@ -651,7 +650,7 @@ fn normal_f32_avx2(keys: Keys, j: u64, mean: f32, std: f32, out: &mut [f32]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::kernels::box_muller_f32;
+    use crate::stream::kernels::{NormalF32, box_muller_f32};
 
     /// The kernel's Box–Muller steps in the kernel's order, on the given words.
     #[target_feature(enable = "avx2,fma")]
@@ -678,9 +677,9 @@ mod tests {
         out
     }
 
-    /// Every word pair in `words(v)` for `v` in `range`: both halves of Box–Muller see each
-    /// 24-bit input once over `0..2²⁴` (`b` runs through them in another order), with the
-    /// low 8 bits, which the specification drops, set to something else each time.
+    /// The word pair `(a, b)` of test input `v`: over `v` in `0..2²⁴`, both halves of
+    /// Box–Muller see each 24-bit input once (`b` runs through them in another order), with
+    /// the low 8 bits, which the specification drops, set to something else each time.
     fn words(v: u32) -> (u32, u32) {
         let b = v.wrapping_mul(0x9e_3779) & 0xff_ffff;
         (v << 8 | (v & 0xff), b << 8 | (v >> 8 & 0xff))
@@ -696,7 +695,7 @@ mod tests {
         if !avx2_fma_available() {
             return;
         }
-        let (mean, std) = (-0.0f32, 1.0f32);
+        let normal = NormalF32 { mean: -0.0, std: 1.0 };
         let kc = Consts::new_checked();
         let mut mismatches = 0u64;
         let mut first = None;
@@ -710,14 +709,14 @@ mod tests {
             let a: [__m256i; V] = core::array::from_fn(|i| vector(i, |p| p.0));
             let b: [__m256i; V] = core::array::from_fn(|i| vector(i, |p| p.1));
             // SAFETY: AVX2 and FMA were found above.
-            let z = unsafe { box_muller(&kc, a, b, mean, std) };
+            let z = unsafe { box_muller(&kc, a, b, normal.mean, normal.std) };
             for (i, (zc, zs)) in z.into_iter().enumerate() {
                 // SAFETY: as above.
                 let (zc, zs) = unsafe { (lanes(zc), lanes(zs)) };
                 for l in 0..8 {
                     let (wa, wb) = pair[8 * i + l];
                     let (c, s) = box_muller_f32(wa, wb);
-                    let want = (std.mul_add(c, mean), std.mul_add(s, mean));
+                    let want = (normal.scale(c), normal.scale(s));
                     if (zc[l].to_bits(), zs[l].to_bits()) != (want.0.to_bits(), want.1.to_bits()) {
                         mismatches += 1;
                         first.get_or_insert((wa, wb, zc[l], zs[l], want));
