@@ -93,12 +93,59 @@ fn orthonormalize<T: RealField + Copy>(rows: usize, cols: usize, data: &mut [T])
     // the tall orientation: Aᵀ itself when A is wide (a plain copy), else A (a transpose).
     let orientation = if rows < cols { Orientation::Wide } else { Orientation::Tall };
     let (m, n) = orientation.tall_shape(rows, cols);
-    // The factorization always runs on a faer `Mat`, whose columns are aligned for SIMD: on the
-    // caller's buffer (a `Vec`, 16 bytes past a 64-byte boundary) the QR measured 50 % slower.
-    let mut a = Mat::<T>::zeros(m, n);
-    orientation.load(a.as_mut(), data);
-    let signs = tall_q(a.as_mut(), par);
-    orientation.store(a.as_ref(), &signs, data);
+    let mut work = Workspace::<T>::new(m, n);
+    let mut a = work.as_mut();
+    orientation.load(a.rb_mut(), data);
+    let signs = tall_q(a.rb_mut(), par);
+    orientation.store(a.rb(), &signs, data);
+}
+
+/// Bytes in a cache line.
+const LINE_BYTES: usize = 64;
+
+/// The column-major `m × n` matrix that is factored: every column starts on a cache line,
+/// and consecutive columns are an odd number of lines apart.
+///
+/// - Aligned columns: on the caller's buffer (a `Vec`, 16 bytes past a 64-byte boundary)
+///   faer's QR measured 50 % slower.
+/// - The odd stride: stored densely, a 4096-row `f32` matrix has columns exactly 16 KiB
+///   apart, so element `i` of every column falls in the same L1 set and a panel of
+///   reflectors competes for 8 ways. An odd number of lines makes consecutive columns
+///   cycle through every set. At 4096² `f32` a stride one line longer was faster in three
+///   alternating batches, by 0.5 %, 2 % and 9 % (median): small beside this host's noise,
+///   but never slower, and it costs one line per column (BENCHMARKS.md). It changes no
+///   value: faer splits its work by shape, not by address (checked bit for bit at 300²,
+///   1024² and 4096² for several strides).
+/// - Zeroed by `calloc`, so the pages are first touched by the parallel load rather than
+///   by a sequential zeroing pass (faer's `Mat::zeros`: 40–54 ms at 4096² `f32`).
+struct Workspace<T> {
+    buf: Vec<T>,
+    /// Index of the first element of column 0 (the first one on a line boundary).
+    start: usize,
+    stride: usize,
+    m: usize,
+    n: usize,
+}
+
+impl<T: RealField + Copy> Workspace<T> {
+    /// An `m × n` matrix of zeros.
+    fn new(m: usize, n: usize) -> Self {
+        let per_line = (LINE_BYTES / std::mem::size_of::<T>()).max(1);
+        let lines = m.div_ceil(per_line);
+        let stride = (lines | 1) * per_line;
+        let buf = vec![T::zero_impl(); stride * n + per_line];
+        // `align_offset` may give up (`usize::MAX`); an unaligned start only costs speed.
+        let start = match buf.as_ptr().align_offset(LINE_BYTES) {
+            offset if offset < per_line => offset,
+            _ => 0,
+        };
+        Self { buf, start, stride, m, n }
+    }
+
+    fn as_mut(&mut self) -> MatMut<'_, T> {
+        let (m, n, stride) = (self.m, self.n, self.stride);
+        MatMut::from_column_major_slice_with_stride_mut(&mut self.buf[self.start..][..stride * n], m, n, stride)
+    }
 }
 
 /// How the caller's row-major `rows × cols` buffer relates to the tall `m × n` (`m ≥ n`)
@@ -390,6 +437,24 @@ mod tests {
         let one = run(1);
         assert!(one.iter().zip(run(2)).all(|(a, b)| a.to_bits() == b.to_bits()));
         assert!(one.iter().zip(run(3)).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+
+    #[test]
+    fn workspace_columns_start_on_lines_an_odd_number_of_lines_apart() {
+        for m in [1, 15, 16, 17, 100, 4096] {
+            let mut w32 = Workspace::<f32>::new(m, 3);
+            let a = w32.as_mut();
+            assert_eq!(a.as_ptr() as usize % LINE_BYTES, 0, "f32 m={m}");
+            assert_eq!(a.col_stride() as usize * 4 / LINE_BYTES % 2, 1, "f32 m={m}");
+            assert!(a.col_stride() as usize >= m);
+            let mut w64 = Workspace::<f64>::new(m, 3);
+            let a = w64.as_mut();
+            assert_eq!(a.as_ptr() as usize % LINE_BYTES, 0, "f64 m={m}");
+            assert_eq!(a.col_stride() as usize * 8 / LINE_BYTES % 2, 1, "f64 m={m}");
+        }
+        // A 4096-row f32 matrix (256 lines) is padded by one line; 4080 rows are 255 lines already.
+        assert_eq!(Workspace::<f32>::new(4096, 1).stride, 4096 + 16);
+        assert_eq!(Workspace::<f32>::new(4080, 1).stride, 4080);
     }
 
     #[test]
