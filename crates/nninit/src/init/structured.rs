@@ -20,29 +20,34 @@ fn unsupported(init: &'static str, spec: &TensorSpec, reason: impl Into<String>)
     Error::UnsupportedShape { init, shape: spec.shape().dims().to_vec(), reason: reason.into() }
 }
 
-/// Draws a `rows × cols` row-major Haar-random matrix with orthonormal rows
-/// or columns (whichever are fewer), from the tensor's normal stream, into `out`.
+/// Writes `gain · Q` into `out`: `Q` is a `rows × cols` row-major Haar-random
+/// matrix with orthonormal rows or columns (whichever are fewer), from the
+/// tensor's normal stream.
 ///
-/// `f32` and `f64` are drawn and orthonormalized in `out` itself, so the tensor
-/// is never held twice; other types are computed in `f32` and rounded at the end.
-fn haar<E: Element>(stream: &Philox, rows: usize, cols: usize, out: &mut [E]) {
-    if let Some(g) = E::as_f64_slice(out) {
-        stream::par_fill(0, g, |offset, chunk| stream.normal_f64(offset, chunk, 0.0, 1.0));
-        linalg::orthonormalize_f64(rows, cols, g);
-    } else if let Some(g) = E::as_f32_slice(out) {
-        stream::par_fill(0, g, |offset, chunk| stream.normal_f32(offset, chunk, 0.0, 1.0));
-        linalg::orthonormalize_f32(rows, cols, g);
+/// `f32` and `f64` are drawn, orthonormalized and scaled in `out` itself, so the
+/// tensor is never held twice. `bf16` and `f16` are the `f32` result rounded, as
+/// for every initializer (rounding `Q` before the gain would round twice).
+fn haar<E: Element>(stream: &Philox, rows: usize, cols: usize, gain: f64, out: &mut [E]) {
+    const MIN_LEN: usize = 1 << 14;
+    if let Some(q) = E::as_f64_slice(out) {
+        stream::par_fill(0, q, |offset, chunk| stream.normal_f64(offset, chunk, 0.0, 1.0));
+        linalg::orthonormalize_f64(rows, cols, q);
+        q.par_iter_mut().with_min_len(MIN_LEN).for_each(|v| *v *= gain);
+    } else if let Some(q) = E::as_f32_slice(out) {
+        stream::par_fill(0, q, |offset, chunk| stream.normal_f32(offset, chunk, 0.0, 1.0));
+        linalg::orthonormalize_f32(rows, cols, q);
+        q.par_iter_mut().with_min_len(MIN_LEN).for_each(|v| *v = f32::from_f64(f64::from(*v) * gain));
     } else {
-        let mut g = vec![0.0f32; out.len()];
-        haar(stream, rows, cols, &mut g);
-        out.par_iter_mut().zip(&g).with_min_len(1 << 14).for_each(|(o, &v)| *o = E::from_f32(v));
+        let mut q = vec![0.0f32; out.len()];
+        haar(stream, rows, cols, gain, &mut q);
+        out.par_iter_mut().zip(&q).with_min_len(MIN_LEN).for_each(|(o, &v)| *o = E::from_f32(v));
     }
 }
 
 /// [`haar`] into a new buffer, for outputs laid out otherwise than row-major.
-fn haar_owned<E: Element>(stream: &Philox, rows: usize, cols: usize) -> Vec<E> {
+fn haar_owned<E: Element>(stream: &Philox, rows: usize, cols: usize, gain: f64) -> Vec<E> {
     let mut q = vec![E::default(); rows * cols];
-    haar(stream, rows, cols, &mut q);
+    haar(stream, rows, cols, gain, &mut q);
     q
 }
 
@@ -128,15 +133,13 @@ impl Orthogonal {
     pub(crate) fn generate<E: Element>(&self, spec: &TensorSpec, stream: &Philox, out: &mut [E]) -> Result<()> {
         let view = spec.matrix_view()?;
         let (rows, cols) = (view.rows(), view.cols());
-        let scale = |v: E| E::from_f64(v.to_f64() * self.gain);
         if view.is_row_major() {
-            haar(stream, rows, cols, out);
-            out.par_iter_mut().with_min_len(1 << 14).for_each(|o| *o = scale(*o));
+            haar(stream, rows, cols, self.gain, out);
         } else {
-            let q = haar_owned::<E>(stream, rows, cols);
+            let q = haar_owned::<E>(stream, rows, cols, self.gain);
             for r in 0..rows {
                 for c in 0..cols {
-                    out[view.offset(r, c / view.taps(), c % view.taps())] = scale(q[r * cols + c]);
+                    out[view.offset(r, c / view.taps(), c % view.taps())] = q[r * cols + c];
                 }
             }
         }
@@ -231,12 +234,12 @@ impl DeltaOrthogonal {
     pub(crate) fn generate<E: Element>(&self, spec: &TensorSpec, stream: &Philox, out: &mut [E]) -> Result<()> {
         let view = Self::check(spec)?;
         let (inputs, rows) = (view.inputs(), view.rows());
-        let h = haar_owned::<E>(stream, inputs, rows);
+        let h = haar_owned::<E>(stream, inputs, rows, self.gain);
         out.iter_mut().for_each(|x| *x = E::default());
         let centre = view.centre_tap();
         for o in 0..rows {
             for i in 0..inputs {
-                out[view.offset(o, i, centre)] = E::from_f64(h[i * rows + o].to_f64() * self.gain);
+                out[view.offset(o, i, centre)] = h[i * rows + o];
             }
         }
         Ok(())

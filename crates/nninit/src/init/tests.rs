@@ -373,6 +373,30 @@ fn half_precision_is_rounded_f32_within_bounds() {
         assert_eq!(b[k], half::bf16::from_f32(f[k] as f32).to_f64());
         assert_eq!(h[k], half::f16::from_f32(f[k] as f32).to_f64());
     }
+    // The whole-tensor initializers too, with a gain that is not a power of two (rounding Q to
+    // half precision before multiplying by the gain rounds twice and fails this), in a
+    // row-major view and in a JAX layout, whose matrix view is not row-major in memory.
+    let gain = std::f64::consts::SQRT_2;
+    let matrices = [
+        (Init::Orthogonal(Orthogonal::new(gain).unwrap()), TensorSpec::new(Shape::new(vec![48, 80]).unwrap())),
+        (
+            Init::Orthogonal(Orthogonal::new(gain).unwrap()),
+            TensorSpec::new(Shape::new(vec![3, 3, 16, 24]).unwrap()).with_layout(Layout::Jax),
+        ),
+        (
+            Init::DeltaOrthogonal(DeltaOrthogonal::new(gain).unwrap()),
+            TensorSpec::new(Shape::new(vec![32, 16, 3, 3]).unwrap()),
+        ),
+    ];
+    for (init, spec) in &matrices {
+        let f = draw::<f32>(init, spec, 0, "q");
+        let b = draw::<half::bf16>(init, spec, 0, "q");
+        let h = draw::<half::f16>(init, spec, 0, "q");
+        for k in 0..f.len() {
+            assert_eq!(b[k], half::bf16::from_f32(f[k] as f32).to_f64(), "{init:?} {k}");
+            assert_eq!(h[k], half::f16::from_f32(f[k] as f32).to_f64(), "{init:?} {k}");
+        }
+    }
     // 0.03 is not representable in bf16; values must still stay within it.
     let u = Init::Uniform(Uniform::new(-0.03, 0.03).unwrap());
     assert!(draw::<half::bf16>(&u, &flat(100_000), 0, "u").iter().all(|x| x.abs() <= 0.03));
