@@ -24,8 +24,8 @@ fn unsupported(init: &'static str, spec: &TensorSpec, reason: impl Into<String>)
 /// matrix with orthonormal rows or columns (whichever are fewer), from the
 /// tensor's normal stream.
 ///
-/// `f32` and `f64` are drawn, orthonormalized and scaled in `out` itself, so the
-/// tensor is never held twice. `bf16` and `f16` are the `f32` result rounded, as
+/// `f32` and `f64` are drawn, orthonormalized and scaled in `out` itself (the QR's
+/// workspace is the only other copy). `bf16` and `f16` are the `f32` result rounded, as
 /// for every initializer (rounding `Q` before the gain would round twice).
 fn haar<E: Element>(stream: &Philox, rows: usize, cols: usize, gain: f64, out: &mut [E]) {
     const MIN_LEN: usize = 1 << 14;
