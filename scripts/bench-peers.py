@@ -99,7 +99,7 @@ def main():
     for threads, name, nn, peer, npy, write in rows:
         fmt = lambda v: f"{v:9.0f}" if v else f"{'—':>9}"
         ratio = f"{nn / peer:12.2f}" if peer else f"{'—':>12}"
-        share = f"{100 * nn / write:9.0f}%" if write else f"{'':>10}"
+        share = f"{100 * nn / write:9.1f}%" if write else f"{'':>10}"
         print(f"{threads:>7}  {name:<17} {nn:9.0f} {fmt(peer)} {fmt(npy)} {ratio} {share}")
 
 
