@@ -218,12 +218,9 @@
 //! compiled twice, for the baseline target (SSE2 on x86-64) and with AVX2 and FMA, the
 //! second chosen at run time. All paths round identically: `f32::mul_add` is correctly
 //! rounded everywhere (in software where the CPU has no FMA, slower but the same bits).
-//!
-//! Measured on a shared 2-core AMD EPYC (Zen 3) VM: see BENCHMARKS.md for the figures
-//! and the commands that produce them. Fused multiply-adds made the normal kernel about
-//! 17 % faster than the same kernel with separate multiplies and adds (best of 8
-//! alternating runs on a cache-resident buffer, 810 → 951 M values/s); with the rewrites
-//! above it now makes 1000–1080 M values/s on one thread, about 3 cycles per value.
+//! The normal's Box–Muller steps are specified with `fma` for speed: one fused
+//! instruction where a multiply and an add are two. BENCHMARKS.md has the figures and
+//! the commands that produce them.
 //!
 //! [^philox]: John K. Salmon, Mark A. Moraes, Ron O. Dror, David E. Shaw (2011).
 //!     *Parallel random numbers: as easy as 1, 2, 3.* SC '11.
