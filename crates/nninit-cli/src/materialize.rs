@@ -221,15 +221,15 @@ fn run_modules(torch_modules: PathBuf, args: Args) -> Result<()> {
         .with_context(|| format!("cannot read `{}`", torch_modules.display()))?;
     let modules = torch::parse_modules(&json).with_context(|| format!("in `{}`", torch_modules.display()))?;
     let mut generator = TorchGenerator::new(args.seed).with_kernel(kernel);
-    let tensors = torch::materialize(&modules, &mut generator, dtype)?;
+    let tensors = torch::state_dict(&modules, &mut generator, dtype)?;
     let mut entries = Vec::with_capacity(tensors.len());
     let mut data = Vec::with_capacity(tensors.len());
     let mut parameters = 0;
     for t in tensors {
         let bytes = match &t.data {
-            torch::TensorData::F32(v) => Bytes::from_slice(v, t.shape.clone()),
-            torch::TensorData::F64(v) => Bytes::from_slice(v, t.shape.clone()),
-            torch::TensorData::I64(v) => Bytes::from_i64(v, t.shape.clone()),
+            torch::StateValues::F32(v) => Bytes::from_slice(v, t.shape.clone()),
+            torch::StateValues::F64(v) => Bytes::from_slice(v, t.shape.clone()),
+            torch::StateValues::I64(v) => Bytes::from_i64(v, t.shape.clone()),
         };
         parameters += t.data.len();
         entries.push(Entry { name: t.name.clone(), shape: t.shape.clone() });

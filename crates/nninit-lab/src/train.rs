@@ -101,17 +101,10 @@ pub fn batch_loss(loss: LossKind, logits: Tensor<2>, y: &[u8], classes: usize, d
     }
 }
 
-/// A permutation of `0..n` from the stream (Fisher–Yates on 64-bit draws; the modulo bias is
-/// below 2⁻⁴⁰ for any dataset that fits in memory).
+/// The data order of epoch `epoch`: permutation number `epoch` of `0..n` from the stream
+/// ([`Philox::permutation`], nninit's one shuffle).
 pub fn permutation(stream: &Philox, epoch: u64, n: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..n).collect();
-    let base = epoch << 32;
-    for i in (1..n).rev() {
-        let [a, b, _, _] = stream.block(base + i as u64);
-        let r = (u64::from(a) << 32 | u64::from(b)) % (i as u64 + 1);
-        idx.swap(i, r as usize);
-    }
-    idx
+    stream.permutation(epoch, n)
 }
 
 /// The batches of one training run, drawn without replacement epoch after epoch from the

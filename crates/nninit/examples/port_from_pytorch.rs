@@ -10,7 +10,7 @@
 //!
 //! Run: `cargo run --release -p nninit --example port_from_pytorch`.
 
-use nninit::torch::{TensorData, TorchDType, TorchGenerator, materialize_json};
+use nninit::torch::{StateValues, TorchDType, TorchGenerator, state_dict_from_json};
 
 /// The same modules, in construction order, with their `Sequential` indices as
 /// names (the Tanh at index 1 has no parameters).
@@ -29,10 +29,10 @@ fn linear(w: &[f32], b: &[f32], x: &[f32]) -> Vec<f32> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // torch.manual_seed(0), then every module's reset_parameters() in PyTorch's order.
-    let state = materialize_json(MODULES, &mut TorchGenerator::new(0), TorchDType::F32)?;
+    let state = state_dict_from_json(MODULES, &mut TorchGenerator::new(0), TorchDType::F32)?;
     let tensor = |name: &str| -> Result<&[f32], String> {
         match state.iter().find(|t| t.name == name).map(|t| &t.data) {
-            Some(TensorData::F32(values)) => Ok(values),
+            Some(StateValues::F32(values)) => Ok(values),
             _ => Err(format!("no f32 tensor `{name}`")),
         }
     };

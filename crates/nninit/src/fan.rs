@@ -128,8 +128,22 @@ impl Layout {
             });
         }
         let spatial = (0..rank).filter(|a| !seen[*a]).collect();
-        Ok(Roles { inputs, outputs, spatial, transposed: matches!(self, Self::TorchTransposed) })
+        let per_group = match self {
+            Self::TorchTransposed => PerGroup::Outputs,
+            Self::Torch | Self::Jax | Self::Axes { .. } => PerGroup::Inputs,
+        };
+        Ok(Roles { inputs, outputs, spatial, per_group })
     }
+}
+
+/// Which extent a grouped tensor stores per group; the other is stored in full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PerGroup {
+    /// The input extent is per group (`in/groups`): convolutions in every layout
+    /// but the transposed one.
+    Inputs,
+    /// The output extent is per group (`out/groups`): [`Layout::TorchTransposed`].
+    Outputs,
 }
 
 /// The role of each axis of a tensor under a [`Layout`].
@@ -141,9 +155,8 @@ pub struct Roles {
     pub outputs: Vec<usize>,
     /// Receptive-field (spatial) axes, in storage order.
     pub spatial: Vec<usize>,
-    /// Whether the output extent is stored per group (transposed convolution)
-    /// instead of the input extent.
-    pub transposed: bool,
+    /// Which extent is stored per group.
+    pub per_group: PerGroup,
 }
 
 impl Roles {
@@ -259,16 +272,19 @@ impl Fan {
         let rf = roles.receptive_field(shape);
         let (in_extent, out_extent) = (roles.in_extent(shape), roles.out_extent(shape));
         let g = groups as u64;
-        let (per_group_in, per_group_out) = if roles.transposed {
-            if in_extent % g != 0 {
-                return Err(Error::GroupsMismatch { groups, what: "input", size: in_extent as usize });
+        let (per_group_in, per_group_out) = match roles.per_group {
+            PerGroup::Outputs => {
+                if in_extent % g != 0 {
+                    return Err(Error::GroupsMismatch { groups, what: "input", size: in_extent as usize });
+                }
+                (in_extent / g, out_extent)
             }
-            (in_extent / g, out_extent)
-        } else {
-            if out_extent % g != 0 {
-                return Err(Error::GroupsMismatch { groups, what: "output", size: out_extent as usize });
+            PerGroup::Inputs => {
+                if out_extent % g != 0 {
+                    return Err(Error::GroupsMismatch { groups, what: "output", size: out_extent as usize });
+                }
+                (in_extent, out_extent / g)
             }
-            (in_extent, out_extent / g)
         };
         // Overflow is impossible: the products divide the validated numel.
         Ok(Self { fan_in: per_group_in * rf, fan_out: per_group_out * rf })
@@ -290,6 +306,27 @@ impl Fan {
             FanMode::FanIn => self.fan_in as f64,
             FanMode::FanOut => self.fan_out as f64,
             FanMode::FanAvg => (self.fan_in as f64 + self.fan_out as f64) / 2.0,
+        }
+    }
+
+    /// The std of variance scaling with `gain` over the fan `mode` selects, evaluated
+    /// in `torch.nn.init`'s double-precision steps (so its values are PyTorch's, bit for
+    /// bit): `gain / √fan_in`, `gain / √fan_out` (Kaiming), and
+    /// `gain · √(2 / (fan_in + fan_out))` for fan_avg (Xavier), the fans summed as
+    /// integers.
+    ///
+    /// ```
+    /// use nninit::{Fan, FanMode};
+    /// let fan = Fan::new(32, 64)?;
+    /// assert_eq!(fan.variance_scaling_std(FanMode::FanIn, 2f64.sqrt()), 2f64.sqrt() / 32f64.sqrt());
+    /// assert_eq!(fan.variance_scaling_std(FanMode::FanAvg, 1.0), (2.0f64 / 96.0).sqrt());
+    /// # Ok::<(), nninit::Error>(())
+    /// ```
+    pub fn variance_scaling_std(&self, mode: FanMode, gain: f64) -> f64 {
+        match mode {
+            FanMode::FanIn => gain / (self.fan_in as f64).sqrt(),
+            FanMode::FanOut => gain / (self.fan_out as f64).sqrt(),
+            FanMode::FanAvg => gain * (2.0 / (self.fan_in + self.fan_out) as f64).sqrt(),
         }
     }
 }

@@ -106,18 +106,16 @@ const LINE_BYTES: usize = 64;
 /// The column-major `m × n` matrix that is factored: every column starts on a cache line,
 /// and consecutive columns are an odd number of lines apart.
 ///
-/// - Aligned columns: on the caller's buffer (a `Vec`, 16 bytes past a 64-byte boundary)
-///   faer's QR measured 50 % slower.
+/// - Aligned columns: faer's QR is much slower on columns that do not start on a cache
+///   line, as in the caller's buffer (a `Vec`, 16 bytes past a 64-byte boundary).
 /// - The odd stride: stored densely, a 4096-row `f32` matrix has columns exactly 16 KiB
 ///   apart, so element `i` of every column falls in the same L1 set and a panel of
 ///   reflectors competes for 8 ways. An odd number of lines makes consecutive columns
-///   cycle through every set. At 4096² `f32` a stride one line longer was faster in three
-///   alternating batches, by 0.5 %, 2 % and 9 % (median): small beside this host's noise,
-///   but never slower, and it costs one line per column (BENCHMARKS.md). It changes no
-///   value: faer splits its work by shape, not by address (checked bit for bit at 300²,
+///   cycle through every set. It costs one line per column and was never slower
+///   (BENCHMARKS.md). It changes no value: faer splits its work by shape, not by address (checked bit for bit at 300²,
 ///   1024² and 4096² for several strides).
 /// - Zeroed by `calloc`, so the pages are first touched by the parallel load rather than
-///   by a sequential zeroing pass (faer's `Mat::zeros`: 40–54 ms at 4096² `f32`).
+///   by a sequential zeroing pass (which faer's `Mat::zeros` would add).
 struct Workspace<T> {
     buf: Vec<T>,
     /// Index of the first element of column 0 (the first one on a line boundary).

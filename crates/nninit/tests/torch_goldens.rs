@@ -4,7 +4,7 @@
 use nninit::Shape;
 use nninit::activation::Activation;
 use nninit::fan::FanMode;
-use nninit::torch::{self, TensorData, TorchDType, TorchFloat, TorchGenerator, TorchKernel};
+use nninit::torch::{self, StateValues, TorchDType, TorchFloat, TorchGenerator, TorchKernel};
 use serde_json::Value;
 
 // ------------------------------------------------------------------ SHA-256 (FIPS 180-4)
@@ -212,33 +212,56 @@ fn run_typed<T: TorchFloat>(
     Ok(vec![to_got(&v)])
 }
 
-/// Runs one fixture file; returns (values compared, failures).
-fn run_file(name: &str, kernel: TorchKernel) -> (usize, usize, Vec<String>) {
+/// What one fixture file holds and what was compared.
+struct Tally {
+    /// Cases in the fixture.
+    cases: usize,
+    /// Cases whose every output and final generator state matched.
+    cases_matched: usize,
+    /// Tensors in the fixture's outputs.
+    tensors: usize,
+    /// Tensors that matched.
+    tensors_matched: usize,
+    /// Values in the tensors that matched.
+    values: usize,
+    failures: Vec<String>,
+}
+
+/// Runs one fixture file.
+fn run_file(name: &str, kernel: TorchKernel) -> Tally {
     let path = format!("{}/tests/fixtures/torch/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let doc: Value = serde_json::from_str(&text).unwrap();
     assert!(doc["torch_version"].as_str().unwrap().starts_with("2.15"));
     assert_eq!(doc["kernel"].as_str().unwrap(), kernel.name());
+    let cases = doc["cases"].as_array().unwrap();
     let (mut values, mut tensors, mut failures) = (0, 0, Vec::new());
-    for case in doc["cases"].as_array().unwrap() {
+    let (mut fixture_tensors, mut cases_matched) = (0, 0);
+    for case in cases {
+        let failed_before = failures.len();
         let seed = case["seed"].as_u64().unwrap();
         let dtype = case["dtype"].as_str().unwrap();
         let label = format!("{name} {} seed {seed} {dtype}", case["id"].as_str().unwrap());
         let mut g = TorchGenerator::new(seed).with_kernel(kernel);
         let ops = case["ops"].as_array().unwrap();
-        for (i, (op, want)) in ops.iter().zip(case["outputs"].as_array().unwrap()).enumerate() {
+        let outputs = case["outputs"].as_array().unwrap();
+        if ops.len() != outputs.len() {
+            failures.push(format!("{label}: {} ops but {} outputs in the fixture", ops.len(), outputs.len()));
+        }
+        fixture_tensors += outputs.iter().map(|o| o.as_array().unwrap().len()).sum::<usize>();
+        for (i, (op, want)) in ops.iter().zip(outputs).enumerate() {
             let want = want.as_array().unwrap();
             let got: Vec<(Option<String>, Got)> = if op["fn"] == "modules" {
                 let json = op["modules"].to_string();
                 let dt = if dtype == "float32" { TorchDType::F32 } else { TorchDType::F64 };
-                match torch::materialize_json(&json, &mut g, dt) {
+                match torch::state_dict_from_json(&json, &mut g, dt) {
                     Ok(ts) => ts
                         .into_iter()
                         .map(|t| {
                             let got = match &t.data {
-                                TensorData::F32(v) => bits_f32(v),
-                                TensorData::F64(v) => bits_f64(v),
-                                TensorData::I64(v) => Got::Ints(v.clone()),
+                                StateValues::F32(v) => bits_f32(v),
+                                StateValues::F64(v) => bits_f64(v),
+                                StateValues::I64(v) => Got::Ints(v.clone()),
                             };
                             (Some(format!("{}{:?}", t.name, t.shape)), got)
                         })
@@ -289,17 +312,32 @@ fn run_file(name: &str, kernel: TorchKernel) -> (usize, usize, Vec<String>) {
         if let Err(e) = compare(&case["after"], &bits_f32(&after), &format!("{label} draws consumed")) {
             failures.push(e);
         }
+        if failures.len() == failed_before {
+            cases_matched += 1;
+        }
     }
-    (values, tensors, failures)
+    Tally { cases: cases.len(), cases_matched, tensors: fixture_tensors, tensors_matched: tensors, values, failures }
 }
 
 fn check(name: &str, kernel: TorchKernel) {
-    let (values, tensors, failures) = run_file(name, kernel);
-    eprintln!("{name}: {tensors} tensors, {values} values match; {} failures", failures.len());
-    for f in failures.iter().take(40) {
+    let t = run_file(name, kernel);
+    eprintln!(
+        "{name}: {} of {} cases, {} of {} tensors, {} values match; {} failures",
+        t.cases_matched,
+        t.cases,
+        t.tensors_matched,
+        t.tensors,
+        t.values,
+        t.failures.len()
+    );
+    for f in t.failures.iter().take(40) {
         eprintln!("  {f}");
     }
-    assert!(failures.is_empty(), "{} mismatches with torch", failures.len());
+    assert!(t.failures.is_empty(), "{} mismatches with torch", t.failures.len());
+    // A fixture that compares nothing would pass the line above: it must not.
+    assert!(t.cases > 0 && t.tensors > 0 && t.values > 0, "{name} compared nothing");
+    assert_eq!(t.cases_matched, t.cases, "{name}: cases compared");
+    assert_eq!(t.tensors_matched, t.tensors, "{name}: tensors compared");
 }
 
 #[test]

@@ -482,10 +482,8 @@ impl Sparse {
         for c in 0..view.inputs() {
             perm.clear();
             perm.extend(0..rows);
-            for t in 0..zeros {
-                let j = t + mask.uniform_below((c * rows + t) as u64, (rows - t) as u64) as usize;
-                perm.swap(t, j);
-                out[view.offset(perm[t], c, 0)] = E::default();
+            for &row in mask.partial_shuffle(c as u64, &mut perm, zeros).iter() {
+                out[view.offset(row, c, 0)] = E::default();
             }
         }
         Ok(())

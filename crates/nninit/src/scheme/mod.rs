@@ -256,10 +256,10 @@ fn torch_default(t: &PlannedTensor) -> Result<Rule> {
         )
         .num("fan_in", fan_in(t)? as f64),
         (Module::Linear | Module::Conv2d, Part::Bias) => {
-            let n = fan_in(t)?;
-            let bound = 1.0 / (n as f64).sqrt();
+            let fan = t.spec.fan()?;
+            let bound = crate::torch::linear_bias_bound(fan);
             Rule::new(Init::Uniform(Uniform::new(-bound, bound)?), "nn.Linear/Conv2d bias: U(±1/√fan_in)")
-                .num("fan_in", n as f64)
+                .num("fan_in", fan.fan_in() as f64)
         }
         (Module::Conv1D, Part::Weight) => {
             Rule::new(normal(0.02)?, "transformers Conv1D.__init__: normal_(std=0.02)").num("std", 0.02)

@@ -106,6 +106,27 @@
 //!
 //! Element indices are taken modulo 2⁶⁴.
 //!
+//! ## Shuffles
+//!
+//! nninit's one random permutation, for every use on its own streams (the
+//! [`Sparse`](crate::init::Sparse) mask, the lab's data order; the `Torch` stream keeps
+//! PyTorch's `randperm`). [`Philox::partial_shuffle`]`(r, items, k)` is a forward
+//! Fisher–Yates shuffle of the `n = items.len()` items stopped after `min(k, n)` steps,
+//! drawn from the blocks of round `r`:
+//!
+//! ```text
+//! for t in 0, 1, …, min(k, n) − 1:
+//!     j = t + uniform_below(r·n + t, n − t)        (block index modulo 2⁶⁴)
+//!     swap items t and j
+//! ```
+//!
+//! The first `min(k, n)` items are then `k` of the `n` chosen uniformly at random (to
+//! within the bias of `uniform_below`), in random order; the rest are the others.
+//! [`Philox::permutation`]`(r, n)` is the partial shuffle of `0, 1, …, n − 1` with
+//! `k = n`. Round `r` uses blocks `r·n .. r·n + k`, so the rounds of a family of shuffles
+//! of one size never share a block: the mask of `Sparse` is round `c` for column `c` of
+//! the sub-stream `name\0sparse_mask`, and the lab's data order round `e` for epoch `e`.
+//!
 //! ## `ln` (f32)
 //!
 //! Cephes `logf` without branches, for positive normal `x` (the stream only uses
@@ -174,6 +195,8 @@
 //!   unit_open_f64  3fd2f32162757b0a 3f509e278ea68a00 3fef47b85b268d47 3fe3346d67383b1b
 //!                  3fcbcca751ce06c4 3fd0e65f73973d6e 3fb6275d8bb77ed8 3fdb733421a38f7e
 //!   uniform_below(j, 1000), j = 0..8: 296 977 217 86 317 913 73 463
+//!   permutation(0, 10): 2 9 3 0 5 1 6 8 7 4
+//!   permutation(1, 10): 2 8 9 3 7 0 4 6 1 5
 //!
 //! Philox::new(2024, "layers.0.mlp.fc1.weight")
 //!   name_hash      d7538eeabe502e92      block 0: dc7846d3 2acfcb40 3191e3d7 074e655b
@@ -187,6 +210,8 @@
 //!   unit_open_f64  3fc567e5a06e3c24 3f9d39956cc647a0 3fecef72c636dfa1 3feb5a3768402fa9
 //!                  3fc99c52e68e9ae4 3fe4cc382730fb6d 3fd5e7f6f56568fe 3fcdd68496e24aec
 //!   uniform_below(j, 1000), j = 0..8: 167 904 200 342 80 479 823 853
+//!   permutation(0, 10): 1 9 3 5 4 7 0 6 2 8
+//!   permutation(1, 10): 2 7 8 1 6 5 9 3 4 0
 //!
 //! FNV-1a 64: "" → cbf29ce484222325, "a" → af63dc4c8601ec8c, "a\0b" → e5d29919042666b2
 //! ```
@@ -218,12 +243,9 @@
 //! compiled twice, for the baseline target (SSE2 on x86-64) and with AVX2 and FMA, the
 //! second chosen at run time. All paths round identically: `f32::mul_add` is correctly
 //! rounded everywhere (in software where the CPU has no FMA, slower but the same bits).
-//!
-//! Measured on a shared 2-core AMD EPYC (Zen 3) VM: see BENCHMARKS.md for the figures
-//! and the commands that produce them. Fused multiply-adds made the normal kernel about
-//! 17 % faster than the same kernel with separate multiplies and adds (best of 8
-//! alternating runs on a cache-resident buffer, 810 → 951 M values/s); with the rewrites
-//! above it now makes 1000–1080 M values/s on one thread, about 3 cycles per value.
+//! The normal's Box–Muller steps are specified with `fma` for speed: one fused
+//! instruction where a multiply and an add are two. BENCHMARKS.md has the figures and
+//! the commands that produce them.
 //!
 //! [^philox]: John K. Salmon, Mark A. Moraes, Ron O. Dror, David E. Shaw (2011).
 //!     *Parallel random numbers: as easy as 1, 2, 3.* SC '11.
@@ -408,6 +430,52 @@ impl Philox {
         let w = self.block(j);
         let x = (u64::from(w[1]) << 32) | u64::from(w[0]);
         ((u128::from(x) * u128::from(n)) >> 64) as u64
+    }
+
+    /// Shuffles the first `min(k, items.len())` places of `items` (round `round` of the
+    /// stream's shuffles of that length; see [Shuffles](self#shuffles)) and returns them:
+    /// `k` of the items, chosen uniformly at random, in random order. The other items
+    /// keep the rest of the slice.
+    ///
+    /// A pure function of `(stream, round, items, k)`: the same `round` shuffles the same
+    /// way, and rounds of the same length draw from disjoint blocks.
+    ///
+    /// ```
+    /// use nninit::stream::Philox;
+    /// let p = Philox::new(0, "mask");
+    /// let mut rows: Vec<usize> = (0..10).collect();
+    /// let chosen = p.partial_shuffle(3, &mut rows, 4).to_vec();
+    /// assert_eq!(chosen.len(), 4);
+    /// assert_eq!(&p.permutation(3, 10)[..4], chosen); // the same draws, continued
+    /// ```
+    pub fn partial_shuffle<'a, T>(&self, round: u64, items: &'a mut [T], k: usize) -> &'a mut [T] {
+        let n = items.len();
+        let first = round.wrapping_mul(n as u64);
+        let k = k.min(n);
+        for t in 0..k {
+            let j = t + self.uniform_below(first.wrapping_add(t as u64), (n - t) as u64) as usize;
+            items.swap(t, j);
+        }
+        &mut items[..k]
+    }
+
+    /// A uniformly random permutation of `0..n`: round `round` of the stream's
+    /// permutations of `n` items, the [`partial_shuffle`](Self::partial_shuffle) of
+    /// `0, 1, …, n − 1` with `k = n`.
+    ///
+    /// ```
+    /// use nninit::stream::Philox;
+    /// let p = Philox::new(0, "lab.data-order");
+    /// let mut order = p.permutation(0, 100);
+    /// assert_ne!(order, p.permutation(1, 100));
+    /// order.sort_unstable();
+    /// assert_eq!(order, (0..100).collect::<Vec<_>>());
+    /// ```
+    #[must_use]
+    pub fn permutation(&self, round: u64, n: usize) -> Vec<usize> {
+        let mut items: Vec<usize> = (0..n).collect();
+        self.partial_shuffle(round, &mut items, n);
+        items
     }
 }
 

@@ -194,7 +194,7 @@ fn splat(x: f32) -> __m256 {
 /// would instead re-broadcast from the constant pool each time the sixteen registers run
 /// out (41 `vbroadcastss` per 64 values), and a broadcast from memory takes a slot on the
 /// FP pipes the arithmetic needs, where a folded operand only takes a load port. Same
-/// values; 5–9 % faster (BENCHMARKS.md).
+/// values, faster (BENCHMARKS.md).
 struct Consts {
     /// Philox's multipliers.
     m0: __m256i,
@@ -540,8 +540,8 @@ fn opaque(mut v: __m256) -> __m256 {
 /// Emits no instruction.
 ///
 /// Without it LLVM's scheduler gathers the rounds into one block and the polynomial steps
-/// into another, or not, depending on unrelated inlining decisions (the same source
-/// measured 590–810 M values/s between builds); with it the order is the written one.
+/// into another, or not, depending on unrelated inlining decisions, so the same source
+/// gave fast and slow builds; with it the order is the written one.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 fn fence(v: &mut [__m256; V], c: &mut [State; SETS]) {
@@ -572,20 +572,16 @@ fn fence(v: &mut [__m256; V], c: &mut [State; SETS]) {
 /// steps. Alone, either chain is mostly waiting on the latency of the one before (a
 /// Horner step depends on the previous one; a round on the previous round), and the
 /// core's reorder window, a few hundred instructions, is too short to reach the other
-/// on its own; interleaved in program order they fill each other's gaps. Measured 17 %
-/// faster on a cache-resident buffer (best of runs, 618 → 726 M values/s, Zen 3).
+/// on its own; interleaved in program order they fill each other's gaps.
 ///
 /// `ln` runs beside rounds 1–5 and `sincos` beside rounds 5–9, rather than the two side
-/// by side in the middle rounds, with `sincos`'s reduction made only when it starts.
-/// Same values; 6 % faster, best of 12 alternating runs (899 → 957 M values/s, faster in
-/// 9 of the 12). `llvm-mca` simulates 202 cycles per iteration instead of 217, although
-/// the loop touches the stack a little more (305 stack operands against 268, counted the
-/// same way): the gain is in the schedule, not in fewer spills.
+/// by side in the middle rounds, with `sincos`'s reduction made only when it starts:
+/// same values, and a shorter schedule, although the loop touches the stack a little
+/// more (the gain is in the schedule, not in fewer spills).
 ///
 /// [`Ln`]'s one-addition reduction and power-of-two scaling and [`SinCos`]'s cheaper
 /// quadrant signs take 6 vector operations off each 16 values (of about 150), and two
-/// live vectors off each group: 9 % faster, best of 8 alternating runs (959 → 1043 M
-/// values/s, faster in all 8), same values.
+/// live vectors off each group, with the same values.
 ///
 /// The last iteration makes blocks that are never used; the values are those of the plain
 /// order.
@@ -693,6 +689,10 @@ mod tests {
     #[test]
     fn box_muller_is_the_specification_for_every_word() {
         if !avx2_fma_available() {
+            crate::stream::tests::skipped(
+                "simd::box_muller_is_the_specification_for_every_word",
+                "no AVX2 and FMA on this CPU: the AVX2 arithmetic cannot run",
+            );
             return;
         }
         let normal = NormalF32 { mean: -0.0, std: 1.0 };

@@ -147,11 +147,6 @@ impl TorchGenerator {
         self
     }
 
-    /// Sets the kernel flavour to reproduce.
-    pub fn set_kernel(&mut self, kernel: TorchKernel) {
-        self.kernel = kernel;
-    }
-
     /// The kernel flavour this generator reproduces.
     pub fn kernel(&self) -> TorchKernel {
         self.kernel

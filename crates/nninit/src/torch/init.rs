@@ -115,11 +115,30 @@ pub(crate) fn py_square(x: f64) -> f64 {
 
 // ------------------------------------------------------------- adapters to the core
 
-/// PyTorch's `_calculate_fan_in_and_fan_out`: `(size(1)·∏size[2:], size(0)·∏size[2:])`.
-/// The one call into [`crate::fan`].
-fn torch_fans(shape: &Shape) -> Result<(u64, u64)> {
-    let fan = Fan::from_shape(shape, &Layout::Torch, 1)?;
-    Ok((fan.fan_in(), fan.fan_out()))
+/// PyTorch's `_calculate_fan_in_and_fan_out`: `(size(1)·∏size[2:], size(0)·∏size[2:])`,
+/// which is [`Layout::Torch`] with one group whatever the module. The one call into
+/// [`crate::fan`] for the `Torch` stream.
+pub(crate) fn torch_fan(shape: &Shape) -> Result<Fan> {
+    Fan::from_shape(shape, &Layout::Torch, 1)
+}
+
+/// The bound of the default bias init of `nn.Linear` and `nn.Conv*`, `U(±bound)` with
+/// `bound = 1/√fan_in` and `fan_in` that of the layer's weight (`reset_parameters`). The
+/// one definition of that rule: the [`modules`](super::modules) replay and the
+/// `torch-default` scheme both call it. A [`Fan`] is never 0, so PyTorch's
+/// `if fan_in > 0 else 0` never applies.
+///
+/// # Example
+///
+/// ```
+/// use nninit::{Fan, Layout, Shape};
+/// // nn.Conv2d(3, 16, 3): the bias bound from the weight [16, 3, 3, 3], fan_in 27
+/// let weight = Fan::from_shape(&Shape::new(vec![16, 3, 3, 3])?, &Layout::Torch, 1)?;
+/// assert_eq!(nninit::torch::linear_bias_bound(weight), 1.0 / 27f64.sqrt());
+/// # Ok::<(), nninit::Error>(())
+/// ```
+pub fn linear_bias_bound(weight: Fan) -> f64 {
+    1.0 / (weight.fan_in() as f64).sqrt()
 }
 
 /// PyTorch's `calculate_gain`, the one call into [`crate::activation`]
@@ -344,17 +363,13 @@ pub fn trunc_normal_<T: TorchFloat>(
 /// The `std` of [`kaiming_normal_`] and `bound / √3` of [`kaiming_uniform_`]:
 /// `gain / √fan`, in PyTorch's double-precision steps.
 fn kaiming_std(shape: &Shape, mode: FanMode, nonlinearity: &Activation) -> Result<f64> {
-    let (fan_in, fan_out) = torch_fans(shape)?;
-    let fan = match mode {
-        FanMode::FanIn => fan_in,
-        FanMode::FanOut => fan_out,
-        _ => {
-            return Err(Error::InvalidConfig {
-                reason: format!("PyTorch's kaiming init takes mode fan_in or fan_out, not {}", mode.name()),
-            });
-        }
-    };
-    Ok(torch_gain(nonlinearity)? / (fan as f64).sqrt())
+    let fan = torch_fan(shape)?;
+    if mode == FanMode::FanAvg {
+        return Err(Error::InvalidConfig {
+            reason: format!("PyTorch's kaiming init takes mode fan_in or fan_out, not {}", mode.name()),
+        });
+    }
+    Ok(fan.variance_scaling_std(mode, torch_gain(nonlinearity)?))
 }
 
 /// He (Kaiming) uniform init, as `torch.nn.init.kaiming_uniform_`.
@@ -457,8 +472,7 @@ pub fn kaiming_normal_<T: TorchFloat>(
 /// `gain · √(2 / (fan_in + fan_out))`, PyTorch's Glorot std.
 fn xavier_std(shape: &Shape, gain: f64) -> Result<f64> {
     error::finite("gain", gain)?;
-    let (fan_in, fan_out) = torch_fans(shape)?;
-    Ok(gain * (2.0 / (fan_in + fan_out) as f64).sqrt())
+    Ok(torch_fan(shape)?.variance_scaling_std(FanMode::FanAvg, gain))
 }
 
 /// Glorot (Xavier) uniform init, as `torch.nn.init.xavier_uniform_`.

@@ -19,7 +19,7 @@
 //! # Ok::<(), nninit::Error>(())
 //! ```
 //!
-//! [`materialize`] replays whole modules (`nn.Linear`, `nn.Conv2d`,
+//! [`state_dict`] replays whole modules (`nn.Linear`, `nn.Conv2d`,
 //! `nn.LSTM`, `nn.MultiheadAttention`, ...) from a JSON list and returns the
 //! state dict PyTorch would have; see [`modules`].
 //!
@@ -43,7 +43,7 @@
 //!   and [`randperm`], [`constant_`], [`eye_`], [`dirac_`], with PyTorch's
 //!   fans (`size(1)·∏size[2:]`, `size(0)·∏size[2:]`) and double-precision
 //!   parameter math;
-//! - whole default-initialised modules ([`materialize`]).
+//! - whole default-initialised modules ([`state_dict`]).
 //!
 //! # What is not
 //!
@@ -78,7 +78,7 @@
 //!
 //! # Whole models
 //!
-//! [`materialize`] builds the state dict of a list of modules; the order of
+//! [`state_dict`] builds the state dict of a list of modules; the order of
 //! draws per module and the JSON format [`parse_modules`] reads are documented,
 //! with an example, in [`modules`].
 
@@ -92,10 +92,11 @@ mod simd;
 pub use catalogue::apply;
 pub use generator::{TorchGenerator, TorchKernel};
 pub use init::{
-    TorchFloat, constant_, dirac_, eye_, kaiming_normal_, kaiming_uniform_, normal_, ones_, orthogonal_, randperm,
-    sparse_, sparse_with_generator_, trunc_normal_, uniform_, xavier_normal_, xavier_uniform_, zeros_,
+    TorchFloat, constant_, dirac_, eye_, kaiming_normal_, kaiming_uniform_, linear_bias_bound, normal_, ones_,
+    orthogonal_, randperm, sparse_, sparse_with_generator_, trunc_normal_, uniform_, xavier_normal_, xavier_uniform_,
+    zeros_,
 };
 pub use modules::{
     AttentionArgs, BatchNormArgs, BilinearArgs, ConvArgs, EmbeddingArgs, IntOrList, LayerNormArgs, LinearArgs, RnnArgs,
-    TensorData, TorchDType, TorchModule, TorchTensor, materialize, materialize_json, parse_modules,
+    StateValues, TorchDType, TorchModule, TorchTensor, parse_modules, state_dict, state_dict_from_json,
 };

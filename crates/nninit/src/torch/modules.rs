@@ -3,7 +3,7 @@
 //!
 //! Each module's `__init__` creates its parameters without drawing, then its
 //! `reset_parameters()` draws, so the generator is consumed in construction
-//! order, and within a module in the order below. [`materialize`] replays
+//! order, and within a module in the order below. [`state_dict`] replays
 //! exactly that and returns the state dict in PyTorch's order and naming.
 //!
 //! | module | default init, in generator order | state-dict keys |
@@ -17,7 +17,7 @@
 //! | `MultiheadAttention` | `out_proj` Linear init, then `xavier_uniform_` of `in_proj_weight` (or q/k/v), biases zeroed, `xavier_normal_` of `bias_k`, `bias_v` | `in_proj_weight` (or `q_proj_weight`, `k_proj_weight`, `v_proj_weight`), `in_proj_bias`, `bias_k`, `bias_v`, `out_proj.weight`, `out_proj.bias` |
 //!
 //! `num_batches_tracked` is an `int64` scalar (shape `[]`) holding 0:
-//! [`TensorData::I64`], which safetensors stores as `I64`.
+//! [`StateValues::I64`], which safetensors stores as `I64`.
 //!
 //! # The JSON format
 //!
@@ -33,7 +33,7 @@
 //! their `Sequential` index still counts, so name the others accordingly:
 //!
 //! ```
-//! use nninit::torch::{materialize_json, TorchDType, TorchGenerator};
+//! use nninit::torch::{state_dict_from_json, TorchDType, TorchGenerator};
 //!
 //! // torch.manual_seed(0)
 //! // nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU(), nn.Flatten(), nn.Linear(14400, 64),
@@ -43,7 +43,7 @@
 //!   {"type": "Linear", "name": "3", "in_features": 14400, "out_features": 64},
 //!   {"type": "LayerNorm", "name": "4", "normalized_shape": 64}
 //! ]"#;
-//! let tensors = materialize_json(json, &mut TorchGenerator::new(0), TorchDType::F32)?;
+//! let tensors = state_dict_from_json(json, &mut TorchGenerator::new(0), TorchDType::F32)?;
 //! let keys: Vec<&str> = tensors.iter().map(|t| t.name.as_str()).collect();
 //! assert_eq!(keys, ["0.weight", "0.bias", "3.weight", "3.bias", "4.weight", "4.bias"]);
 //! assert_eq!(tensors[0].shape, [16, 3, 3, 3]);
@@ -384,7 +384,7 @@ pub enum TorchDType {
 
 /// The values of one state-dict entry.
 #[derive(Clone, Debug, PartialEq)]
-pub enum TensorData {
+pub enum StateValues {
     /// `float32` values.
     F32(Vec<f32>),
     /// `float64` values.
@@ -393,7 +393,7 @@ pub enum TensorData {
     I64(Vec<i64>),
 }
 
-impl TensorData {
+impl StateValues {
     /// The number of elements.
     pub fn len(&self) -> usize {
         match self {
@@ -418,7 +418,7 @@ pub struct TorchTensor {
     /// The shape; `[]` for a scalar.
     pub shape: Vec<usize>,
     /// The values.
-    pub data: TensorData,
+    pub data: StateValues,
 }
 
 /// Parses a JSON module list (see the [module docs](crate::torch::modules)).
@@ -431,13 +431,13 @@ pub fn parse_modules(json: &str) -> Result<Vec<TorchModule>> {
     serde_json::from_str(json).map_err(|e| Error::InvalidConfig { reason: format!("torch module list: {e}") })
 }
 
-/// Parses `json` with [`parse_modules`] and runs [`materialize`].
+/// Parses `json` with [`parse_modules`] and runs [`state_dict`].
 ///
 /// # Errors
 ///
-/// Those of [`parse_modules`] and [`materialize`].
-pub fn materialize_json(json: &str, g: &mut TorchGenerator, dtype: TorchDType) -> Result<Vec<TorchTensor>> {
-    materialize(&parse_modules(json)?, g, dtype)
+/// Those of [`parse_modules`] and [`state_dict`].
+pub fn state_dict_from_json(json: &str, g: &mut TorchGenerator, dtype: TorchDType) -> Result<Vec<TorchTensor>> {
+    state_dict(&parse_modules(json)?, g, dtype)
 }
 
 /// Constructs `modules` in order as PyTorch does, drawing from `g`, and returns
@@ -454,12 +454,12 @@ pub fn materialize_json(json: &str, g: &mut TorchGenerator, dtype: TorchDType) -
 /// `groups` that do not divide the channels, `num_heads` that does not divide
 /// `embed_dim`, `padding_idx` out of range, `proj_size` on an RNN or GRU or
 /// not below `hidden_size`).
-pub fn materialize(modules: &[TorchModule], g: &mut TorchGenerator, dtype: TorchDType) -> Result<Vec<TorchTensor>> {
+pub fn state_dict(modules: &[TorchModule], g: &mut TorchGenerator, dtype: TorchDType) -> Result<Vec<TorchTensor>> {
     let mut out = Vec::new();
     for m in modules {
         match dtype {
-            TorchDType::F32 => module::<f32, _>(m, g, &mut out, TensorData::F32)?,
-            TorchDType::F64 => module::<f64, _>(m, g, &mut out, TensorData::F64)?,
+            TorchDType::F32 => module::<f32, _>(m, g, &mut out, StateValues::F32)?,
+            TorchDType::F64 => module::<f64, _>(m, g, &mut out, StateValues::F64)?,
         }
     }
     Ok(out)
@@ -478,13 +478,13 @@ fn shape_of(dims: &[usize]) -> Result<Shape> {
 }
 
 /// Appends tensors in state-dict order while the draws happen in init order.
-struct Builder<'a, T, W: Fn(Vec<T>) -> TensorData> {
+struct Builder<'a, T, W: Fn(Vec<T>) -> StateValues> {
     out: &'a mut Vec<TorchTensor>,
     wrap: W,
     _t: std::marker::PhantomData<T>,
 }
 
-impl<T: TorchFloat, W: Fn(Vec<T>) -> TensorData> Builder<'_, T, W> {
+impl<T: TorchFloat, W: Fn(Vec<T>) -> StateValues> Builder<'_, T, W> {
     fn push(&mut self, name: String, shape: Vec<usize>, data: Vec<T>) {
         self.out.push(TorchTensor { name, shape, data: (self.wrap)(data) });
     }
@@ -500,30 +500,53 @@ fn filled<T: TorchFloat>(n: usize, v: f64) -> Vec<T> {
     x
 }
 
-/// `nn.Linear`/`_ConvNd.reset_parameters`: weight `kaiming_uniform_(a=√5)`,
-/// then bias `uniform_(±1/√fan_in)` with the weight's fan_in.
-fn linear_like<T: TorchFloat>(
-    g: &mut TorchGenerator,
-    wshape: &[usize],
-    bias: bool,
-) -> Result<(Vec<T>, Option<Vec<T>>)> {
+/// The weight half of `nn.Linear`/`_ConvNd.reset_parameters`:
+/// `kaiming_uniform_(a=√5)`.
+fn default_weight<T: TorchFloat>(g: &mut TorchGenerator, wshape: &[usize]) -> Result<(Shape, Vec<T>)> {
     let shape = shape_of(wshape)?;
     let mut w = zeros::<T>(shape.numel() as usize);
     let linear = Activation::leaky_relu(5f64.sqrt())?;
     init::kaiming_uniform_(g, &mut w, &shape, FanMode::FanIn, &linear)?;
-    let b = if bias {
-        let fan_in: usize = wshape[1..].iter().product();
-        let bound = 1.0 / (fan_in as f64).sqrt();
-        let mut b = zeros::<T>(wshape[0]);
-        init::uniform_(g, &mut b, -bound, bound)?;
-        Some(b)
-    } else {
-        None
-    };
-    Ok((w, b))
+    Ok((shape, w))
 }
 
-fn module<T: TorchFloat, W: Fn(Vec<T>) -> TensorData>(
+/// The bias half, drawn after the weight: `len` values from
+/// `uniform_(±`[`init::linear_bias_bound`]`)` of the weight's PyTorch fans.
+fn default_bias<T: TorchFloat>(g: &mut TorchGenerator, weight: &Shape, len: usize) -> Result<Vec<T>> {
+    let bound = init::linear_bias_bound(init::torch_fan(weight)?);
+    let mut b = zeros::<T>(len);
+    init::uniform_(g, &mut b, -bound, bound)?;
+    Ok(b)
+}
+
+/// A convolution's weight layout: `[out, in/groups, k…]` or, transposed,
+/// `[in, out/groups, k…]` (the [`Layout::Torch`](crate::fan::Layout::Torch) and
+/// [`Layout::TorchTransposed`](crate::fan::Layout::TorchTransposed) shapes).
+#[derive(Clone, Copy)]
+enum Conv {
+    Direct,
+    Transposed,
+}
+
+/// The recurrent cells: gate count, and whether `proj_size` is allowed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cell {
+    Rnn,
+    Lstm,
+    Gru,
+}
+
+impl Cell {
+    fn gates(self) -> usize {
+        match self {
+            Self::Rnn => 1,
+            Self::Lstm => 4,
+            Self::Gru => 3,
+        }
+    }
+}
+
+fn module<T: TorchFloat, W: Fn(Vec<T>) -> StateValues>(
     m: &TorchModule,
     g: &mut TorchGenerator,
     out: &mut Vec<TorchTensor>,
@@ -532,18 +555,19 @@ fn module<T: TorchFloat, W: Fn(Vec<T>) -> TensorData>(
     let mut b = Builder { out, wrap, _t: std::marker::PhantomData };
     match m {
         TorchModule::Linear(a) => {
-            let (w, bias) = linear_like::<T>(g, &[a.out_features, a.in_features], a.bias)?;
+            let (shape, w) = default_weight::<T>(g, &[a.out_features, a.in_features])?;
             b.push(key(&a.name, "weight"), vec![a.out_features, a.in_features], w);
-            if let Some(bias) = bias {
+            if a.bias {
+                let bias = default_bias(g, &shape, a.out_features)?;
                 b.push(key(&a.name, "bias"), vec![a.out_features], bias);
             }
         }
-        TorchModule::Conv1d(a) => conv(&mut b, g, a, 1, false)?,
-        TorchModule::Conv2d(a) => conv(&mut b, g, a, 2, false)?,
-        TorchModule::Conv3d(a) => conv(&mut b, g, a, 3, false)?,
-        TorchModule::ConvTranspose1d(a) => conv(&mut b, g, a, 1, true)?,
-        TorchModule::ConvTranspose2d(a) => conv(&mut b, g, a, 2, true)?,
-        TorchModule::ConvTranspose3d(a) => conv(&mut b, g, a, 3, true)?,
+        TorchModule::Conv1d(a) => conv(&mut b, g, a, 1, Conv::Direct)?,
+        TorchModule::Conv2d(a) => conv(&mut b, g, a, 2, Conv::Direct)?,
+        TorchModule::Conv3d(a) => conv(&mut b, g, a, 3, Conv::Direct)?,
+        TorchModule::ConvTranspose1d(a) => conv(&mut b, g, a, 1, Conv::Transposed)?,
+        TorchModule::ConvTranspose2d(a) => conv(&mut b, g, a, 2, Conv::Transposed)?,
+        TorchModule::ConvTranspose3d(a) => conv(&mut b, g, a, 3, Conv::Transposed)?,
         TorchModule::Bilinear(a) => {
             let wshape = vec![a.out_features, a.in1_features, a.in2_features];
             let shape = shape_of(&wshape)?;
@@ -602,24 +626,24 @@ fn module<T: TorchFloat, W: Fn(Vec<T>) -> TensorData>(
                 b.out.push(TorchTensor {
                     name: key(&a.name, "num_batches_tracked"),
                     shape: vec![],
-                    data: TensorData::I64(vec![0]),
+                    data: StateValues::I64(vec![0]),
                 });
             }
         }
-        TorchModule::Rnn(a) => rnn(&mut b, g, a, 1, false)?,
-        TorchModule::Lstm(a) => rnn(&mut b, g, a, 4, true)?,
-        TorchModule::Gru(a) => rnn(&mut b, g, a, 3, false)?,
+        TorchModule::Rnn(a) => rnn(&mut b, g, a, Cell::Rnn)?,
+        TorchModule::Lstm(a) => rnn(&mut b, g, a, Cell::Lstm)?,
+        TorchModule::Gru(a) => rnn(&mut b, g, a, Cell::Gru)?,
         TorchModule::MultiheadAttention(a) => attention(&mut b, g, a)?,
     }
     Ok(())
 }
 
-fn conv<T: TorchFloat, W: Fn(Vec<T>) -> TensorData>(
+fn conv<T: TorchFloat, W: Fn(Vec<T>) -> StateValues>(
     b: &mut Builder<'_, T, W>,
     g: &mut TorchGenerator,
     a: &ConvArgs,
     rank: usize,
-    transposed: bool,
+    layout: Conv,
 ) -> Result<()> {
     let k = a.kernel_size.expand("kernel_size", rank)?;
     if a.groups == 0 || !a.in_channels.is_multiple_of(a.groups) || !a.out_channels.is_multiple_of(a.groups) {
@@ -628,33 +652,28 @@ fn conv<T: TorchFloat, W: Fn(Vec<T>) -> TensorData>(
             a.groups, a.in_channels, a.out_channels
         )));
     }
-    let mut wshape = if transposed {
-        vec![a.in_channels, a.out_channels / a.groups]
-    } else {
-        vec![a.out_channels, a.in_channels / a.groups]
+    let mut wshape = match layout {
+        Conv::Direct => vec![a.out_channels, a.in_channels / a.groups],
+        Conv::Transposed => vec![a.in_channels, a.out_channels / a.groups],
     };
     wshape.extend(k);
-    let (w, _) = linear_like::<T>(g, &wshape, false)?;
-    b.push(key(&a.name, "weight"), wshape.clone(), w);
+    let (shape, w) = default_weight::<T>(g, &wshape)?;
+    b.push(key(&a.name, "weight"), wshape, w);
     if a.bias {
-        // PyTorch: bound from the weight's fan_in = size(1)·∏k, for the bias of out_channels.
-        let fan_in: usize = wshape[1..].iter().product();
-        let bound = 1.0 / (fan_in as f64).sqrt();
-        let mut bias = zeros::<T>(a.out_channels);
-        init::uniform_(g, &mut bias, -bound, bound)?;
+        // PyTorch reads even a transposed weight as [out, in, k…] for the bias bound.
+        let bias = default_bias(g, &shape, a.out_channels)?;
         b.push(key(&a.name, "bias"), vec![a.out_channels], bias);
     }
     Ok(())
 }
 
-fn rnn<T: TorchFloat, W: Fn(Vec<T>) -> TensorData>(
+fn rnn<T: TorchFloat, W: Fn(Vec<T>) -> StateValues>(
     b: &mut Builder<'_, T, W>,
     g: &mut TorchGenerator,
     a: &RnnArgs,
-    gates: usize,
-    is_lstm: bool,
+    cell: Cell,
 ) -> Result<()> {
-    if a.proj_size > 0 && (!is_lstm || a.proj_size >= a.hidden_size) {
+    if a.proj_size > 0 && (cell != Cell::Lstm || a.proj_size >= a.hidden_size) {
         return Err(invalid(format!(
             "proj_size = {} needs an LSTM with hidden_size > proj_size (hidden_size = {})",
             a.proj_size, a.hidden_size
@@ -663,7 +682,7 @@ fn rnn<T: TorchFloat, W: Fn(Vec<T>) -> TensorData>(
     shape_of(&[a.input_size, a.hidden_size, a.num_layers])?;
     let real_hidden = if a.proj_size > 0 { a.proj_size } else { a.hidden_size };
     let directions = if a.bidirectional { 2 } else { 1 };
-    let gate = gates * a.hidden_size;
+    let gate = cell.gates() * a.hidden_size;
     let stdv = 1.0 / (a.hidden_size as f64).sqrt();
     for layer in 0..a.num_layers {
         for dir in 0..directions {
@@ -690,7 +709,7 @@ fn rnn<T: TorchFloat, W: Fn(Vec<T>) -> TensorData>(
     Ok(())
 }
 
-fn attention<T: TorchFloat, W: Fn(Vec<T>) -> TensorData>(
+fn attention<T: TorchFloat, W: Fn(Vec<T>) -> StateValues>(
     b: &mut Builder<'_, T, W>,
     g: &mut TorchGenerator,
     a: &AttentionArgs,
@@ -703,7 +722,11 @@ fn attention<T: TorchFloat, W: Fn(Vec<T>) -> TensorData>(
     shape_of(&[e, kdim, vdim])?;
     let same = kdim == e && vdim == e;
     // __init__ builds out_proj (a Linear: it draws) before _reset_parameters.
-    let (out_w, out_b) = linear_like::<T>(g, &[e, e], a.bias)?;
+    let (out_shape, out_w) = default_weight::<T>(g, &[e, e])?;
+    if a.bias {
+        // Drawn, then zeroed by _reset_parameters below: only the draws matter.
+        default_bias::<T>(g, &out_shape, e)?;
+    }
     let xavier = |g: &mut TorchGenerator, shape: Vec<usize>| -> Result<(Vec<usize>, Vec<T>)> {
         let s = shape_of(&shape)?;
         let mut v = zeros::<T>(s.numel() as usize);
@@ -736,7 +759,7 @@ fn attention<T: TorchFloat, W: Fn(Vec<T>) -> TensorData>(
     }
     let prefix = key(&a.name, "out_proj");
     b.push(key(&prefix, "weight"), vec![e, e], out_w);
-    if out_b.is_some() {
+    if a.bias {
         // _reset_parameters zeroes out_proj.bias after the Linear drew it.
         b.push(key(&prefix, "bias"), vec![e], zeros(e));
     }
@@ -748,7 +771,7 @@ mod tests {
     use super::*;
 
     fn run(json: &str) -> Result<Vec<TorchTensor>> {
-        materialize_json(json, &mut TorchGenerator::new(0), TorchDType::F32)
+        state_dict_from_json(json, &mut TorchGenerator::new(0), TorchDType::F32)
     }
 
     #[test]
@@ -803,7 +826,7 @@ mod tests {
                 "bias_hh_l0_reverse[16]",
             ]
         );
-        assert_eq!(t[6].data, TensorData::I64(vec![0]));
+        assert_eq!(t[6].data, StateValues::I64(vec![0]));
         assert!(t.iter().all(|t| t.data.len() == t.shape.iter().product::<usize>() && !t.data.is_empty()));
     }
 }
