@@ -19,7 +19,10 @@ pub fn fills() -> Vec<(&'static str, Init)> {
         ("normal", Init::Normal(unit_normal)),
         ("uniform", Init::Uniform(unit_uniform)),
         ("truncated_normal", Init::TruncatedNormal(trunc)),
-        ("kaiming_normal", Init::KaimingNormal { mode: FanMode::FanIn, nonlinearity: Activation::Relu }),
+        (
+            "kaiming_normal",
+            nninit::init::VarianceScaling::kaiming_normal(FanMode::FanIn, Activation::Relu).expect("valid").into(),
+        ),
     ]
 }
 

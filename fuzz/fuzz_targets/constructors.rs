@@ -1,10 +1,11 @@
-//! Constructors never panic, and every rule they accept fills small tensors
-//! with finite values. `cargo +nightly fuzz run constructors`.
+//! Constructors never panic, every rule they accept fills small tensors with
+//! finite values, and PyTorch's generator fills them or refuses with an
+//! error. `cargo +nightly fuzz run constructors`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use nninit::activation::Activation;
-use nninit::stream::Philox;
+use nninit::stream::{Philox, TorchStream};
 use nninit::{Fan, Init, InitParams, Layout, Shape, TensorSpec};
 
 const NAMES: [&str; 21] = [
@@ -50,5 +51,9 @@ fuzz_target!(|data: &[u8]| {
     let mut out = vec![0.0f64; spec.numel() as usize];
     if init.fill(&spec, &Philox::new(u64::from(data[15]), "fuzz"), &mut out).is_ok() {
         assert!(out.iter().all(|v| v.is_finite()), "{init:?} gave a non-finite value");
+    }
+    // PyTorch's generator: the same rule gives values or an error, never a panic.
+    if init.fill(&spec, &TorchStream::new(u64::from(data[15])), &mut out).is_ok() {
+        assert!(out.iter().all(|v| v.is_finite()), "{init:?} on PyTorch's generator gave a non-finite value");
     }
 });

@@ -153,9 +153,9 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// PyTorch's gain squared where PyTorch has one, else the second-moment gain squared.
+/// Kaiming's gain squared ([`Activation::kaiming_gain`]).
 fn default_sigma_w2(activation: &Activation) -> f64 {
-    activation.torch_gain().unwrap_or_else(|| activation.second_moment_gain()).powi(2)
+    activation.kaiming_gain().powi(2)
 }
 
 fn num(x: f64) -> String {

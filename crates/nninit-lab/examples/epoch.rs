@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         classes: data.classes,
     };
     let he = InitMethod::Rule {
-        weight: Init::KaimingNormal { mode: FanMode::FanIn, nonlinearity: Activation::Relu },
+        weight: Init::from(nninit::init::VarianceScaling::kaiming_normal(FanMode::FanIn, Activation::Relu)?),
         bias: BiasRule::Zero,
     };
     let weights = initial_weights(&spec, &he, 0)?;

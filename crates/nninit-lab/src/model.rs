@@ -450,7 +450,10 @@ mod tests {
     }
 
     fn he() -> InitMethod {
-        InitMethod::Rule { weight: Init::HeNormal, bias: crate::rules::BiasRule::Zero }
+        InitMethod::Rule {
+            weight: Init::from(nninit::init::VarianceScaling::he_normal()),
+            bias: crate::rules::BiasRule::Zero,
+        }
     }
 
     #[test]

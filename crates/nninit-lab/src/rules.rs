@@ -137,7 +137,8 @@ mod tests {
     fn burns_in_out_layout_takes_fan_in_from_the_first_axis() {
         // hidden.1 is burn's [1024, 1024]... make fan_in ≠ fan_out: hidden.0 is [64, 1024].
         let spec = wide(1024);
-        let he = InitMethod::Rule { weight: Init::HeNormal, bias: BiasRule::Zero };
+        let he =
+            InitMethod::Rule { weight: Init::from(nninit::init::VarianceScaling::he_normal()), bias: BiasRule::Zero };
         let w = initial_weights(&spec, &he, 7).unwrap();
         // hidden.0: fan_in 64 → std √(2/64); 65,536 values: 5 SE = 1.4 %.
         assert!(std_within(&w[0].weight, (2.0f64 / 64.0).sqrt()));
@@ -153,11 +154,17 @@ mod tests {
     #[test]
     fn weights_depend_only_on_seed_and_layer_name() {
         let spec = wide(32);
-        let he = InitMethod::Rule { weight: Init::HeNormal, bias: BiasRule::Normal { std: 0.1 } };
+        let he = InitMethod::Rule {
+            weight: Init::from(nninit::init::VarianceScaling::he_normal()),
+            bias: BiasRule::Normal { std: 0.1 },
+        };
         assert_eq!(initial_weights(&spec, &he, 1).unwrap(), initial_weights(&spec, &he, 1).unwrap());
         assert_ne!(initial_weights(&spec, &he, 1).unwrap(), initial_weights(&spec, &he, 2).unwrap());
         // Common random numbers: LeCun's weights are He's divided by √2, draw for draw.
-        let lecun = InitMethod::Rule { weight: Init::LecunNormal, bias: BiasRule::Zero };
+        let lecun = InitMethod::Rule {
+            weight: Init::from(nninit::init::VarianceScaling::lecun_normal()),
+            bias: BiasRule::Zero,
+        };
         let (a, b) = (initial_weights(&spec, &he, 1).unwrap(), initial_weights(&spec, &lecun, 1).unwrap());
         for (x, y) in a[1].weight.iter().zip(&b[1].weight) {
             assert!((x / 2f32.sqrt() - y).abs() <= 1e-6 * x.abs().max(1e-3), "{x} {y}");

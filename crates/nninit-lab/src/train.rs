@@ -279,7 +279,7 @@ mod tests {
         let spec = ModelSpec::digits_mlp(3, 32, Activation::Relu);
         let weight = match std {
             Some(s) => Init::Normal(Normal::new(0.0, s).unwrap()),
-            None => Init::HeNormal,
+            None => Init::from(nninit::init::VarianceScaling::he_normal()),
         };
         let device = Device::flex().autodiff();
         let w = initial_weights(&spec, &InitMethod::Rule { weight, bias: BiasRule::Zero }, 0).unwrap();

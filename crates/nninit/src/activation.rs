@@ -541,6 +541,23 @@ impl Activation {
         1.0 / libm::sqrt(self.expect(|x| self.eval(x).powi(2)))
     }
 
+    /// The gain Kaiming (He) initialization uses for this activation: PyTorch's
+    /// [`calculate_gain`](Activation::torch_gain) where PyTorch defines one, so
+    /// that nninit's `kaiming_*` match `torch.nn.init.kaiming_*_`, else the
+    /// [second-moment gain](Activation::second_moment_gain), He et al.'s
+    /// derivation for any φ.
+    ///
+    /// ```
+    /// use nninit::activation::Activation;
+    ///
+    /// assert_eq!(Activation::Tanh.kaiming_gain(), 5.0 / 3.0); // PyTorch's table
+    /// let gelu = Activation::Gelu;
+    /// assert_eq!(gelu.kaiming_gain(), gelu.second_moment_gain()); // PyTorch has none
+    /// ```
+    pub fn kaiming_gain(&self) -> f64 {
+        self.torch_gain().unwrap_or_else(|| self.second_moment_gain())
+    }
+
     /// The gain that keeps the variance of the post-activations fixed: 1/√Var\[φ(z)\].
     ///
     /// Equal to the [second-moment gain](Activation::second_moment_gain) for φ with

@@ -124,6 +124,35 @@ pub enum Error {
         /// The tensor's number of elements.
         len: u64,
     },
+    /// A part of a tensor asked of a sequential stream (PyTorch's generator),
+    /// which gives PyTorch's values only for whole tensors filled in order.
+    #[error("{stream} is sequential: it fills whole tensors, not elements {start}..{end} of {len}")]
+    SequentialStream {
+        /// The stream.
+        stream: &'static str,
+        /// First element asked for.
+        start: u64,
+        /// One past the last element asked for.
+        end: u64,
+        /// The tensor's number of elements.
+        len: u64,
+    },
+    /// An element type a stream does not reproduce (PyTorch's generator: only
+    /// `f32` and `f64`).
+    #[error("{stream} reproduces f32 and f64 tensors only, not {dtype}")]
+    StreamDType {
+        /// The stream.
+        stream: &'static str,
+        /// The element type asked for.
+        dtype: &'static str,
+    },
+    /// A stream used while it is already drawing (a rule that fills from
+    /// inside its own draw on a sequential stream).
+    #[error("{stream} is already drawing: fill one tensor at a time")]
+    StreamBusy {
+        /// The stream.
+        stream: &'static str,
+    },
     /// A file format or extension nninit cannot write or read.
     #[error("unsupported file `{path}`: {reason}")]
     UnsupportedFile {

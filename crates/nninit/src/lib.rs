@@ -5,31 +5,60 @@
 //! every tensor reproducible anywhere: on any thread count, in any order, and
 //! one slice at a time on another machine.
 //!
+//! Every rule is a small type whose constructor validates it, and which then
+//! fills tensors on its own through the [`Initializer`] trait:
+//!
 //! ```
-//! use nninit::{Init, Layout, Shape, TensorSpec};
+//! use nninit::init::{Initializer, Normal, VarianceScaling};
 //! use nninit::activation::Activation;
-//! use nninit::fan::FanMode;
-//! use nninit::stream::Philox;
+//! use nninit::stream::{Philox, TorchStream};
+//! use nninit::{FanMode, Layout, Shape, TensorSpec};
+//!
+//! // GPT-2's N(0, 0.02²) for one weight, from nninit's reproducible stream.
+//! let spec = TensorSpec::new(Shape::new(vec![768, 3072])?);
+//! let mut w = vec![0.0f32; spec.numel() as usize];
+//! Normal::new(0.0, 0.02)?.fill(&spec, &Philox::new(0, "h.0.mlp.c_fc.weight"), &mut w)?;
 //!
 //! // A Flax conv kernel [3, 3, 64, 128] for a ReLU network, He-initialized.
-//! let spec = TensorSpec::new(Shape::new(vec![3, 3, 64, 128])?).with_layout(Layout::Jax);
-//! let init = Init::KaimingNormal { mode: FanMode::FanIn, nonlinearity: Activation::Relu };
-//! let explained = init.explain(&spec)?;
+//! let conv = TensorSpec::new(Shape::new(vec![3, 3, 64, 128])?).with_layout(Layout::Jax);
+//! let he = VarianceScaling::kaiming_normal(FanMode::FanIn, Activation::Relu)?;
+//! let explained = he.explain(&conv)?;
 //! assert_eq!(explained.fan_in, Some(576));
 //! assert!((explained.std.unwrap() - (2.0f64 / 576.0).sqrt()).abs() < 1e-15);
+//! let mut kernel = vec![0.0f32; conv.numel() as usize];
+//! he.fill(&conv, &Philox::new(0, "block1.conv.kernel"), &mut kernel)?;
 //!
-//! let mut weights = vec![0.0f32; spec.numel() as usize];
-//! init.fill(&spec, &Philox::new(0, "block1.conv.kernel"), &mut weights)?;
+//! // The same rule on PyTorch's generator gives torch.nn.init's numbers:
+//! // torch.manual_seed(0); torch.nn.init.kaiming_normal_(torch.empty(64, 32), nonlinearity="relu")
+//! let linear = TensorSpec::new(Shape::new(vec![64, 32])?);
+//! let mut pt = vec![0.0f32; 64 * 32];
+//! he.fill(&linear, &TorchStream::new(0), &mut pt)?;
 //! # Ok::<(), nninit::Error>(())
+//! ```
+//!
+//! [`Init`] names every rule for configs, JSON and the command line, and
+//! delegates to the rule types:
+//!
+//! ```
+//! use nninit::{Init, InitParams, Shape, TensorSpec};
+//! use nninit::stream::Philox;
+//! let init: Init = serde_json::from_str(r#"{"init": "kaiming_normal", "nonlinearity": {"name": "relu"}}"#)?;
+//! assert_eq!(init, Init::parse("kaiming_normal", &InitParams { nonlinearity: Some("relu".parse()?), ..Default::default() })?);
+//! let spec = TensorSpec::new(Shape::new(vec![64, 32])?);
+//! let mut w = vec![0.0f32; 64 * 32];
+//! init.fill(&spec, &Philox::new(0, "fc.weight"), &mut w)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! ## Map
 //! - [`fan`]: shape + [`Layout`] → [`Fan`]. The only place fans are computed.
 //! - [`activation`]: activations and their gains (PyTorch's table and gains
 //!   computed from Gaussian integrals in [`gaussian`]).
-//! - [`init`]: the catalogue; [`Init`] lists every rule.
+//! - [`init`]: the catalogue: one type per rule, each an [`Initializer`];
+//!   [`Init`] names them all.
 //! - [`stream`]: the counter-based Philox4x32-10 stream keyed by (seed,
-//!   tensor name), specified bit for bit.
+//!   tensor name), specified bit for bit, and PyTorch's generator as a
+//!   [`stream::TorchStream`]; rules draw from either ([`stream::Stream`]).
 //! - [`plan`], [`arch`], [`scheme`]: whole models: the named tensors of a
 //!   Hugging Face architecture and the rule each gets under a scheme.
 //! - [`io`]: `.npy` and `.safetensors`, written atomically; whole models
@@ -68,6 +97,6 @@ pub mod torch;
 
 pub use error::{Error, Result};
 pub use fan::{Fan, FanMode, Layout};
-pub use init::{Init, InitParams};
+pub use init::{Init, InitParams, Initializer};
 pub use spec::TensorSpec;
 pub use tensor::{DType, Element, Shape};

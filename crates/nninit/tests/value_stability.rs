@@ -3,7 +3,7 @@
 //! in CHANGELOG.md with the new vectors.
 
 use nninit::activation::Activation;
-use nninit::init::{Correction, Normal, Orthogonal, Sparse, TruncatedNormal, Truncation, Uniform};
+use nninit::init::{Correction, Normal, Orthogonal, Sparse, TruncatedNormal, Truncation, Uniform, VarianceScaling};
 use nninit::stream::Philox;
 use nninit::{FanMode, Init, Shape, TensorSpec};
 
@@ -28,9 +28,9 @@ fn rules() -> Vec<(&'static str, Init)> {
                 .unwrap(),
             ),
         ),
-        ("kaiming_uniform", Init::KaimingUniform { mode: FanMode::FanIn, nonlinearity: Activation::Relu }),
-        ("kaiming_normal", Init::KaimingNormal { mode: FanMode::FanOut, nonlinearity: Activation::Relu }),
-        ("lecun_normal", Init::LecunNormal),
+        ("kaiming_uniform", VarianceScaling::kaiming_uniform(FanMode::FanIn, Activation::Relu).unwrap().into()),
+        ("kaiming_normal", VarianceScaling::kaiming_normal(FanMode::FanOut, Activation::Relu).unwrap().into()),
+        ("lecun_normal", VarianceScaling::lecun_normal().into()),
         ("orthogonal", Init::Orthogonal(Orthogonal::new(1.0).unwrap())),
         ("sparse", Init::Sparse(Sparse::new(0.5, 0.1).unwrap())),
     ]

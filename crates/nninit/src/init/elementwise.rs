@@ -5,8 +5,99 @@ use serde::{Deserialize, Serialize};
 use crate::activation::Activation;
 use crate::error::{self, Error, Result};
 use crate::fan::{Fan, FanMode};
+use crate::spec::TensorSpec;
+use crate::stream::{Stream, TorchCall};
+use crate::tensor::Element;
+use crate::torch::{self as nn, TorchFloat, TorchGenerator};
 
+use super::explain::{Explanation, mode_formula};
+use super::rule::{Elementwise, Equivalent, Initializer, equivalent, fill_elementwise, no_torch};
 use super::sample::{Sampler, TruncatedSampler};
+
+// Each rule's counterparts, written once: the type's docs, `Initializer::equivalent`
+// and the table in `Init`'s docs expand these (`$then!` is `equivalent!`,
+// `table_row!` or `doc_list!`).
+macro_rules! constant_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "`constant_(w, value)`, `zeros_`, `ones_`", "`constant(value)`, `zeros`, `ones`",
+            "`Constant(value)`, `Zeros`, `Ones`")
+    };
+}
+macro_rules! uniform_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "`uniform_(w, a=low, b=high)`", "`uniform(scale)` is U(0, scale)",
+            "`RandomUniform(minval, maxval)`")
+    };
+}
+macro_rules! normal_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "`normal_(w, mean, std)`", "`normal(stddev)` (mean 0)", "`RandomNormal(mean, stddev)`")
+    };
+}
+macro_rules! truncated_normal_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "`trunc_normal_(w, mean, std, a, b)` (absolute bounds)",
+            "`truncated_normal(stddev, lower, upper)` (bounds in σ)", "`TruncatedNormal(mean, stddev)` (±2σ)")
+    };
+}
+macro_rules! variance_scaling_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "—", "`variance_scaling(scale, mode, distribution)`",
+            "`VarianceScaling(scale, mode, distribution)`")
+    };
+}
+macro_rules! xavier_uniform_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "`xavier_uniform_(w, gain)`", "`glorot_uniform()` (gain 1)", "`GlorotUniform()` (gain 1)")
+    };
+}
+macro_rules! xavier_normal_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "`xavier_normal_(w, gain)` (untruncated)",
+            "`variance_scaling(gain², \"fan_avg\", \"normal\")` (`glorot_normal` is truncated)", "—")
+    };
+}
+macro_rules! glorot_normal_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "—", "`glorot_normal()` (truncated at ±2σ, std corrected)",
+            "`GlorotNormal()` (truncated at ±2σ, std corrected)")
+    };
+}
+macro_rules! kaiming_uniform_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "`kaiming_uniform_(w, a, mode, nonlinearity)`", "`he_uniform()` (fan_in, relu)",
+            "`HeUniform()` (fan_in, relu)")
+    };
+}
+macro_rules! kaiming_normal_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "`kaiming_normal_(w, a, mode, nonlinearity)` (untruncated)",
+            "`variance_scaling(2, mode, \"normal\")` for relu (`he_normal` is truncated)", "—")
+    };
+}
+macro_rules! he_normal_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "—", "`he_normal()` (truncated at ±2σ, std corrected)",
+            "`HeNormal()` (truncated at ±2σ, std corrected)")
+    };
+}
+macro_rules! lecun_uniform_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "—", "`lecun_uniform()`", "`LecunUniform()`")
+    };
+}
+macro_rules! lecun_normal_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "—", "`lecun_normal()` (truncated; timm's `lecun_normal_` too)", "`LecunNormal()` (truncated)")
+    };
+}
+use super::rule::doc_list;
+pub(crate) use {
+    constant_equivalent, glorot_normal_equivalent, he_normal_equivalent, kaiming_normal_equivalent,
+    kaiming_uniform_equivalent, lecun_normal_equivalent, lecun_uniform_equivalent, normal_equivalent,
+    truncated_normal_equivalent, uniform_equivalent, variance_scaling_equivalent, xavier_normal_equivalent,
+    xavier_uniform_equivalent,
+};
 
 /// Fills with one value.
 ///
@@ -17,9 +108,10 @@ use super::sample::{Sampler, TruncatedSampler};
 /// - `value`: any finite number.
 ///
 /// # Equivalent to
-/// `torch.nn.init.constant_(w, value)`, `jax.nn.initializers.constant(value)`,
-/// `keras.initializers.Constant(value)`. [`Init::Zeros`](super::Init::Zeros)
-/// and [`Init::Ones`](super::Init::Ones) are the usual cases.
+#[doc = constant_equivalent!(doc_list)]
+///
+/// [`Init::Zeros`](super::Init::Zeros) and [`Init::Ones`](super::Init::Ones)
+/// are [`Constant::ZEROS`] and [`Constant::ONES`].
 ///
 /// # Example
 /// ```
@@ -44,6 +136,11 @@ struct ConstantRaw {
 }
 
 impl Constant {
+    /// All zeros ([`Init::Zeros`](super::Init::Zeros)).
+    pub const ZEROS: Self = Self { value: 0.0 };
+    /// All ones ([`Init::Ones`](super::Init::Ones)).
+    pub const ONES: Self = Self { value: 1.0 };
+
     /// Validates `value`.
     ///
     /// # Errors
@@ -84,8 +181,8 @@ impl From<Constant> for ConstantRaw {
 /// - `low < high`, both finite.
 ///
 /// # Equivalent to
-/// `torch.nn.init.uniform_(w, a=low, b=high)`; `jax.nn.initializers.uniform(scale)`
-/// is `U(0, scale)`; `keras.initializers.RandomUniform(minval, maxval)`.
+#[doc = uniform_equivalent!(doc_list)]
+///
 /// Values never leave `[low, high]`, also after rounding to `bf16`/`f16`.
 ///
 /// # Example
@@ -170,8 +267,9 @@ impl From<Uniform> for UniformRaw {
 /// - `mean`: finite; `std`: finite and `>= 0` (0 gives the constant `mean`).
 ///
 /// # Equivalent to
-/// `torch.nn.init.normal_(w, mean, std)`; `jax.nn.initializers.normal(stddev)`
-/// (mean 0); `keras.initializers.RandomNormal(mean, stddev)`. The 32-bit
+#[doc = normal_equivalent!(doc_list)]
+///
+/// The 32-bit
 /// stream's Box–Muller draws `|z| ≤ 5.9` and the 64-bit stream's `|z| ≤ 8.6`
 /// (probability mass beyond: 4·10⁻⁹ and 10⁻¹⁷); PyTorch's float kernel has the
 /// same 24-bit limit.
@@ -324,6 +422,9 @@ impl Correction {
 ///   beyond about 38σ from the mean).
 ///
 /// # Equivalent to
+#[doc = truncated_normal_equivalent!(doc_list)]
+///
+/// In nninit's terms:
 /// - `torch.nn.init.trunc_normal_(w, mean, std, a, b)`:
 ///   `TruncatedNormal::new(mean, std, Truncation::Absolute { low: a, high: b })`.
 /// - `jax.nn.initializers.truncated_normal(stddev, lower, upper)` and Keras
@@ -511,21 +612,15 @@ impl Distribution {
 /// - `gain > 0` finite (or `scale = gain² > 0`); a [`FanMode`]; a [`Distribution`].
 ///
 /// # Equivalent to
-/// | nninit | PyTorch | JAX / Keras |
-/// |---|---|---|
-/// | [`xavier_uniform(g)`](Self::xavier_uniform) | `xavier_uniform_(w, gain=g)` | `glorot_uniform()` (g = 1) |
-/// | [`xavier_normal(g)`](Self::xavier_normal) | `xavier_normal_(w, gain=g)` | `variance_scaling(g², "fan_avg", "normal")` |
-/// | [`glorot_normal()`](Self::glorot_normal) | — | `glorot_normal()` (truncated!) |
-/// | [`kaiming_uniform(m, φ)`](Self::kaiming_uniform) | `kaiming_uniform_(w, a, m, φ)` | `he_uniform()` (fan_in, relu) |
-/// | [`kaiming_normal(m, φ)`](Self::kaiming_normal) | `kaiming_normal_(w, a, m, φ)` | `variance_scaling(2, m, "normal")` for relu |
-/// | [`he_normal()`](Self::he_normal) | — | `he_normal()` (truncated!) |
-/// | [`lecun_uniform()`](Self::lecun_uniform) | — | `lecun_uniform()` |
-/// | [`lecun_normal()`](Self::lecun_normal) | timm `lecun_normal_` | `lecun_normal()` (truncated) |
+#[doc = variance_scaling_equivalent!(doc_list)]
+///
+/// The presets are labelled values of this type ([`Preset`]); each states its
+/// own counterparts ([`Initializer::equivalent`]; the table in
+/// [`Init`](super::Init) lists them all).
 ///
 /// JAX's and Keras's `*_normal` presets are **truncated** normals with
 /// corrected σ; PyTorch's are plain normals. A gain for an activation comes
-/// from [`Activation::torch_gain`] where PyTorch defines one, else from
-/// [`Activation::second_moment_gain`].
+/// from [`Activation::kaiming_gain`].
 ///
 /// # Example
 /// ```
@@ -554,6 +649,68 @@ pub struct VarianceScaling {
     gain: f64,
     mode: FanMode,
     distribution: Distribution,
+    preset: Option<Preset>,
+}
+
+/// Which named preset a [`VarianceScaling`] value is, so that it keeps its name
+/// (in [`Init`](super::Init)'s JSON, in explanations) and its PyTorch
+/// counterpart (PyTorch's generator reproduces the `xavier_*` and `kaiming_*`
+/// presets, not the general rule).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Preset {
+    /// [`VarianceScaling::xavier_uniform`].
+    XavierUniform,
+    /// [`VarianceScaling::xavier_normal`].
+    XavierNormal,
+    /// [`VarianceScaling::glorot_normal`].
+    GlorotNormal,
+    /// [`VarianceScaling::kaiming_uniform`] for an activation.
+    KaimingUniform {
+        /// The activation the gain is for.
+        nonlinearity: Activation,
+    },
+    /// [`VarianceScaling::kaiming_normal`] for an activation.
+    KaimingNormal {
+        /// The activation the gain is for.
+        nonlinearity: Activation,
+    },
+    /// [`VarianceScaling::he_normal`].
+    HeNormal,
+    /// [`VarianceScaling::lecun_uniform`].
+    LecunUniform,
+    /// [`VarianceScaling::lecun_normal`].
+    LecunNormal,
+}
+
+impl Preset {
+    /// The preset's canonical name (`xavier_uniform`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::XavierUniform => "xavier_uniform",
+            Self::XavierNormal => "xavier_normal",
+            Self::GlorotNormal => "glorot_normal",
+            Self::KaimingUniform { .. } => "kaiming_uniform",
+            Self::KaimingNormal { .. } => "kaiming_normal",
+            Self::HeNormal => "he_normal",
+            Self::LecunUniform => "lecun_uniform",
+            Self::LecunNormal => "lecun_normal",
+        }
+    }
+
+    /// The preset's counterparts in PyTorch, JAX and Keras.
+    pub fn equivalent(&self) -> Equivalent {
+        match self {
+            Self::XavierUniform => xavier_uniform_equivalent!(equivalent),
+            Self::XavierNormal => xavier_normal_equivalent!(equivalent),
+            Self::GlorotNormal => glorot_normal_equivalent!(equivalent),
+            Self::KaimingUniform { .. } => kaiming_uniform_equivalent!(equivalent),
+            Self::KaimingNormal { .. } => kaiming_normal_equivalent!(equivalent),
+            Self::HeNormal => he_normal_equivalent!(equivalent),
+            Self::LecunUniform => lecun_uniform_equivalent!(equivalent),
+            Self::LecunNormal => lecun_normal_equivalent!(equivalent),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Serialize, Deserialize)]
@@ -577,7 +734,7 @@ impl VarianceScaling {
     /// [`Error::InvalidParameter`] unless `gain` is finite and > 0.
     pub fn with_gain(gain: f64, mode: FanMode, distribution: Distribution) -> Result<Self> {
         let gain = error::finite_spread("gain", 0.0, error::positive("gain", gain)?)?;
-        Ok(Self { gain, mode, distribution })
+        Ok(Self { gain, mode, distribution, preset: None })
     }
 
     /// From JAX's `scale` (`gain = √scale`): `jax.nn.initializers.variance_scaling(scale, mode, distribution)`.
@@ -588,65 +745,79 @@ impl VarianceScaling {
         Self::with_gain(error::positive("scale", scale)?.sqrt(), mode, distribution)
     }
 
+    /// A preset from validated parameters.
+    const fn named(gain: f64, mode: FanMode, distribution: Distribution, preset: Preset) -> Self {
+        Self { gain, mode, distribution, preset: Some(preset) }
+    }
+
+    /// A preset from a gain to validate.
+    fn labelled(gain: f64, mode: FanMode, distribution: Distribution, preset: Preset) -> Result<Self> {
+        Ok(Self { preset: Some(preset), ..Self::with_gain(gain, mode, distribution)? })
+    }
+
     /// Glorot/Xavier uniform: `bound = gain · √(6 / (fan_in + fan_out))`.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] unless `gain` is finite and > 0.
+    /// [`Error::InvalidParameter`] unless `gain` is finite and > 0 (and small
+    /// enough that `bound` stays finite).
     #[doc(alias = "glorot_uniform")]
     pub fn xavier_uniform(gain: f64) -> Result<Self> {
-        Self::with_gain(gain, FanMode::FanAvg, Distribution::Uniform)
+        Self::labelled(gain, FanMode::FanAvg, Distribution::Uniform, Preset::XavierUniform)
     }
 
     /// Glorot/Xavier normal as PyTorch: `std = gain · √(2 / (fan_in + fan_out))`, untruncated.
     ///
     /// # Errors
-    /// [`Error::InvalidParameter`] unless `gain` is finite and > 0.
+    /// As [`xavier_uniform`](Self::xavier_uniform).
     pub fn xavier_normal(gain: f64) -> Result<Self> {
-        Self::with_gain(gain, FanMode::FanAvg, Distribution::Normal)
+        Self::labelled(gain, FanMode::FanAvg, Distribution::Normal, Preset::XavierNormal)
     }
 
     /// Glorot normal as JAX and Keras: truncated at ±2σ, std `√(2 / (fan_in + fan_out))`.
-    pub fn glorot_normal() -> Self {
-        Self { gain: 1.0, mode: FanMode::FanAvg, distribution: Distribution::TruncatedNormal }
+    pub const fn glorot_normal() -> Self {
+        Self::named(1.0, FanMode::FanAvg, Distribution::TruncatedNormal, Preset::GlorotNormal)
     }
 
-    /// The gain Kaiming initialization uses for `activation`: PyTorch's
-    /// `calculate_gain` where defined, else the second-moment gain.
-    pub fn kaiming_gain(activation: &Activation) -> f64 {
-        activation.torch_gain().unwrap_or_else(|| activation.second_moment_gain())
-    }
-
-    /// Kaiming/He uniform as PyTorch: `bound = √3 · gain / √fan`.
+    /// Kaiming/He uniform as PyTorch: `bound = √3 · gain / √fan`, with the gain
+    /// of [`Activation::kaiming_gain`].
     ///
     /// # Errors
-    /// Never for activations nninit accepts; kept fallible for a gain that
-    /// comes out non-finite.
+    /// [`Error::InvalidParameter`] when the activation's gain is not finite and
+    /// > 0 (a leaky ReLU with a slope of 1e200 has a gain that underflows).
     #[doc(alias = "he_uniform")]
     pub fn kaiming_uniform(mode: FanMode, activation: Activation) -> Result<Self> {
-        Self::with_gain(Self::kaiming_gain(&activation), mode, Distribution::Uniform)
+        let preset = Preset::KaimingUniform { nonlinearity: activation };
+        Self::labelled(activation.kaiming_gain(), mode, Distribution::Uniform, preset)
     }
 
-    /// Kaiming/He normal as PyTorch: `std = gain / √fan`, untruncated.
+    /// Kaiming/He normal as PyTorch: `std = gain / √fan`, untruncated, with the
+    /// gain of [`Activation::kaiming_gain`].
     ///
     /// # Errors
     /// As [`kaiming_uniform`](Self::kaiming_uniform).
     pub fn kaiming_normal(mode: FanMode, activation: Activation) -> Result<Self> {
-        Self::with_gain(Self::kaiming_gain(&activation), mode, Distribution::Normal)
+        let preset = Preset::KaimingNormal { nonlinearity: activation };
+        Self::labelled(activation.kaiming_gain(), mode, Distribution::Normal, preset)
     }
 
     /// He normal as JAX and Keras: truncated at ±2σ, std `√(2 / fan_in)`.
-    pub fn he_normal() -> Self {
-        Self { gain: std::f64::consts::SQRT_2, mode: FanMode::FanIn, distribution: Distribution::TruncatedNormal }
+    pub const fn he_normal() -> Self {
+        Self::named(std::f64::consts::SQRT_2, FanMode::FanIn, Distribution::TruncatedNormal, Preset::HeNormal)
     }
 
     /// LeCun uniform: `bound = √(3 / fan_in)`.
-    pub fn lecun_uniform() -> Self {
-        Self { gain: 1.0, mode: FanMode::FanIn, distribution: Distribution::Uniform }
+    pub const fn lecun_uniform() -> Self {
+        Self::named(1.0, FanMode::FanIn, Distribution::Uniform, Preset::LecunUniform)
     }
 
     /// LeCun normal as JAX, Keras and timm: truncated at ±2σ, std `1 / √fan_in`.
-    pub fn lecun_normal() -> Self {
-        Self { gain: 1.0, mode: FanMode::FanIn, distribution: Distribution::TruncatedNormal }
+    pub const fn lecun_normal() -> Self {
+        Self::named(1.0, FanMode::FanIn, Distribution::TruncatedNormal, Preset::LecunNormal)
+    }
+
+    /// The preset this value was built as, if any.
+    pub fn preset_label(&self) -> Option<Preset> {
+        self.preset
     }
 
     /// The gain.
@@ -688,7 +859,7 @@ impl VarianceScaling {
         }
     }
 
-    pub(crate) fn sampler(&self, fan: Fan) -> Result<Sampler> {
+    pub(crate) fn fan_sampler(&self, fan: Fan) -> Result<Sampler> {
         let std = self.std(fan);
         Ok(match self.distribution {
             Distribution::Normal => Sampler::Normal { mean: 0.0, std },
@@ -714,6 +885,260 @@ impl TryFrom<VarianceScalingRaw> for VarianceScaling {
 impl From<VarianceScaling> for VarianceScalingRaw {
     fn from(v: VarianceScaling) -> Self {
         Self { scale: v.scale(), mode: v.mode, distribution: v.distribution }
+    }
+}
+
+impl Initializer for Constant {
+    fn name(&self) -> &'static str {
+        "constant"
+    }
+    fn is_elementwise(&self) -> bool {
+        true
+    }
+    fn fill_slice<E: Element, S: Stream + ?Sized>(
+        &self,
+        spec: &TensorSpec,
+        stream: &S,
+        start: u64,
+        out: &mut [E],
+    ) -> Result<()> {
+        fill_elementwise(self, spec, stream, start, out)
+    }
+    fn explain(&self, spec: &TensorSpec) -> Result<Explanation> {
+        let (mut x, _) = Explanation::start(self, spec)?;
+        x.formula = format!("w = {}", self.value);
+        (x.mean, x.std, x.bound) = (Some(self.value), Some(0.0), Some(self.value.abs()));
+        Ok(x)
+    }
+    fn equivalent(&self) -> Equivalent {
+        constant_equivalent!(equivalent)
+    }
+}
+
+impl Elementwise for Constant {
+    fn sampler(&self, _: &TensorSpec) -> Result<Sampler> {
+        Ok(self.sampler())
+    }
+}
+
+impl TorchCall for Constant {
+    fn call<T: TorchFloat>(&self, _: &mut TorchGenerator, _: &TensorSpec, out: &mut [T]) -> Result<()> {
+        nn::constant_(out, self.value);
+        Ok(())
+    }
+}
+
+impl Initializer for Uniform {
+    fn name(&self) -> &'static str {
+        "uniform"
+    }
+    fn is_elementwise(&self) -> bool {
+        true
+    }
+    fn fill_slice<E: Element, S: Stream + ?Sized>(
+        &self,
+        spec: &TensorSpec,
+        stream: &S,
+        start: u64,
+        out: &mut [E],
+    ) -> Result<()> {
+        fill_elementwise(self, spec, stream, start, out)
+    }
+    fn explain(&self, spec: &TensorSpec) -> Result<Explanation> {
+        let (mut x, _) = Explanation::start(self, spec)?;
+        x.formula = format!("w ~ U({}, {}); std = (b − a) / √12", self.low, self.high);
+        x.mean = Some((self.low + self.high) / 2.0);
+        x.std = Some(self.std());
+        x.bound = Some(self.low.abs().max(self.high.abs()));
+        Ok(x)
+    }
+    fn equivalent(&self) -> Equivalent {
+        uniform_equivalent!(equivalent)
+    }
+}
+
+impl Elementwise for Uniform {
+    fn sampler(&self, _: &TensorSpec) -> Result<Sampler> {
+        Ok(self.sampler())
+    }
+}
+
+impl TorchCall for Uniform {
+    fn call<T: TorchFloat>(&self, g: &mut TorchGenerator, _: &TensorSpec, out: &mut [T]) -> Result<()> {
+        nn::uniform_(g, out, self.low, self.high)
+    }
+}
+
+impl Initializer for Normal {
+    fn name(&self) -> &'static str {
+        "normal"
+    }
+    fn is_elementwise(&self) -> bool {
+        true
+    }
+    fn fill_slice<E: Element, S: Stream + ?Sized>(
+        &self,
+        spec: &TensorSpec,
+        stream: &S,
+        start: u64,
+        out: &mut [E],
+    ) -> Result<()> {
+        fill_elementwise(self, spec, stream, start, out)
+    }
+    fn explain(&self, spec: &TensorSpec) -> Result<Explanation> {
+        let (mut x, _) = Explanation::start(self, spec)?;
+        x.formula = format!("w ~ N({}, {}²)", self.mean, self.std);
+        (x.mean, x.std) = (Some(self.mean), Some(self.std));
+        Ok(x)
+    }
+    fn equivalent(&self) -> Equivalent {
+        normal_equivalent!(equivalent)
+    }
+}
+
+impl Elementwise for Normal {
+    fn sampler(&self, _: &TensorSpec) -> Result<Sampler> {
+        Ok(self.sampler())
+    }
+}
+
+impl TorchCall for Normal {
+    fn call<T: TorchFloat>(&self, g: &mut TorchGenerator, _: &TensorSpec, out: &mut [T]) -> Result<()> {
+        nn::normal_(g, out, self.mean, self.std)
+    }
+}
+
+impl Initializer for TruncatedNormal {
+    fn name(&self) -> &'static str {
+        "truncated_normal"
+    }
+    fn is_elementwise(&self) -> bool {
+        true
+    }
+    fn fill_slice<E: Element, S: Stream + ?Sized>(
+        &self,
+        spec: &TensorSpec,
+        stream: &S,
+        start: u64,
+        out: &mut [E],
+    ) -> Result<()> {
+        fill_elementwise(self, spec, stream, start, out)
+    }
+    fn explain(&self, spec: &TensorSpec) -> Result<Explanation> {
+        let (mut x, _) = Explanation::start(self, spec)?;
+        let (low, high) = self.bounds();
+        let convention = match self.truncation {
+            Truncation::Absolute { .. } => "absolute bounds (PyTorch's a, b)".to_string(),
+            Truncation::Std { lower, upper, correction } => {
+                format!("bounds at μ + [{lower}, {upper}]·σ, correction {correction:?}")
+            }
+        };
+        x.formula = format!(
+            "w ~ N({}, σ²) truncated to [{low}, {high}], σ = {}; {convention}; sample std = {}",
+            self.mean,
+            self.sigma(),
+            self.sample_std()
+        );
+        x.mean = Some(self.sample_mean());
+        x.std = Some(self.sample_std());
+        x.bound = Some(low.abs().max(high.abs()));
+        Ok(x)
+    }
+    fn equivalent(&self) -> Equivalent {
+        truncated_normal_equivalent!(equivalent)
+    }
+}
+
+impl Elementwise for TruncatedNormal {
+    fn sampler(&self, _: &TensorSpec) -> Result<Sampler> {
+        Ok(self.sampler())
+    }
+}
+
+impl TorchCall for TruncatedNormal {
+    fn call<T: TorchFloat>(&self, g: &mut TorchGenerator, _: &TensorSpec, out: &mut [T]) -> Result<()> {
+        let (low, high) = self.bounds();
+        nn::trunc_normal_(g, out, self.mean, self.sigma(), low, high)
+    }
+}
+
+impl Initializer for VarianceScaling {
+    fn name(&self) -> &'static str {
+        self.preset.map_or("variance_scaling", |p| p.name())
+    }
+    fn needs_fan(&self) -> bool {
+        true
+    }
+    fn is_elementwise(&self) -> bool {
+        true
+    }
+    fn fill_slice<E: Element, S: Stream + ?Sized>(
+        &self,
+        spec: &TensorSpec,
+        stream: &S,
+        start: u64,
+        out: &mut [E],
+    ) -> Result<()> {
+        fill_elementwise(self, spec, stream, start, out)
+    }
+    fn explain(&self, spec: &TensorSpec) -> Result<Explanation> {
+        let (mut x, fan) = Explanation::start(self, spec)?;
+        let fan = match fan {
+            Some(fan) => fan,
+            None => spec.fan()?,
+        };
+        let std = self.std(fan);
+        let gain_note = match self.preset {
+            Some(Preset::KaimingUniform { nonlinearity } | Preset::KaimingNormal { nonlinearity }) => {
+                match nonlinearity.torch_gain() {
+                    Some(_) => format!(" (PyTorch's calculate_gain('{}'))", nonlinearity.name()),
+                    None => format!(" (second-moment gain of {}: PyTorch has none)", nonlinearity.name()),
+                }
+            }
+            _ => String::new(),
+        };
+        let std_formula = format!("std = {} = {std}", mode_formula(self.mode));
+        x.formula = match self.distribution {
+            Distribution::Normal => format!("w ~ N(0, std²), {std_formula}; gain = {}{gain_note}", self.gain),
+            Distribution::Uniform => format!(
+                "w ~ U(−bound, bound), bound = √3 · std = {}, {std_formula}; gain = {}{gain_note}",
+                self.bound(fan).unwrap_or_default(),
+                self.gain
+            ),
+            Distribution::TruncatedNormal => format!(
+                "w ~ N(0, σ²) truncated at ±2σ, σ = std / 0.87962566103423978 = {}, {std_formula}; gain = {}",
+                std / TRUNCATED_2SIGMA_STD,
+                self.gain
+            ),
+        };
+        (x.gain, x.std, x.bound) = (Some(self.gain), Some(std), self.bound(fan));
+        Ok(x)
+    }
+    fn equivalent(&self) -> Equivalent {
+        self.preset.map_or(variance_scaling_equivalent!(equivalent), |p| p.equivalent())
+    }
+}
+
+impl Elementwise for VarianceScaling {
+    fn sampler(&self, spec: &TensorSpec) -> Result<Sampler> {
+        self.fan_sampler(spec.fan()?)
+    }
+}
+
+impl TorchCall for VarianceScaling {
+    fn call<T: TorchFloat>(&self, g: &mut TorchGenerator, spec: &TensorSpec, out: &mut [T]) -> Result<()> {
+        let shape = spec.shape();
+        match self.preset {
+            Some(Preset::XavierUniform) => nn::xavier_uniform_(g, out, shape, self.gain),
+            Some(Preset::XavierNormal) => nn::xavier_normal_(g, out, shape, self.gain),
+            Some(Preset::KaimingUniform { nonlinearity }) => {
+                nn::kaiming_uniform_(g, out, shape, self.mode, &nonlinearity)
+            }
+            Some(Preset::KaimingNormal { nonlinearity }) => {
+                nn::kaiming_normal_(g, out, shape, self.mode, &nonlinearity)
+            }
+            _ => Err(no_torch(self)),
+        }
     }
 }
 

@@ -1,45 +1,49 @@
 //! The catalogue of initializers.
 //!
 //! Each initializer is a small validated type (its constructor checks every
-//! parameter, after which filling cannot fail on parameters); [`Init`] lists
-//! them all for configs, JSON and the CLI. Every rule can say what it will do
-//! before doing it ([`Init::explain`]) and fills any element type from a
-//! [`Philox`] stream, whole or by slice.
+//! parameter, after which filling cannot fail on parameters) that implements
+//! [`Initializer`]: it fills any [`Element`] type from any [`Stream`] ([`Philox`],
+//! or PyTorch's generator through [`TorchStream`](crate::stream::TorchStream)),
+//! whole or by slice, and says what it will do before doing it
+//! ([`Initializer::explain`]) and what it corresponds to elsewhere
+//! ([`Initializer::equivalent`]).
 //!
-//! | [`Init`] | PyTorch | JAX / Keras |
-//! |---|---|---|
-//! | `Constant`, `Zeros`, `Ones` | `constant_`, `zeros_`, `ones_` | `constant`, `zeros`, `ones` |
-//! | `Uniform` | `uniform_(a, b)` | `uniform(scale)` = U(0, scale) |
-//! | `Normal` | `normal_(mean, std)` | `normal(stddev)` |
-//! | `TruncatedNormal` | `trunc_normal_(mean, std, a, b)` (absolute bounds) | `truncated_normal(stddev, lower, upper)` (in σ) |
-//! | `VarianceScaling` | — | `variance_scaling(scale, mode, distribution)` |
-//! | `XavierUniform`, `XavierNormal` | `xavier_uniform_`, `xavier_normal_` | `glorot_uniform`; (`glorot_normal` is truncated: `GlorotNormal`) |
-//! | `KaimingUniform`, `KaimingNormal` | `kaiming_uniform_`, `kaiming_normal_` | `he_uniform`; (`he_normal` is truncated: `HeNormal`) |
-//! | `LecunUniform`, `LecunNormal` | timm `lecun_normal_` | `lecun_uniform`, `lecun_normal` |
-//! | `Orthogonal` | `orthogonal_(gain)` | `orthogonal(scale)` |
-//! | `Eye`, `Dirac` | `eye_`, `dirac_(groups)` | `Identity` (Keras) |
-//! | `DeltaOrthogonal` | — | `delta_orthogonal(scale)` |
-//! | `Sparse` | `sparse_(sparsity, std)` | — |
-//! | `Zero` (ZerO) | — | — |
+//! ```
+//! use nninit::init::{Initializer, Normal};
+//! use nninit::stream::Philox;
+//! use nninit::{Shape, TensorSpec};
+//! let spec = TensorSpec::new(Shape::new(vec![768, 768])?);
+//! let mut w = vec![0.0f32; 768 * 768];
+//! Normal::new(0.0, 0.02)?.fill(&spec, &Philox::new(0, "h.0.attn.c_proj.weight"), &mut w)?;
+//! # Ok::<(), nninit::Error>(())
+//! ```
+//!
+//! [`Init`] names every rule for configs, JSON and the CLI, and delegates to the
+//! rule types; its documentation has the table of equivalents.
 
 mod elementwise;
+mod explain;
+mod rule;
 pub(crate) mod sample;
 pub(crate) mod structured;
 
 use serde::{Deserialize, Serialize};
 
 pub use elementwise::{
-    Constant, Correction, Distribution, Normal, TRUNCATED_2SIGMA_STD, TruncatedNormal, Truncation, Uniform,
+    Constant, Correction, Distribution, Normal, Preset, TRUNCATED_2SIGMA_STD, TruncatedNormal, Truncation, Uniform,
     VarianceScaling, truncated_unit_std,
 };
-pub use structured::{DeltaOrthogonal, Dirac, Orthogonal, Sparse};
+pub use explain::Explanation;
+pub use rule::{Equivalent, Initializer};
+pub use structured::{DeltaOrthogonal, Dirac, Eye, Orthogonal, Sparse, ZerO};
 
 use crate::activation::Activation;
 use crate::error::{self, Error, Result};
 use crate::fan::{Fan, FanMode};
 use crate::spec::TensorSpec;
-use crate::stream::Philox;
+use crate::stream::Stream;
 use crate::tensor::Element;
+use rule::table_row;
 use sample::Sampler;
 
 /// A validated gain (finite, > 0) for configs.
@@ -85,11 +89,42 @@ fn default_kaiming_activation() -> Activation {
     Activation::LeakyRelu { negative_slope: 0.0 }
 }
 
-/// Every initializer nninit knows, as a serializable value.
+/// Every initializer nninit knows, as a serializable value: a name for each
+/// rule type, delegating to it ([`Initializer`]).
 ///
 /// JSON form: `{"init": "kaiming_normal", "mode": "fan_out", "nonlinearity": {"name": "relu"}}`,
 /// `{"init": "truncated_normal", "std": 0.02, "truncation": {"kind": "absolute", "low": -0.04, "high": 0.04}}`.
-/// Every value is validated when it is built or deserialized.
+/// Every value is validated when it is built, parsed ([`Init::parse`]) or
+/// deserialized, presets included: `{"init": "xavier_uniform", "gain": 1e308}`
+/// is an error there, not later.
+///
+/// The presets (Xavier/Glorot, Kaiming/He, LeCun) are [`VarianceScaling`]
+/// values that remember which preset they are ([`Preset`]), so they keep their
+/// names and JSON forms.
+///
+/// | [`Init`] (name) | rule type | PyTorch `torch.nn.init` | JAX `jax.nn.initializers` | Keras `keras.initializers` |
+/// |---|---|---|---|---|
+#[doc = concat!(
+    elementwise::constant_equivalent!(table_row, "`constant`, `zeros`, `ones` | [`Constant`]"),
+    elementwise::uniform_equivalent!(table_row, "`uniform` | [`Uniform`]"),
+    elementwise::normal_equivalent!(table_row, "`normal` | [`Normal`]"),
+    elementwise::truncated_normal_equivalent!(table_row, "`truncated_normal` | [`TruncatedNormal`]"),
+    elementwise::variance_scaling_equivalent!(table_row, "`variance_scaling` | [`VarianceScaling::new`]"),
+    elementwise::xavier_uniform_equivalent!(table_row, "`xavier_uniform` | [`VarianceScaling::xavier_uniform`]"),
+    elementwise::xavier_normal_equivalent!(table_row, "`xavier_normal` | [`VarianceScaling::xavier_normal`]"),
+    elementwise::glorot_normal_equivalent!(table_row, "`glorot_normal` | [`VarianceScaling::glorot_normal`]"),
+    elementwise::kaiming_uniform_equivalent!(table_row, "`kaiming_uniform` | [`VarianceScaling::kaiming_uniform`]"),
+    elementwise::kaiming_normal_equivalent!(table_row, "`kaiming_normal` | [`VarianceScaling::kaiming_normal`]"),
+    elementwise::he_normal_equivalent!(table_row, "`he_normal` | [`VarianceScaling::he_normal`]"),
+    elementwise::lecun_uniform_equivalent!(table_row, "`lecun_uniform` | [`VarianceScaling::lecun_uniform`]"),
+    elementwise::lecun_normal_equivalent!(table_row, "`lecun_normal` | [`VarianceScaling::lecun_normal`]"),
+    structured::orthogonal_equivalent!(table_row, "`orthogonal` | [`Orthogonal`]"),
+    structured::eye_equivalent!(table_row, "`eye` | [`Eye`]"),
+    structured::dirac_equivalent!(table_row, "`dirac` | [`Dirac`]"),
+    structured::delta_orthogonal_equivalent!(table_row, "`delta_orthogonal` | [`DeltaOrthogonal`]"),
+    structured::sparse_equivalent!(table_row, "`sparse` | [`Sparse`]"),
+    structured::zero_equivalent!(table_row, "`zero` | [`ZerO`]"),
+)]
 ///
 /// # Example
 /// ```
@@ -100,71 +135,34 @@ fn default_kaiming_activation() -> Activation {
 /// init.fill(&spec, &Philox::new(42, "encoder.fc1.weight"), &mut w)?;
 /// let bound = init.explain(&spec)?.bound.unwrap();
 /// assert!(w.iter().all(|v| v.abs() as f64 <= bound));
+/// assert!(serde_json::from_str::<Init>(r#"{"init": "xavier_uniform", "gain": 1e308}"#).is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "init", rename_all = "snake_case")]
+#[serde(try_from = "InitRepr", into = "InitRepr")]
 #[non_exhaustive]
 pub enum Init {
     /// A constant ([`Constant`]).
     Constant(Constant),
-    /// All zeros.
+    /// All zeros ([`Constant::ZEROS`]).
     Zeros,
-    /// All ones.
+    /// All ones ([`Constant::ONES`]).
     Ones,
     /// Uniform on an interval ([`Uniform`]).
     Uniform(Uniform),
     /// Normal ([`Normal`]).
     Normal(Normal),
     /// Truncated normal in either convention ([`TruncatedNormal`]).
-    #[serde(alias = "trunc_normal")]
     TruncatedNormal(TruncatedNormal),
-    /// General variance scaling ([`VarianceScaling`]).
+    /// Variance scaling, general or one of its presets ([`VarianceScaling`],
+    /// [`Preset`]): `xavier_*`, `glorot_normal`, `kaiming_*`, `he_normal`,
+    /// `lecun_*`.
     VarianceScaling(VarianceScaling),
-    /// PyTorch `xavier_uniform_` = JAX `glorot_uniform` ([`VarianceScaling::xavier_uniform`]).
-    #[serde(alias = "glorot_uniform")]
-    XavierUniform {
-        /// The gain (default 1).
-        #[serde(default)]
-        gain: Gain,
-    },
-    /// PyTorch `xavier_normal_`, untruncated ([`VarianceScaling::xavier_normal`]).
-    XavierNormal {
-        /// The gain (default 1).
-        #[serde(default)]
-        gain: Gain,
-    },
-    /// JAX/Keras `glorot_normal`, truncated ([`VarianceScaling::glorot_normal`]).
-    GlorotNormal,
-    /// PyTorch `kaiming_uniform_` = JAX `he_uniform` for ReLU ([`VarianceScaling::kaiming_uniform`]).
-    #[serde(alias = "he_uniform")]
-    KaimingUniform {
-        /// Fan mode (default fan_in).
-        #[serde(default)]
-        mode: FanMode,
-        /// Activation (default PyTorch's: leaky_relu with slope 0, gain √2).
-        #[serde(default = "default_kaiming_activation")]
-        nonlinearity: Activation,
-    },
-    /// PyTorch `kaiming_normal_`, untruncated ([`VarianceScaling::kaiming_normal`]).
-    KaimingNormal {
-        /// Fan mode (default fan_in).
-        #[serde(default)]
-        mode: FanMode,
-        /// Activation (default PyTorch's: leaky_relu with slope 0, gain √2).
-        #[serde(default = "default_kaiming_activation")]
-        nonlinearity: Activation,
-    },
-    /// JAX/Keras `he_normal`, truncated ([`VarianceScaling::he_normal`]).
-    HeNormal,
-    /// JAX/Keras `lecun_uniform` ([`VarianceScaling::lecun_uniform`]).
-    LecunUniform,
-    /// JAX/Keras `lecun_normal`, truncated ([`VarianceScaling::lecun_normal`]).
-    LecunNormal,
     /// Haar-orthogonal ([`Orthogonal`]).
     Orthogonal(Orthogonal),
-    /// Identity matrix (`torch.nn.init.eye_`; 2-D only).
-    #[serde(alias = "identity")]
+    /// Identity matrix ([`Eye`]): `w[o, i] = 1 if o == i else 0`, 2-D only;
+    /// PyTorch `torch.nn.init.eye_`, Keras `Identity()`; the identity
+    /// recurrent weights of Le, Jaitly & Hinton (2015).
     Eye,
     /// Dirac delta kernel ([`Dirac`]).
     Dirac(Dirac),
@@ -172,9 +170,223 @@ pub enum Init {
     DeltaOrthogonal(DeltaOrthogonal),
     /// Sparse normal ([`Sparse`]).
     Sparse(Sparse),
-    /// ZerO: identities and Hadamard matrices, deterministic (Zhao et al. 2022).
+    /// ZerO ([`ZerO`]): partial identities, or Hadamard matrices scaled by
+    /// `2^(−c/2)` when a layer widens; deterministic, no PyTorch/JAX/Keras
+    /// counterpart (Zhao, Schäfer & Anandkumar 2022, *ZerO Initialization*).
+    Zero,
+}
+
+/// Runs `$body` with `$rule` bound to the rule type an [`Init`] names: the one
+/// place `Init` dispatches.
+macro_rules! with_rule {
+    ($init:expr, $rule:ident => $body:expr) => {
+        match $init {
+            Init::Constant($rule) => $body,
+            Init::Zeros => {
+                let $rule = &Constant::ZEROS;
+                $body
+            }
+            Init::Ones => {
+                let $rule = &Constant::ONES;
+                $body
+            }
+            Init::Uniform($rule) => $body,
+            Init::Normal($rule) => $body,
+            Init::TruncatedNormal($rule) => $body,
+            Init::VarianceScaling($rule) => $body,
+            Init::Orthogonal($rule) => $body,
+            Init::Eye => {
+                let $rule = &Eye;
+                $body
+            }
+            Init::Dirac($rule) => $body,
+            Init::DeltaOrthogonal($rule) => $body,
+            Init::Sparse($rule) => $body,
+            Init::Zero => {
+                let $rule = &ZerO;
+                $body
+            }
+        }
+    };
+}
+
+/// The JSON form of [`Init`], one variant per name; [`Init`] (de)serializes
+/// through it, and [`Init::parse`] builds it, so both validate in one place
+/// ([`TryFrom<InitRepr>`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "init", rename_all = "snake_case")]
+enum InitRepr {
+    Constant(Constant),
+    Zeros,
+    Ones,
+    Uniform(Uniform),
+    Normal(Normal),
+    #[serde(alias = "trunc_normal")]
+    TruncatedNormal(TruncatedNormal),
+    VarianceScaling(VarianceScaling),
+    #[serde(alias = "glorot_uniform")]
+    XavierUniform {
+        #[serde(default)]
+        gain: Gain,
+    },
+    XavierNormal {
+        #[serde(default)]
+        gain: Gain,
+    },
+    GlorotNormal,
+    #[serde(alias = "he_uniform")]
+    KaimingUniform {
+        #[serde(default)]
+        mode: FanMode,
+        #[serde(default = "default_kaiming_activation")]
+        nonlinearity: Activation,
+    },
+    KaimingNormal {
+        #[serde(default)]
+        mode: FanMode,
+        #[serde(default = "default_kaiming_activation")]
+        nonlinearity: Activation,
+    },
+    HeNormal,
+    LecunUniform,
+    LecunNormal,
+    Orthogonal(Orthogonal),
+    #[serde(alias = "identity")]
+    Eye,
+    Dirac(Dirac),
+    DeltaOrthogonal(DeltaOrthogonal),
+    Sparse(Sparse),
     #[serde(alias = "zer_o")]
     Zero,
+}
+
+impl TryFrom<InitRepr> for Init {
+    type Error = Error;
+    fn try_from(repr: InitRepr) -> Result<Self> {
+        let vs = Self::VarianceScaling;
+        Ok(match repr {
+            InitRepr::Constant(c) => Self::Constant(c),
+            InitRepr::Zeros => Self::Zeros,
+            InitRepr::Ones => Self::Ones,
+            InitRepr::Uniform(u) => Self::Uniform(u),
+            InitRepr::Normal(n) => Self::Normal(n),
+            InitRepr::TruncatedNormal(t) => Self::TruncatedNormal(t),
+            InitRepr::VarianceScaling(v) => vs(v),
+            InitRepr::XavierUniform { gain } => vs(VarianceScaling::xavier_uniform(gain.get())?),
+            InitRepr::XavierNormal { gain } => vs(VarianceScaling::xavier_normal(gain.get())?),
+            InitRepr::GlorotNormal => vs(VarianceScaling::glorot_normal()),
+            InitRepr::KaimingUniform { mode, nonlinearity } => {
+                vs(VarianceScaling::kaiming_uniform(mode, nonlinearity)?)
+            }
+            InitRepr::KaimingNormal { mode, nonlinearity } => vs(VarianceScaling::kaiming_normal(mode, nonlinearity)?),
+            InitRepr::HeNormal => vs(VarianceScaling::he_normal()),
+            InitRepr::LecunUniform => vs(VarianceScaling::lecun_uniform()),
+            InitRepr::LecunNormal => vs(VarianceScaling::lecun_normal()),
+            InitRepr::Orthogonal(o) => Self::Orthogonal(o),
+            InitRepr::Eye => Self::Eye,
+            InitRepr::Dirac(d) => Self::Dirac(d),
+            InitRepr::DeltaOrthogonal(d) => Self::DeltaOrthogonal(d),
+            InitRepr::Sparse(s) => Self::Sparse(s),
+            InitRepr::Zero => Self::Zero,
+        })
+    }
+}
+
+impl From<Init> for InitRepr {
+    fn from(init: Init) -> Self {
+        match init {
+            Init::Constant(c) => Self::Constant(c),
+            Init::Zeros => Self::Zeros,
+            Init::Ones => Self::Ones,
+            Init::Uniform(u) => Self::Uniform(u),
+            Init::Normal(n) => Self::Normal(n),
+            Init::TruncatedNormal(t) => Self::TruncatedNormal(t),
+            Init::VarianceScaling(v) => match v.preset_label() {
+                None => Self::VarianceScaling(v),
+                // The gain was validated when `v` was built.
+                Some(Preset::XavierUniform) => Self::XavierUniform { gain: Gain(v.gain()) },
+                Some(Preset::XavierNormal) => Self::XavierNormal { gain: Gain(v.gain()) },
+                Some(Preset::GlorotNormal) => Self::GlorotNormal,
+                Some(Preset::KaimingUniform { nonlinearity }) => Self::KaimingUniform { mode: v.mode(), nonlinearity },
+                Some(Preset::KaimingNormal { nonlinearity }) => Self::KaimingNormal { mode: v.mode(), nonlinearity },
+                Some(Preset::HeNormal) => Self::HeNormal,
+                Some(Preset::LecunUniform) => Self::LecunUniform,
+                Some(Preset::LecunNormal) => Self::LecunNormal,
+            },
+            Init::Orthogonal(o) => Self::Orthogonal(o),
+            Init::Eye => Self::Eye,
+            Init::Dirac(d) => Self::Dirac(d),
+            Init::DeltaOrthogonal(d) => Self::DeltaOrthogonal(d),
+            Init::Sparse(s) => Self::Sparse(s),
+            Init::Zero => Self::Zero,
+        }
+    }
+}
+
+impl From<Constant> for Init {
+    fn from(rule: Constant) -> Self {
+        Self::Constant(rule)
+    }
+}
+
+impl From<Uniform> for Init {
+    fn from(rule: Uniform) -> Self {
+        Self::Uniform(rule)
+    }
+}
+
+impl From<Normal> for Init {
+    fn from(rule: Normal) -> Self {
+        Self::Normal(rule)
+    }
+}
+
+impl From<TruncatedNormal> for Init {
+    fn from(rule: TruncatedNormal) -> Self {
+        Self::TruncatedNormal(rule)
+    }
+}
+
+impl From<VarianceScaling> for Init {
+    fn from(rule: VarianceScaling) -> Self {
+        Self::VarianceScaling(rule)
+    }
+}
+
+impl From<Orthogonal> for Init {
+    fn from(rule: Orthogonal) -> Self {
+        Self::Orthogonal(rule)
+    }
+}
+
+impl From<Eye> for Init {
+    fn from(_: Eye) -> Self {
+        Self::Eye
+    }
+}
+
+impl From<Dirac> for Init {
+    fn from(rule: Dirac) -> Self {
+        Self::Dirac(rule)
+    }
+}
+
+impl From<DeltaOrthogonal> for Init {
+    fn from(rule: DeltaOrthogonal) -> Self {
+        Self::DeltaOrthogonal(rule)
+    }
+}
+
+impl From<Sparse> for Init {
+    fn from(rule: Sparse) -> Self {
+        Self::Sparse(rule)
+    }
+}
+
+impl From<ZerO> for Init {
+    fn from(_: ZerO) -> Self {
+        Self::Zero
+    }
 }
 
 /// Optional parameters by name, for building an [`Init`] from a name and
@@ -327,9 +539,10 @@ impl Init {
     /// # Errors
     /// [`Error::UnknownInit`] for an unknown name, [`Error::InvalidConfig`]
     /// for a missing required parameter or one the rule does not take, and
-    /// each constructor's errors.
+    /// each constructor's errors (a preset's too: `xavier_uniform` with gain
+    /// 1e308, `kaiming_normal` for a leaky ReLU whose gain underflows).
     pub fn parse(name: &str, p: &InitParams) -> Result<Self> {
-        let init = Self::parse_unchecked(name, p)?;
+        let init = Self::try_from(Self::parse_repr(name, p)?)?;
         let takes = accepted(init.name());
         if let Some(extra) = p.given().into_iter().find(|g| !takes.contains(g) && *g != "groups") {
             let takes =
@@ -341,21 +554,21 @@ impl Init {
         Ok(init)
     }
 
-    fn parse_unchecked(name: &str, p: &InitParams) -> Result<Self> {
+    fn parse_repr(name: &str, p: &InitParams) -> Result<InitRepr> {
         let gain = || p.gain.map_or(Ok(Gain::default()), Gain::new);
-        let kaiming = |p: &InitParams| -> Result<(FanMode, Activation)> {
-            Ok((p.mode.unwrap_or_default(), p.nonlinearity.unwrap_or_else(default_kaiming_activation)))
+        let kaiming = |p: &InitParams| -> (FanMode, Activation) {
+            (p.mode.unwrap_or_default(), p.nonlinearity.unwrap_or_else(default_kaiming_activation))
         };
         let required = |value: Option<f64>, what: &str| {
             value.ok_or_else(|| Error::InvalidConfig { reason: format!("`{name}` needs --{what}") })
         };
         let key = name.to_ascii_lowercase().replace('-', "_");
         Ok(match key.as_str() {
-            "constant" => Self::Constant(Constant::new(required(p.value, "value")?)?),
-            "zeros" => Self::Zeros,
-            "ones" => Self::Ones,
-            "uniform" => Self::Uniform(Uniform::new(p.low.unwrap_or(0.0), p.high.unwrap_or(1.0))?),
-            "normal" => Self::Normal(Normal::new(p.mean.unwrap_or(0.0), p.std.unwrap_or(1.0))?),
+            "constant" => InitRepr::Constant(Constant::new(required(p.value, "value")?)?),
+            "zeros" => InitRepr::Zeros,
+            "ones" => InitRepr::Ones,
+            "uniform" => InitRepr::Uniform(Uniform::new(p.low.unwrap_or(0.0), p.high.unwrap_or(1.0))?),
+            "normal" => InitRepr::Normal(Normal::new(p.mean.unwrap_or(0.0), p.std.unwrap_or(1.0))?),
             "truncated_normal" | "trunc_normal" => {
                 let truncation = match (p.low, p.high, p.lower, p.upper) {
                     (Some(low), Some(high), None, None) => Truncation::Absolute { low, high },
@@ -373,78 +586,55 @@ impl Init {
                         });
                     }
                 };
-                Self::TruncatedNormal(TruncatedNormal::new(p.mean.unwrap_or(0.0), p.std.unwrap_or(1.0), truncation)?)
+                InitRepr::TruncatedNormal(TruncatedNormal::new(
+                    p.mean.unwrap_or(0.0),
+                    p.std.unwrap_or(1.0),
+                    truncation,
+                )?)
             }
-            "variance_scaling" => Self::VarianceScaling(VarianceScaling::new(
+            "variance_scaling" => InitRepr::VarianceScaling(VarianceScaling::new(
                 p.scale.unwrap_or(1.0),
                 p.mode.unwrap_or_default(),
                 p.distribution.unwrap_or(Distribution::TruncatedNormal),
             )?),
-            "xavier_uniform" | "glorot_uniform" => Self::XavierUniform { gain: gain()? },
-            "xavier_normal" => Self::XavierNormal { gain: gain()? },
-            "glorot_normal" => Self::GlorotNormal,
+            "xavier_uniform" | "glorot_uniform" => InitRepr::XavierUniform { gain: gain()? },
+            "xavier_normal" => InitRepr::XavierNormal { gain: gain()? },
+            "glorot_normal" => InitRepr::GlorotNormal,
             "kaiming_uniform" | "he_uniform" => {
-                let (mode, nonlinearity) = kaiming(p)?;
-                Self::KaimingUniform { mode, nonlinearity }
+                let (mode, nonlinearity) = kaiming(p);
+                InitRepr::KaimingUniform { mode, nonlinearity }
             }
             "kaiming_normal" => {
-                let (mode, nonlinearity) = kaiming(p)?;
-                Self::KaimingNormal { mode, nonlinearity }
+                let (mode, nonlinearity) = kaiming(p);
+                InitRepr::KaimingNormal { mode, nonlinearity }
             }
-            "he_normal" => Self::HeNormal,
-            "lecun_uniform" => Self::LecunUniform,
-            "lecun_normal" => Self::LecunNormal,
-            "orthogonal" => Self::Orthogonal(Orthogonal::new(gain()?.get())?),
-            "eye" | "identity" => Self::Eye,
-            "dirac" => Self::Dirac(Dirac::new(p.groups.unwrap_or(1))?),
-            "delta_orthogonal" => Self::DeltaOrthogonal(DeltaOrthogonal::new(gain()?.get())?),
-            "sparse" => Self::Sparse(Sparse::new(required(p.sparsity, "sparsity")?, p.std.unwrap_or(0.01))?),
-            "zero" | "zer_o" => Self::Zero,
+            "he_normal" => InitRepr::HeNormal,
+            "lecun_uniform" => InitRepr::LecunUniform,
+            "lecun_normal" => InitRepr::LecunNormal,
+            "orthogonal" => InitRepr::Orthogonal(Orthogonal::new(gain()?.get())?),
+            "eye" | "identity" => InitRepr::Eye,
+            "dirac" => InitRepr::Dirac(Dirac::new(p.groups.unwrap_or(1))?),
+            "delta_orthogonal" => InitRepr::DeltaOrthogonal(DeltaOrthogonal::new(gain()?.get())?),
+            "sparse" => InitRepr::Sparse(Sparse::new(required(p.sparsity, "sparsity")?, p.std.unwrap_or(0.01))?),
+            "zero" | "zer_o" => InitRepr::Zero,
             _ => return Err(Error::UnknownInit { name: name.to_string(), known: INIT_NAMES }),
         })
     }
 
-    /// The canonical snake_case name.
+    /// The canonical snake_case name (a preset's own: `kaiming_normal`, not
+    /// `variance_scaling`).
     pub fn name(&self) -> &'static str {
         match self {
-            Self::Constant(_) => "constant",
             Self::Zeros => "zeros",
             Self::Ones => "ones",
-            Self::Uniform(_) => "uniform",
-            Self::Normal(_) => "normal",
-            Self::TruncatedNormal(_) => "truncated_normal",
-            Self::VarianceScaling(_) => "variance_scaling",
-            Self::XavierUniform { .. } => "xavier_uniform",
-            Self::XavierNormal { .. } => "xavier_normal",
-            Self::GlorotNormal => "glorot_normal",
-            Self::KaimingUniform { .. } => "kaiming_uniform",
-            Self::KaimingNormal { .. } => "kaiming_normal",
-            Self::HeNormal => "he_normal",
-            Self::LecunUniform => "lecun_uniform",
-            Self::LecunNormal => "lecun_normal",
-            Self::Orthogonal(_) => "orthogonal",
-            Self::Eye => "eye",
-            Self::Dirac(_) => "dirac",
-            Self::DeltaOrthogonal(_) => "delta_orthogonal",
-            Self::Sparse(_) => "sparse",
-            Self::Zero => "zero",
+            _ => with_rule!(self, rule => rule.name()),
         }
     }
 
-    /// The general [`VarianceScaling`] form of a variance-scaling preset.
+    /// The [`VarianceScaling`] value of a variance-scaling rule or preset.
     pub fn variance_scaling(&self) -> Option<VarianceScaling> {
-        // The constructors below cannot fail: their gains were validated or are constants.
-        let ok = |r: Result<VarianceScaling>| r.ok();
-        match *self {
-            Self::VarianceScaling(v) => Some(v),
-            Self::XavierUniform { gain } => ok(VarianceScaling::xavier_uniform(gain.get())),
-            Self::XavierNormal { gain } => ok(VarianceScaling::xavier_normal(gain.get())),
-            Self::GlorotNormal => Some(VarianceScaling::glorot_normal()),
-            Self::KaimingUniform { mode, nonlinearity } => ok(VarianceScaling::kaiming_uniform(mode, nonlinearity)),
-            Self::KaimingNormal { mode, nonlinearity } => ok(VarianceScaling::kaiming_normal(mode, nonlinearity)),
-            Self::HeNormal => Some(VarianceScaling::he_normal()),
-            Self::LecunUniform => Some(VarianceScaling::lecun_uniform()),
-            Self::LecunNormal => Some(VarianceScaling::lecun_normal()),
+        match self {
+            Self::VarianceScaling(v) => Some(*v),
             _ => None,
         }
     }
@@ -452,31 +642,32 @@ impl Init {
     /// Whether the rule draws each element independently (so any slice is
     /// generated alone, in time proportional to its length).
     pub fn is_elementwise(&self) -> bool {
-        self.elementwise_sampler(None).is_some()
+        with_rule!(self, rule => rule.is_elementwise())
     }
 
-    /// The element-wise distribution, given the fans where the rule needs them.
+    /// The element-wise distribution, given the fans where the rule needs them
+    /// (`None` for structured rules).
     pub(crate) fn elementwise_sampler(&self, fan: Option<Fan>) -> Option<Result<Sampler>> {
         Some(Ok(match self {
             Self::Constant(c) => c.sampler(),
-            Self::Zeros => Sampler::Constant(0.0),
-            Self::Ones => Sampler::Constant(1.0),
+            Self::Zeros => Constant::ZEROS.sampler(),
+            Self::Ones => Constant::ONES.sampler(),
             Self::Uniform(u) => u.sampler(),
             Self::Normal(n) => n.sampler(),
             Self::TruncatedNormal(t) => t.sampler(),
-            _ => {
-                let vs = self.variance_scaling()?;
+            Self::VarianceScaling(v) => {
                 return Some(match fan {
-                    Some(fan) => vs.sampler(fan),
+                    Some(fan) => v.fan_sampler(fan),
                     None => Ok(Sampler::Constant(0.0)),
                 });
             }
+            _ => return None,
         }))
     }
 
     /// Whether the rule needs fans (so a rank < 2 tensor needs explicit ones).
     pub fn needs_fan(&self) -> bool {
-        self.variance_scaling().is_some()
+        with_rule!(self, rule => rule.needs_fan())
     }
 
     /// Checks that the rule can initialize `spec`, without drawing anything.
@@ -487,57 +678,34 @@ impl Init {
         self.explain(spec).map(|_| ())
     }
 
-    /// Fills `out` (the whole tensor, row-major) from `stream`.
+    /// Fills `out` (the whole tensor, row-major) from `stream`
+    /// ([`Initializer::fill`]).
     ///
     /// # Errors
     /// [`Error::LengthMismatch`] if `out` does not hold `spec.numel()`
     /// elements; the shape errors of [`Init::check`].
-    pub fn fill<E: Element>(&self, spec: &TensorSpec, stream: &Philox, out: &mut [E]) -> Result<()> {
-        if out.len() as u64 != spec.numel() {
-            return Err(Error::LengthMismatch { expected: spec.numel(), got: out.len() as u64 });
-        }
-        self.fill_slice(spec, stream, 0, out)
+    pub fn fill<E: Element, S: Stream + ?Sized>(&self, spec: &TensorSpec, stream: &S, out: &mut [E]) -> Result<()> {
+        with_rule!(self, rule => rule.fill(spec, stream, out))
     }
 
     /// Fills `out` with the flattened elements `start..start + out.len()` of
-    /// the tensor, identical to the same elements of [`Init::fill`].
-    /// Element-wise rules generate only the slice; structured ones
-    /// (orthogonal, sparse, ...) compute the whole tensor and copy the slice.
+    /// the tensor, identical to the same elements of [`Init::fill`]
+    /// ([`Initializer::fill_slice`]). Element-wise rules generate only the
+    /// slice; structured ones (orthogonal, sparse, ...) compute the whole
+    /// tensor and copy the slice.
     ///
     /// # Errors
-    /// [`Error::InvalidSlice`] if the range is outside the tensor; the shape
-    /// errors of [`Init::check`].
-    pub fn fill_slice<E: Element>(&self, spec: &TensorSpec, stream: &Philox, start: u64, out: &mut [E]) -> Result<()> {
-        let numel = spec.numel();
-        let end = start.checked_add(out.len() as u64).filter(|&e| e <= numel);
-        let Some(end) = end else {
-            return Err(Error::InvalidSlice { start, end: start.saturating_add(out.len() as u64), len: numel });
-        };
-        let fan = if self.needs_fan() { Some(spec.fan()?) } else { None };
-        if let Some(sampler) = self.elementwise_sampler(fan) {
-            sampler?.fill(stream, start, out);
-            return Ok(());
-        }
-        if start == 0 && end == numel {
-            return self.generate(spec, stream, out);
-        }
-        let mut whole = vec![E::default(); numel as usize];
-        self.generate(spec, stream, &mut whole)?;
-        out.copy_from_slice(&whole[start as usize..end as usize]);
-        Ok(())
-    }
-
-    /// Builds a whole structured tensor.
-    fn generate<E: Element>(&self, spec: &TensorSpec, stream: &Philox, out: &mut [E]) -> Result<()> {
-        match self {
-            Self::Orthogonal(o) => o.generate(spec, stream, out),
-            Self::Eye => structured::eye(spec, out),
-            Self::Dirac(d) => d.generate(spec, out),
-            Self::DeltaOrthogonal(d) => d.generate(spec, stream, out),
-            Self::Sparse(s) => s.generate(spec, stream, out),
-            Self::Zero => structured::zero_init(spec, out),
-            _ => unreachable!("element-wise rules are sampled directly"),
-        }
+    /// [`Error::InvalidSlice`] if the range is outside the tensor,
+    /// [`Error::SequentialStream`] for a part of a tensor from PyTorch's
+    /// generator; the shape errors of [`Init::check`].
+    pub fn fill_slice<E: Element, S: Stream + ?Sized>(
+        &self,
+        spec: &TensorSpec,
+        stream: &S,
+        start: u64,
+        out: &mut [E],
+    ) -> Result<()> {
+        with_rule!(self, rule => rule.fill_slice(spec, stream, start, out))
     }
 
     /// What the rule will do to `spec`: formula, fans, gain, std and bound.
@@ -547,12 +715,16 @@ impl Init {
     /// < 2 without explicit ones; [`Error::UnsupportedShape`] for a shape the
     /// rule cannot fill.
     pub fn explain(&self, spec: &TensorSpec) -> Result<Explanation> {
-        explain::explain(self, spec)
+        let mut x = with_rule!(self, rule => rule.explain(spec))?;
+        x.init = self.name();
+        Ok(x)
+    }
+
+    /// The rule's counterparts in PyTorch, JAX and Keras.
+    pub fn equivalent(&self) -> Equivalent {
+        with_rule!(self, rule => rule.equivalent())
     }
 }
-
-mod explain;
-pub use explain::Explanation;
 
 #[cfg(test)]
 mod tests;

@@ -13,8 +13,48 @@ use crate::error::{self, Error, Result};
 use crate::fan::MatrixView;
 use crate::linalg;
 use crate::spec::TensorSpec;
-use crate::stream::{self, Philox};
+use crate::stream::{self, Philox, Stream, TorchCall};
 use crate::tensor::Element;
+use crate::torch::{self as nn, TorchFloat, TorchGenerator};
+
+use super::explain::{Explanation, hadamard_row_sum};
+use super::rule::{Equivalent, Initializer, doc_list, equivalent, fill_structured, no_torch};
+
+// Each rule's counterparts, written once (see `elementwise.rs`).
+macro_rules! orthogonal_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "`orthogonal_(w, gain)`", "`orthogonal(scale)`", "`Orthogonal(gain)`")
+    };
+}
+macro_rules! eye_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "`eye_(w)`", "—", "`Identity(gain=1)`")
+    };
+}
+macro_rules! dirac_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "`dirac_(w, groups)`", "—", "—")
+    };
+}
+macro_rules! delta_orthogonal_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "—", "`delta_orthogonal(scale)`", "—")
+    };
+}
+macro_rules! sparse_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "`sparse_(w, sparsity, std)`", "—", "—")
+    };
+}
+macro_rules! zero_equivalent {
+    ($then:ident $(, $rule:literal)?) => {
+        $then!($($rule,)? "—", "—", "—")
+    };
+}
+pub(crate) use {
+    delta_orthogonal_equivalent, dirac_equivalent, eye_equivalent, orthogonal_equivalent, sparse_equivalent,
+    zero_equivalent,
+};
 
 fn unsupported(init: &'static str, spec: &TensorSpec, reason: impl Into<String>) -> Error {
     Error::UnsupportedShape { init, shape: spec.shape().dims().to_vec(), reason: reason.into() }
@@ -65,11 +105,14 @@ fn haar_owned<E: Element>(stream: &Philox, rows: usize, cols: usize, gain: f64) 
 /// - Any tensor of rank ≥ 2; higher ranks are flattened as PyTorch does.
 ///
 /// # Equivalent to
-/// `torch.nn.init.orthogonal_(w, gain)` (same flattening for [`Layout::Torch`](crate::fan::Layout::Torch));
-/// `jax.nn.initializers.orthogonal(scale, column_axis=-1)` for
+#[doc = orthogonal_equivalent!(doc_list)]
+///
+/// PyTorch flattens as [`Layout::Torch`](crate::fan::Layout::Torch) does;
+/// `jax.nn.initializers.orthogonal(scale, column_axis=-1)` matches for
 /// [`Layout::Jax`](crate::fan::Layout::Jax) up to a transpose, which leaves
-/// the Haar measure unchanged. Values come from nninit's stream, so they are
-/// not PyTorch's numbers (see [`crate::torch`] for that).
+/// the Haar measure unchanged. From a [`Philox`] stream the values are
+/// nninit's; from a [`TorchStream`](crate::stream::TorchStream) they are
+/// `orthogonal_`'s to about 1e-6 (the QR is faer's, not LAPACK's).
 ///
 /// # Cost
 /// The QR and the explicit `Q` take `8/3·n³` flops for an `n × n` matrix
@@ -80,11 +123,11 @@ fn haar_owned<E: Element>(stream: &Philox, rows: usize, cols: usize, gain: f64) 
 ///
 /// # Example
 /// ```
-/// use nninit::{Init, Shape, TensorSpec, stream::Philox};
-/// use nninit::init::Orthogonal;
+/// use nninit::{Shape, TensorSpec, stream::Philox};
+/// use nninit::init::{Initializer, Orthogonal};
 /// let spec = TensorSpec::new(Shape::new(vec![4, 8])?);
 /// let mut w = vec![0.0f64; 32];
-/// Init::Orthogonal(Orthogonal::new(1.0)?).fill(&spec, &Philox::new(0, "w"), &mut w)?;
+/// Orthogonal::new(1.0)?.fill(&spec, &Philox::new(0, "w"), &mut w)?;
 /// // rows are orthonormal
 /// let dot: f64 = (0..8).map(|j| w[j] * w[8 + j]).sum();
 /// assert!(dot.abs() < 1e-12);
@@ -172,18 +215,19 @@ impl From<Orthogonal> for GainRaw {
 /// - `gain > 0` finite; a convolution kernel (rank 3 to 5) with `in ≤ out`.
 ///
 /// # Equivalent to
-/// `jax.nn.initializers.delta_orthogonal(scale)` (kernel `[k…, in, out]`,
-/// [`Layout::Jax`](crate::fan::Layout::Jax)) and TF's
-/// `ConvolutionDeltaOrthogonal`. PyTorch has none. The centre is `k // 2`
-/// along each spatial axis, as in TF.
+#[doc = delta_orthogonal_equivalent!(doc_list)]
+///
+/// JAX's kernel is `[k…, in, out]` ([`Layout::Jax`](crate::fan::Layout::Jax));
+/// TF's `ConvolutionDeltaOrthogonal` is the same rule. PyTorch has none. The
+/// centre is `k // 2` along each spatial axis, as in TF.
 ///
 /// # Example
 /// ```
-/// use nninit::{Init, Shape, TensorSpec, stream::Philox};
-/// use nninit::init::DeltaOrthogonal;
+/// use nninit::{Shape, TensorSpec, stream::Philox};
+/// use nninit::init::{DeltaOrthogonal, Initializer};
 /// let spec = TensorSpec::new(Shape::new(vec![16, 8, 3, 3])?);
 /// let mut w = vec![0.0f32; 16 * 8 * 9];
-/// Init::DeltaOrthogonal(DeltaOrthogonal::new(1.0)?).fill(&spec, &Philox::new(0, "conv"), &mut w)?;
+/// DeltaOrthogonal::new(1.0)?.fill(&spec, &Philox::new(0, "conv"), &mut w)?;
 /// assert_eq!(w.iter().filter(|v| **v != 0.0).count(), 16 * 8); // centre taps only
 /// # Ok::<(), nninit::Error>(())
 /// ```
@@ -270,15 +314,17 @@ impl From<DeltaOrthogonal> for GainRaw {
 /// - `groups ≥ 1`, dividing the output channels; a kernel of rank 3, 4 or 5.
 ///
 /// # Equivalent to
-/// `torch.nn.init.dirac_(w, groups)`. Works in every layout.
+#[doc = dirac_equivalent!(doc_list)]
+///
+/// Works in every layout (PyTorch's only in its own).
 ///
 /// # Example
 /// ```
-/// use nninit::{Init, Shape, TensorSpec, stream::Philox};
-/// use nninit::init::Dirac;
+/// use nninit::{Shape, TensorSpec, stream::Philox};
+/// use nninit::init::{Dirac, Initializer};
 /// let spec = TensorSpec::new(Shape::new(vec![4, 4, 3])?);
 /// let mut w = vec![0.0f32; 48];
-/// Init::Dirac(Dirac::new(1)?).fill(&spec, &Philox::new(0, "conv"), &mut w)?;
+/// Dirac::new(1)?.fill(&spec, &Philox::new(0, "conv"), &mut w)?;
 /// assert_eq!(w[0 * 12 + 0 * 3 + 1], 1.0);
 /// assert_eq!(w.iter().sum::<f32>(), 4.0);
 /// # Ok::<(), nninit::Error>(())
@@ -367,23 +413,65 @@ impl From<Dirac> for GroupsRaw {
     }
 }
 
-/// Identity matrix: ones on the diagonal of a 2-D weight, zeros elsewhere.
+/// Identity matrix: ones on the diagonal of a 2-D weight, zeros elsewhere, so
+/// a square linear layer starts as the identity map.
 ///
 /// # Formula
-/// `w[o, i] = 1 if o == i else 0` (a rectangular matrix gets a partial identity).
+/// `w[o, i] = 1 if o == i else 0` for the weight `[out, in]` (in its
+/// [`MatrixView`], so every layout); a rectangular matrix gets the partial
+/// identity `I[out × in]`, whose `min(out, in)` singular values are all 1.
+/// Mean `min(out, in) / (out · in)`, RMS `√(min(out, in) / (out · in))`.
+///
+/// # Parameters
+/// None; a 2-D tensor (as both PyTorch and Keras require).
 ///
 /// # Equivalent to
-/// `torch.nn.init.eye_(w)`; `keras.initializers.Identity()` (gain 1). 2-D only, as both.
-pub(crate) fn eye<E: Element>(spec: &TensorSpec, out: &mut [E]) -> Result<()> {
-    if spec.shape().rank() != 2 {
-        return Err(unsupported("eye", spec, "needs a 2-D matrix"));
+#[doc = eye_equivalent!(doc_list)]
+///
+/// Keras's `Identity(gain)` multiplies by `gain`; this is gain 1. JAX ships
+/// no identity initializer; for a random isometry use [`Orthogonal`]. No
+/// randomness: every seed gives the same tensor.
+///
+/// # Example
+/// ```
+/// use nninit::init::{Eye, Initializer};
+/// use nninit::{Init, Shape, TensorSpec, stream::Philox};
+/// let spec = TensorSpec::new(Shape::new(vec![2, 3])?);
+/// let mut w = vec![0.0f32; 6];
+/// Eye.fill(&spec, &Philox::new(0, "w"), &mut w)?;
+/// assert_eq!(w, [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+/// assert_eq!(Init::Eye.explain(&spec)?.std, Some((2.0f64 / 6.0).sqrt()));
+/// # Ok::<(), nninit::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::UnsupportedShape`] for a tensor that is not 2-D.
+///
+/// # References
+/// Le, Jaitly & Hinton (2015), *A Simple Way to Initialize Recurrent Networks
+/// of Rectified Linear Units* (identity recurrent weights, IRNN).
+/// <https://arxiv.org/abs/1504.00941>; Saxe, McClelland & Ganguli (2014)
+/// (see [`Orthogonal`]) on why an isometry at initialization keeps deep linear
+/// networks trainable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Eye;
+
+impl Eye {
+    fn check(spec: &TensorSpec) -> Result<MatrixView> {
+        if spec.shape().rank() != 2 {
+            return Err(unsupported("eye", spec, "needs a 2-D matrix"));
+        }
+        spec.matrix_view()
     }
-    let view = spec.matrix_view()?;
-    out.iter_mut().for_each(|x| *x = E::default());
-    for d in 0..view.rows().min(view.inputs()) {
-        out[view.offset(d, d, 0)] = E::from_f64(1.0);
+
+    fn generate<E: Element>(spec: &TensorSpec, out: &mut [E]) -> Result<()> {
+        let view = Self::check(spec)?;
+        out.iter_mut().for_each(|x| *x = E::default());
+        for d in 0..view.rows().min(view.inputs()) {
+            out[view.offset(d, d, 0)] = E::from_f64(1.0);
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Sparse initialization: normal values with a fixed fraction of each
@@ -400,15 +488,18 @@ pub(crate) fn eye<E: Element>(spec: &TensorSpec, out: &mut [E]) -> Result<()> {
 /// - `sparsity ∈ [0, 1]`, `std ≥ 0` finite (PyTorch's default 0.01).
 ///
 /// # Equivalent to
-/// `torch.nn.init.sparse_(w, sparsity, std)` (2-D only, as PyTorch).
+#[doc = sparse_equivalent!(doc_list)]
+///
+/// 2-D only, as PyTorch. nninit's mask is its own (above); PyTorch's
+/// generator gives PyTorch's ([`TorchStream`](crate::stream::TorchStream)).
 ///
 /// # Example
 /// ```
-/// use nninit::{Init, Shape, TensorSpec, stream::Philox};
-/// use nninit::init::Sparse;
+/// use nninit::{Shape, TensorSpec, stream::Philox};
+/// use nninit::init::{Initializer, Sparse};
 /// let spec = TensorSpec::new(Shape::new(vec![10, 4])?);
 /// let mut w = vec![0.0f32; 40];
-/// Init::Sparse(Sparse::new(0.3, 0.01)?).fill(&spec, &Philox::new(0, "w"), &mut w)?;
+/// Sparse::new(0.3, 0.01)?.fill(&spec, &Philox::new(0, "w"), &mut w)?;
 /// assert_eq!(w.iter().filter(|v| **v == 0.0).count(), 4 * 3);
 /// # Ok::<(), nninit::Error>(())
 /// ```
@@ -510,7 +601,8 @@ pub(crate) fn hadamard_scale(c: u32) -> f64 {
     if c.is_multiple_of(2) { power } else { power * std::f64::consts::SQRT_2 }
 }
 
-/// ZerO: deterministic initialization from identities and Hadamard matrices.
+/// ZerO: deterministic initialization from identities and Hadamard matrices,
+/// with only zeros and ones (up to one scale) and no randomness.
 ///
 /// # Formula
 /// For the matrix `[m = out, n = in]` (a convolution uses its centre tap,
@@ -520,34 +612,289 @@ pub(crate) fn hadamard_scale(c: u32) -> f64 {
 ///   `p = 2^c` and `H_p` the Sylvester–Hadamard matrix, i.e.
 ///   `w[i, j] = (−1)^{popcount(i & j)} / 2^{c/2}`.
 ///
-/// No randomness: every seed gives the same tensor.
+/// The Hadamard transform spreads an `n`-dimensional input over all `m > n`
+/// outputs (a partial identity would leave `m − n` of them at zero, the
+/// "training degeneracy" the paper removes). When `m` is a power of two
+/// (`m = p`) the columns are orthonormal, `wᵀ w = I`; otherwise `w` keeps the
+/// first `m` rows of `H_p / 2^{c/2}` and its columns are only nearly so.
+/// Every seed gives the same tensor.
+///
+/// # Parameters
+/// None; a tensor of rank ≥ 2.
 ///
 /// # Equivalent to
-/// The official implementation (`jiaweizzhao/ZerO-initialization`); neither
-/// PyTorch nor JAX ships it. The paper also zeroes the last layer of each
-/// residual branch, which is a scheme-level choice (use [`Init::Zeros`](super::Init::Zeros) there).
+#[doc = zero_equivalent!(doc_list)]
+///
+/// The reference is the paper's own code (`jiaweizzhao/ZerO-initialization`);
+/// neither PyTorch, JAX nor Keras ships it. The paper also zeroes the last
+/// layer of each residual branch, a scheme-level choice (use
+/// [`Init::Zeros`](super::Init::Zeros) there; [`crate::scheme`]'s `zero` scheme does).
+///
+/// # Example
+/// ```
+/// use nninit::init::{Initializer, ZerO};
+/// use nninit::{Shape, TensorSpec, stream::Philox};
+/// // out = 4 > in = 2: the first two columns of H₄ / 2.
+/// let spec = TensorSpec::new(Shape::new(vec![4, 2])?);
+/// let mut w = vec![0.0f64; 8];
+/// ZerO.fill(&spec, &Philox::new(0, "w"), &mut w)?;
+/// assert_eq!(w, [0.5, 0.5, 0.5, -0.5, 0.5, 0.5, 0.5, -0.5]);
+/// # Ok::<(), nninit::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::RankTooSmall`] below rank 2.
 ///
 /// # References
 /// Zhao, Schäfer & Anandkumar (2022), *ZerO Initialization: Initializing
 /// Neural Networks with only Zeros and Ones*, TMLR. <https://arxiv.org/abs/2110.12661>
-pub(crate) fn zero_init<E: Element>(spec: &TensorSpec, out: &mut [E]) -> Result<()> {
-    let view = spec.matrix_view()?;
-    let (m, n) = (view.rows(), view.inputs());
-    out.iter_mut().for_each(|x| *x = E::default());
-    let tap = view.centre_tap();
-    if m <= n {
-        for d in 0..m {
-            out[view.offset(d, d, tap)] = E::from_f64(1.0);
-        }
-    } else {
-        let c = usize::BITS - (m - 1).leading_zeros();
-        let scale = hadamard_scale(c);
-        for i in 0..m {
-            for j in 0..n {
-                let sign = if (i & j).count_ones() % 2 == 0 { 1.0 } else { -1.0 };
-                out[view.offset(i, j, tap)] = E::from_f64(sign * scale);
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZerO;
+
+impl ZerO {
+    fn generate<E: Element>(spec: &TensorSpec, out: &mut [E]) -> Result<()> {
+        let view = spec.matrix_view()?;
+        let (m, n) = (view.rows(), view.inputs());
+        out.iter_mut().for_each(|x| *x = E::default());
+        let tap = view.centre_tap();
+        if m <= n {
+            for d in 0..m {
+                out[view.offset(d, d, tap)] = E::from_f64(1.0);
+            }
+        } else {
+            let c = usize::BITS - (m - 1).leading_zeros();
+            let scale = hadamard_scale(c);
+            for i in 0..m {
+                for j in 0..n {
+                    let sign = if (i & j).count_ones() % 2 == 0 { 1.0 } else { -1.0 };
+                    out[view.offset(i, j, tap)] = E::from_f64(sign * scale);
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
+}
+
+impl Initializer for Orthogonal {
+    fn name(&self) -> &'static str {
+        "orthogonal"
+    }
+    fn fill_slice<E: Element, S: Stream + ?Sized>(
+        &self,
+        spec: &TensorSpec,
+        stream: &S,
+        start: u64,
+        out: &mut [E],
+    ) -> Result<()> {
+        fill_structured(self, spec, stream, start, out, |p, whole| self.generate(spec, p, whole))
+    }
+    fn explain(&self, spec: &TensorSpec) -> Result<Explanation> {
+        let (mut x, _) = Explanation::start(self, spec)?;
+        let view = spec.matrix_view()?;
+        let (r, c) = (view.rows(), view.cols());
+        x.formula = format!(
+            "W = gain · Q · sign(diag R) with G = QR, G ~ N(0,1) of shape [{r}, {c}]; {} = gain²·I; RMS = gain / √max(rows, cols)",
+            if r <= c { "W·Wᵀ" } else { "Wᵀ·W" }
+        );
+        x.gain = Some(self.gain);
+        x.std = Some(self.gain / (r.max(c) as f64).sqrt());
+        x.bound = Some(self.gain);
+        Ok(x)
+    }
+    fn equivalent(&self) -> Equivalent {
+        orthogonal_equivalent!(equivalent)
+    }
+}
+
+impl TorchCall for Orthogonal {
+    fn call<T: TorchFloat>(&self, g: &mut TorchGenerator, spec: &TensorSpec, out: &mut [T]) -> Result<()> {
+        nn::orthogonal_(g, out, spec.shape(), self.gain)
+    }
+}
+
+impl Initializer for DeltaOrthogonal {
+    fn name(&self) -> &'static str {
+        "delta_orthogonal"
+    }
+    fn fill_slice<E: Element, S: Stream + ?Sized>(
+        &self,
+        spec: &TensorSpec,
+        stream: &S,
+        start: u64,
+        out: &mut [E],
+    ) -> Result<()> {
+        fill_structured(self, spec, stream, start, out, |p, whole| self.generate(spec, p, whole))
+    }
+    fn explain(&self, spec: &TensorSpec) -> Result<Explanation> {
+        let (mut x, _) = Explanation::start(self, spec)?;
+        let view = Self::check(spec)?;
+        x.formula = format!(
+            "w[o, i, centre] = gain · H[i, o], H: [{}, {}] with orthonormal rows; other taps 0",
+            view.inputs(),
+            view.rows()
+        );
+        x.gain = Some(self.gain);
+        x.std = Some(deterministic_rms(spec, view.inputs() as f64, self.gain));
+        x.bound = Some(self.gain);
+        Ok(x)
+    }
+    fn equivalent(&self) -> Equivalent {
+        delta_orthogonal_equivalent!(equivalent)
+    }
+}
+
+impl TorchCall for DeltaOrthogonal {
+    fn call<T: TorchFloat>(&self, _: &mut TorchGenerator, _: &TensorSpec, _: &mut [T]) -> Result<()> {
+        Err(no_torch(self))
+    }
+}
+
+impl Initializer for Dirac {
+    fn name(&self) -> &'static str {
+        "dirac"
+    }
+    fn fill_slice<E: Element, S: Stream + ?Sized>(
+        &self,
+        spec: &TensorSpec,
+        stream: &S,
+        start: u64,
+        out: &mut [E],
+    ) -> Result<()> {
+        fill_structured(self, spec, stream, start, out, |_, whole| self.generate(spec, whole))
+    }
+    fn explain(&self, spec: &TensorSpec) -> Result<Explanation> {
+        let (mut x, _) = Explanation::start(self, spec)?;
+        let view = self.check(spec)?;
+        let n = (self.groups * (view.rows() / self.groups).min(view.inputs())) as f64;
+        x.formula = format!("w[g·out/groups + d, d, centre] = 1 for d < min(out/groups, in), groups = {}", self.groups);
+        (x.mean, x.std, x.bound) = (Some(n / spec.numel() as f64), Some(deterministic_rms(spec, n, 1.0)), Some(1.0));
+        Ok(x)
+    }
+    fn equivalent(&self) -> Equivalent {
+        dirac_equivalent!(equivalent)
+    }
+}
+
+impl TorchCall for Dirac {
+    fn call<T: TorchFloat>(&self, _: &mut TorchGenerator, spec: &TensorSpec, out: &mut [T]) -> Result<()> {
+        nn::dirac_(out, spec.shape(), self.groups)
+    }
+}
+
+impl Initializer for Eye {
+    fn name(&self) -> &'static str {
+        "eye"
+    }
+    fn fill_slice<E: Element, S: Stream + ?Sized>(
+        &self,
+        spec: &TensorSpec,
+        stream: &S,
+        start: u64,
+        out: &mut [E],
+    ) -> Result<()> {
+        fill_structured(self, spec, stream, start, out, |_, whole| Self::generate(spec, whole))
+    }
+    fn explain(&self, spec: &TensorSpec) -> Result<Explanation> {
+        let (mut x, _) = Explanation::start(self, spec)?;
+        let view = Self::check(spec)?;
+        let n = view.rows().min(view.inputs()) as f64;
+        x.formula = "w[o, i] = 1 if o == i else 0".into();
+        (x.mean, x.std, x.bound) = (Some(n / spec.numel() as f64), Some(deterministic_rms(spec, n, 1.0)), Some(1.0));
+        Ok(x)
+    }
+    fn equivalent(&self) -> Equivalent {
+        eye_equivalent!(equivalent)
+    }
+}
+
+impl TorchCall for Eye {
+    fn call<T: TorchFloat>(&self, _: &mut TorchGenerator, spec: &TensorSpec, out: &mut [T]) -> Result<()> {
+        nn::eye_(out, spec.shape())
+    }
+}
+
+impl Initializer for Sparse {
+    fn name(&self) -> &'static str {
+        "sparse"
+    }
+    fn fill_slice<E: Element, S: Stream + ?Sized>(
+        &self,
+        spec: &TensorSpec,
+        stream: &S,
+        start: u64,
+        out: &mut [E],
+    ) -> Result<()> {
+        fill_structured(self, spec, stream, start, out, |p, whole| self.generate(spec, p, whole))
+    }
+    fn explain(&self, spec: &TensorSpec) -> Result<Explanation> {
+        let (mut x, _) = Explanation::start(self, spec)?;
+        let view = Self::check(spec)?;
+        let zeros = self.zeros_per_column(view.rows());
+        x.formula = format!(
+            "w ~ N(0, {}²), then {zeros} of {} entries per column set to 0 (⌈sparsity · rows⌉)",
+            self.std,
+            view.rows()
+        );
+        let kept = (view.rows() - zeros) as f64 / view.rows() as f64;
+        x.std = Some(self.std * kept.sqrt());
+        Ok(x)
+    }
+    fn equivalent(&self) -> Equivalent {
+        sparse_equivalent!(equivalent)
+    }
+}
+
+impl TorchCall for Sparse {
+    fn call<T: TorchFloat>(&self, g: &mut TorchGenerator, spec: &TensorSpec, out: &mut [T]) -> Result<()> {
+        nn::sparse_(g, out, spec.shape(), self.sparsity, self.std)
+    }
+}
+
+impl Initializer for ZerO {
+    fn name(&self) -> &'static str {
+        "zero"
+    }
+    fn fill_slice<E: Element, S: Stream + ?Sized>(
+        &self,
+        spec: &TensorSpec,
+        stream: &S,
+        start: u64,
+        out: &mut [E],
+    ) -> Result<()> {
+        fill_structured(self, spec, stream, start, out, |_, whole| Self::generate(spec, whole))
+    }
+    fn explain(&self, spec: &TensorSpec) -> Result<Explanation> {
+        let (mut x, _) = Explanation::start(self, spec)?;
+        let view = spec.matrix_view()?;
+        let (m, n) = (view.rows(), view.inputs());
+        let numel = spec.numel() as f64;
+        if m <= n {
+            x.formula = format!("partial identity [{m}, {n}] at the centre tap");
+            (x.mean, x.std, x.bound) =
+                (Some(m as f64 / numel), Some(deterministic_rms(spec, m as f64, 1.0)), Some(1.0));
+        } else {
+            let c = usize::BITS - (m - 1).leading_zeros();
+            let scale = hadamard_scale(c);
+            x.formula = format!("w = I[{m}×{p}] · H_{p} / 2^({c}/2) · I[{p}×{n}], H Sylvester–Hadamard", p = 1u64 << c);
+            let sum: i64 = (0..m).map(|i| hadamard_row_sum(i, n)).sum();
+            x.mean = Some(sum as f64 * scale / numel);
+            x.std = Some(deterministic_rms(spec, (m * n) as f64, scale));
+            x.bound = Some(scale);
+        }
+        Ok(x)
+    }
+    fn equivalent(&self) -> Equivalent {
+        zero_equivalent!(equivalent)
+    }
+}
+
+impl TorchCall for ZerO {
+    fn call<T: TorchFloat>(&self, _: &mut TorchGenerator, _: &TensorSpec, _: &mut [T]) -> Result<()> {
+        Err(no_torch(self))
+    }
+}
+
+/// The RMS of a tensor with `nonzeros` entries equal to `±value` and zeros elsewhere.
+fn deterministic_rms(spec: &TensorSpec, nonzeros: f64, value: f64) -> f64 {
+    value * (nonzeros / spec.numel() as f64).sqrt()
 }

@@ -5,6 +5,7 @@
 use super::*;
 use crate::activation::Activation;
 use crate::fan::Layout;
+use crate::stream::Philox;
 use crate::tensor::Shape;
 
 /// Samples per statistical test: 2²² ≈ 4.2·10⁶. At this size the KS critical
@@ -174,7 +175,7 @@ fn kaiming_normal_conv_fan_out() {
     // nn.Conv2d(64, 128, 3) weight, kaiming_normal_(mode='fan_out', nonlinearity='relu'):
     // std = √2 / √(128·9) = 0.041666...
     let spec = TensorSpec::new(Shape::new(vec![128, 64, 3, 3]).unwrap());
-    let init = Init::KaimingNormal { mode: FanMode::FanOut, nonlinearity: Activation::Relu };
+    let init = Init::from(VarianceScaling::kaiming_normal(FanMode::FanOut, Activation::Relu).unwrap());
     let std = 2f64.sqrt() / (128.0f64 * 9.0).sqrt();
     assert!((init.explain(&spec).unwrap().std.unwrap() - std).abs() < 1e-16);
     let big = TensorSpec::new(Shape::new(vec![N]).unwrap()).with_fan(spec.fan().unwrap());
@@ -185,7 +186,9 @@ fn kaiming_normal_conv_fan_out() {
 fn kaiming_uniform_pytorch_linear_default() {
     // nn.Linear(in=512): kaiming_uniform_(a=√5) gives bound = √3·√(2/(1+5))/√512 ≈ 1/√512.
     let a = 5f64.sqrt();
-    let init = Init::KaimingUniform { mode: FanMode::FanIn, nonlinearity: Activation::LeakyRelu { negative_slope: a } };
+    let init = Init::from(
+        VarianceScaling::kaiming_uniform(FanMode::FanIn, Activation::LeakyRelu { negative_slope: a }).unwrap(),
+    );
     let spec = TensorSpec::new(Shape::new(vec![N]).unwrap()).with_fan(Fan::new(512, 256).unwrap());
     let bound = init.explain(&spec).unwrap().bound.unwrap();
     assert!((bound - 1.0 / 512f64.sqrt()).abs() < 1e-15);
@@ -196,12 +199,12 @@ fn kaiming_uniform_pytorch_linear_default() {
 fn xavier_normal_and_lecun_normal() {
     let spec = TensorSpec::new(Shape::new(vec![N]).unwrap()).with_fan(Fan::new(300, 100).unwrap());
     let std = (2.0f64 / 400.0).sqrt();
-    check_distribution(&Init::XavierNormal { gain: Gain::default() }, &spec, "xavier_normal", |s| {
+    check_distribution(&Init::from(VarianceScaling::xavier_normal(1.0).unwrap()), &spec, "xavier_normal", |s| {
         normal_ref(0.0, std * s)
     });
     // lecun_normal: truncated at ±2σ with corrected σ; std 1/√300.
     let sigma = 1.0 / 300f64.sqrt() / TRUNCATED_2SIGMA_STD;
-    check_distribution(&Init::LecunNormal, &spec, "lecun_normal", |s| {
+    check_distribution(&Init::from(VarianceScaling::lecun_normal()), &spec, "lecun_normal", |s| {
         truncated_ref(0.0, sigma * s, -2.0 * sigma * s, 2.0 * sigma * s)
     });
 }
@@ -309,8 +312,29 @@ fn eye_and_zero() {
     assert_eq!(&z[..6], &[s, s, s, s, -s, s]);
     assert_eq!(z[3 * 3 + 2], -s, "popcount(3 & 2) = 1");
     assert_eq!(draw::<f64>(&Init::Zero, &tall, 99, "other"), z, "deterministic");
-    // ZerO's columns are orthogonal: Hᵀ H = p·I.
-    assert!(max_orthogonality_error(&z, 5, 3, 1.0) > 0.0);
+    // With out a power of two (out = p = 8) ZerO's columns are orthonormal: Hᵀ H / p = I,
+    // up to the rounding of the entries ±2^(−3/2) (one rounding of √2, relative error
+    // ≤ ε/2), their products and the sum of 8: below (rows + 2)·ε. Its 5-row cut is not
+    // orthogonal (columns 0 and 1 have dot product 1/8), and the check says so.
+    let pow2 = TensorSpec::new(Shape::new(vec![8, 3]).unwrap());
+    let bound = |eps: f64| (8.0 + 2.0) * eps;
+    let z8 = draw::<f64>(&Init::Zero, &pow2, 0, "z");
+    assert!(max_orthogonality_error(&z8, 8, 3, 1.0) <= bound(f64::EPSILON));
+    let z8_32 = draw::<f32>(&Init::Zero, &pow2, 0, "z");
+    assert!(max_orthogonality_error(&z8_32, 8, 3, 1.0) <= bound(f64::from(f32::EPSILON)));
+    assert!(
+        max_orthogonality_error(&z, 5, 3, 1.0) > bound(f64::from(f32::EPSILON)),
+        "5 rows of H_8 are not orthogonal"
+    );
+    // Twins: moving one entry (|w| = 0.35) by 1e-12 moves a Gram entry by 7e-13, which
+    // the f64 bound (2.2e-15) catches; by 1e-5, which the f32 bound (1.2e-6) catches.
+    let nudge = |by: f64| {
+        let mut w = z8.clone();
+        w[4] += by;
+        max_orthogonality_error(&w, 8, 3, 1.0)
+    };
+    assert!(nudge(1e-12) > bound(f64::EPSILON), "a perturbed ZerO fails the f64 bound");
+    assert!(nudge(1e-5) > bound(f64::from(f32::EPSILON)), "a perturbed ZerO fails the f32 bound");
     let eye3 = TensorSpec::new(Shape::new(vec![2, 3, 3]).unwrap());
     assert!(matches!(Init::Eye.check(&eye3), Err(Error::UnsupportedShape { .. })));
 }
@@ -321,7 +345,7 @@ fn slices_equal_the_whole() {
     let rules = [
         Init::Normal(Normal::new(0.0, 1.0).unwrap()),
         Init::Uniform(Uniform::new(-1.0, 1.0).unwrap()),
-        Init::LecunNormal,
+        Init::from(VarianceScaling::lecun_normal()),
         Init::Orthogonal(Orthogonal::new(1.0).unwrap()),
         Init::Sparse(Sparse::new(0.1, 1.0).unwrap()),
     ];
@@ -342,7 +366,7 @@ fn slices_equal_the_whole() {
 #[test]
 fn same_bytes_for_any_thread_count() {
     let spec = TensorSpec::new(Shape::new(vec![1000, 1000]).unwrap());
-    let init = Init::KaimingNormal { mode: FanMode::FanIn, nonlinearity: Activation::Relu };
+    let init = Init::from(VarianceScaling::kaiming_normal(FanMode::FanIn, Activation::Relu).unwrap());
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
         pool.install(|| draw::<f32>(&init, &spec, 11, "layer.weight"))
@@ -409,11 +433,11 @@ fn half_precision_is_rounded_f32_within_bounds() {
 #[test]
 fn explain_gives_pytorch_numbers() {
     let spec = TensorSpec::new(Shape::new(vec![64, 32]).unwrap());
-    let x = Init::XavierUniform { gain: Gain::default() }.explain(&spec).unwrap();
+    let x = Init::from(VarianceScaling::xavier_uniform(1.0).unwrap()).explain(&spec).unwrap();
     assert_eq!((x.fan_in, x.fan_out, x.gain), (Some(32), Some(64), Some(1.0)));
     assert!((x.bound.unwrap() - (6.0f64 / 96.0).sqrt()).abs() < 1e-15);
     let bias = TensorSpec::new(Shape::new(vec![64]).unwrap());
-    assert!(matches!(Init::LecunNormal.explain(&bias), Err(Error::RankTooSmall { .. })));
+    assert!(matches!(Init::from(VarianceScaling::lecun_normal()).explain(&bias), Err(Error::RankTooSmall { .. })));
     let n = Init::Normal(Normal::new(0.0, 0.02).unwrap()).explain(&bias).unwrap();
     assert_eq!((n.fan_in, n.std, n.bound), (None, Some(0.02), None));
 }
@@ -421,7 +445,7 @@ fn explain_gives_pytorch_numbers() {
 #[test]
 fn parse_names_defaults_and_errors() {
     let p = InitParams::default();
-    assert_eq!(Init::parse("glorot_uniform", &p).unwrap(), Init::XavierUniform { gain: Gain::default() });
+    assert_eq!(Init::parse("glorot_uniform", &p).unwrap(), Init::from(VarianceScaling::xavier_uniform(1.0).unwrap()));
     assert_eq!(Init::parse("he-uniform", &p).unwrap().name(), "kaiming_uniform");
     assert!(matches!(Init::parse("xavier", &p), Err(Error::UnknownInit { .. })));
     assert!(matches!(Init::parse("sparse", &p), Err(Error::InvalidConfig { .. })));
@@ -453,8 +477,8 @@ fn json_round_trip_of_every_rule() {
             TruncatedNormal::new(0.0, 0.02, Truncation::Absolute { low: -0.04, high: 0.04 }).unwrap(),
         ),
         Init::VarianceScaling(VarianceScaling::new(2.0, FanMode::FanOut, Distribution::Uniform).unwrap()),
-        Init::KaimingNormal { mode: FanMode::FanOut, nonlinearity: Activation::Relu },
-        Init::XavierUniform { gain: Gain::new(2.0).unwrap() },
+        Init::from(VarianceScaling::kaiming_normal(FanMode::FanOut, Activation::Relu).unwrap()),
+        Init::from(VarianceScaling::xavier_uniform(2.0).unwrap()),
         Init::Orthogonal(Orthogonal::new(1.5).unwrap()),
         Init::Dirac(Dirac::new(2).unwrap()),
         Init::Sparse(Sparse::new(0.1, 0.01).unwrap()),
@@ -471,7 +495,9 @@ fn json_round_trip_of_every_rule() {
     let k: Init = serde_json::from_str(r#"{"init": "he_uniform"}"#).unwrap();
     assert_eq!(
         k,
-        Init::KaimingUniform { mode: FanMode::FanIn, nonlinearity: Activation::LeakyRelu { negative_slope: 0.0 } }
+        Init::from(
+            VarianceScaling::kaiming_uniform(FanMode::FanIn, Activation::LeakyRelu { negative_slope: 0.0 }).unwrap()
+        )
     );
 }
 
@@ -485,4 +511,82 @@ fn parameters_a_rule_does_not_take_are_errors() {
     // groups describes the tensor (a grouped convolution), so every rule accepts it.
     let g = InitParams { groups: Some(2), ..InitParams::default() };
     assert!(Init::parse("xavier_uniform", &g).is_ok());
+}
+
+#[test]
+fn rule_types_fill_by_themselves_as_init_does() {
+    let spec = TensorSpec::new(Shape::new(vec![16, 8]).unwrap());
+    let stream = Philox::new(5, "w");
+    let mut direct = vec![0.0f32; 128];
+    Normal::new(0.0, 0.02).unwrap().fill(&spec, &stream, &mut direct).unwrap();
+    let mut via_init = vec![0.0f32; 128];
+    Init::Normal(Normal::new(0.0, 0.02).unwrap()).fill(&spec, &stream, &mut via_init).unwrap();
+    assert_eq!(direct, via_init);
+    let mut eye = vec![0.0f64; 128];
+    Eye.fill(&spec, &stream, &mut eye).unwrap();
+    assert_eq!(eye.iter().sum::<f64>(), 8.0);
+    assert_eq!(Eye.explain(&spec).unwrap(), Init::Eye.explain(&spec).unwrap());
+    let zeros = Init::Zeros.explain(&spec).unwrap();
+    assert_eq!((zeros.init, zeros.std, zeros.bound), ("zeros", Some(0.0), Some(0.0)));
+}
+
+#[test]
+fn presets_are_validated_where_they_are_parsed() {
+    let huge = InitParams { gain: Some(1e308), ..InitParams::default() };
+    for name in ["xavier_uniform", "xavier_normal", "glorot_uniform"] {
+        assert!(matches!(Init::parse(name, &huge), Err(Error::InvalidParameter { name: "gain", .. })), "{name}");
+    }
+    let leaky = Activation::parse("leaky_relu", Some(1e200)).unwrap();
+    let underflow = InitParams { nonlinearity: Some(leaky), ..InitParams::default() };
+    for name in ["kaiming_uniform", "kaiming_normal", "he_uniform"] {
+        assert!(matches!(Init::parse(name, &underflow), Err(Error::InvalidParameter { name: "gain", .. })), "{name}");
+    }
+    for json in [
+        r#"{"init": "xavier_uniform", "gain": 1e308}"#,
+        r#"{"init": "xavier_normal", "gain": 1e308}"#,
+        r#"{"init": "kaiming_normal", "nonlinearity": {"name": "leaky_relu", "negative_slope": 1e200}}"#,
+    ] {
+        assert!(serde_json::from_str::<Init>(json).is_err(), "{json}");
+    }
+}
+
+#[test]
+fn presets_keep_their_names_and_json() {
+    let cases = [
+        ("xavier_uniform", r#"{"init":"xavier_uniform","gain":1.0}"#),
+        ("xavier_normal", r#"{"init":"xavier_normal","gain":1.0}"#),
+        ("glorot_normal", r#"{"init":"glorot_normal"}"#),
+        (
+            "kaiming_uniform",
+            r#"{"init":"kaiming_uniform","mode":"fan_in","nonlinearity":{"name":"leaky_relu","negative_slope":0.0}}"#,
+        ),
+        ("he_normal", r#"{"init":"he_normal"}"#),
+        ("lecun_uniform", r#"{"init":"lecun_uniform"}"#),
+        ("lecun_normal", r#"{"init":"lecun_normal"}"#),
+    ];
+    for (name, json) in cases {
+        let init = Init::parse(name, &InitParams::default()).unwrap();
+        assert_eq!(init.name(), name);
+        assert_eq!(serde_json::to_string(&init).unwrap(), json);
+        assert_eq!(serde_json::from_str::<Init>(json).unwrap(), init);
+        assert!(init.variance_scaling().is_some(), "{name} is a variance-scaling value");
+    }
+}
+
+#[test]
+fn torch_stream_fills_whole_tensors_only() {
+    use crate::stream::TorchStream;
+    let spec = TensorSpec::new(Shape::new(vec![8, 4]).unwrap());
+    let rule = Normal::new(0.0, 1.0).unwrap();
+    let stream = TorchStream::new(0);
+    let mut part = vec![0.0f32; 8];
+    assert!(matches!(rule.fill_slice(&spec, &stream, 8, &mut part), Err(Error::SequentialStream { .. })));
+    let mut half = vec![half::bf16::ZERO; 32];
+    assert!(matches!(rule.fill(&spec, &stream, &mut half), Err(Error::StreamDType { dtype: "bf16", .. })));
+    let mut whole = vec![0.0f32; 32];
+    rule.fill(&spec, &stream, &mut whole).unwrap();
+    let mut g = crate::torch::TorchGenerator::new(0);
+    let mut direct = vec![0.0f32; 32];
+    crate::torch::normal_(&mut g, &mut direct, 0.0, 1.0).unwrap();
+    assert_eq!(whole, direct);
 }

@@ -36,7 +36,7 @@ use crate::activation::Activation;
 use crate::arch::{Family, Model, Stack};
 use crate::error::{Error, Result};
 use crate::fan::FanMode;
-use crate::init::{Correction, Gain, Init, Normal, TruncatedNormal, Truncation, Uniform};
+use crate::init::{Correction, Init, Normal, TruncatedNormal, Truncation, Uniform, VarianceScaling};
 use crate::plan::{Module, Part, Plan, PlannedTensor, Provenance, Role};
 
 /// The default muP base width.
@@ -230,11 +230,11 @@ fn trunc3(std: f64) -> Result<Init> {
 }
 
 fn xavier_uniform(gain: f64) -> Result<Init> {
-    Ok(Init::XavierUniform { gain: Gain::new(gain)? })
+    Ok(VarianceScaling::xavier_uniform(gain)?.into())
 }
 
 fn xavier_normal(gain: f64) -> Result<Init> {
-    Ok(Init::XavierNormal { gain: Gain::new(gain)? })
+    Ok(VarianceScaling::xavier_normal(gain)?.into())
 }
 
 fn zero_bias(scheme: &str) -> Rule {
@@ -248,10 +248,8 @@ fn fan_in(t: &PlannedTensor) -> Result<u64> {
 fn torch_default(t: &PlannedTensor) -> Result<Rule> {
     Ok(match (t.module, t.part) {
         (Module::Linear | Module::Conv2d, Part::Weight) => Rule::new(
-            Init::KaimingUniform {
-                mode: FanMode::FanIn,
-                nonlinearity: Activation::LeakyRelu { negative_slope: 5f64.sqrt() },
-            },
+            VarianceScaling::kaiming_uniform(FanMode::FanIn, Activation::LeakyRelu { negative_slope: 5f64.sqrt() })?
+                .into(),
             "nn.Linear/Conv2d reset_parameters: kaiming_uniform_(a=√5) = U(±1/√fan_in)",
         )
         .num("fan_in", fan_in(t)? as f64),

@@ -98,10 +98,10 @@ fn deepnorm_beta_and_t_fixup_constants() {
     let v = d.get("model.layers.0.self_attn.v_proj.weight").unwrap();
     close(v.provenance.as_ref().unwrap().numbers["beta"], (8.0 * 16.0f64).powf(-0.25));
     close(v.provenance.as_ref().unwrap().numbers["alpha"], (2.0 * 16.0f64).powf(0.25));
-    assert_eq!(v.init, Some(Init::XavierNormal { gain: Gain::new((128.0f64).powf(-0.25)).unwrap() }));
+    assert_eq!(v.init, Some(Init::from(VarianceScaling::xavier_normal((128.0f64).powf(-0.25)).unwrap())));
     assert_eq!(
         d.get("model.layers.0.self_attn.q_proj.weight").unwrap().init,
-        Some(Init::XavierNormal { gain: Gain::new(1.0).unwrap() })
+        Some(Init::from(VarianceScaling::xavier_normal(1.0).unwrap()))
     );
     let b = plan("bert-base", "deepnorm");
     close(
@@ -113,14 +113,14 @@ fn deepnorm_beta_and_t_fixup_constants() {
     let s = (9.0 * 16.0f64).powf(-0.25);
     assert_eq!(
         t.get("model.layers.0.mlp.down_proj.weight").unwrap().init,
-        Some(Init::XavierUniform { gain: Gain::new(s).unwrap() })
+        Some(Init::from(VarianceScaling::xavier_uniform(s).unwrap()))
     );
     close(std_of(&t, "model.embed_tokens.weight"), 2048f64.powf(-0.5) * s);
     let e = plan("bert-base", "t-fixup");
     let s = 0.67 * 12f64.powf(-0.25);
     assert_eq!(
         e.get("bert.encoder.layer.0.attention.self.value.weight").unwrap().init,
-        Some(Init::XavierUniform { gain: Gain::new(s).unwrap() })
+        Some(Init::from(VarianceScaling::xavier_uniform(s).unwrap()))
     );
 }
 

@@ -256,12 +256,15 @@ mod math32;
 mod philox;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod simd;
+mod source;
 
 use half::{bf16, f16};
 use rayon::prelude::*;
 
 use kernels::{Keys, NormalF32, NormalF64, UniformF32, UniformF64, UnitOpenF64};
 pub use philox::philox4x32_10;
+pub use source::{Source, Stream, TorchStream};
+pub(crate) use source::{TorchCall, torch_fill};
 
 /// FNV-1a 64-bit hash of `name`'s UTF-8 bytes: the `name_hash` of [`Philox::new`].
 ///
