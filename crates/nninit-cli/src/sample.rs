@@ -147,6 +147,8 @@ pub fn run(args: Args) -> Result<()> {
         bail!("NumPy has no bfloat16 type; write bf16 to a .safetensors file");
     }
     let numel = spec.numel();
+    // The torch stream draws the whole tensor even for a slice.
+    nninit::io::check_write_elements(&format!("shape {}", spec.shape()), numel)?;
     let (start, end) = match &args.slice {
         Some(text) => parse_slice(text, numel)?,
         None => (0, numel),

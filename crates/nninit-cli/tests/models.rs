@@ -301,3 +301,15 @@ fn the_manifest_records_each_shards_sha256() {
         assert_eq!(r["sha256"], digest);
     }
 }
+
+#[test]
+fn a_shape_too_large_to_build_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.npy");
+    let o = out.to_str().unwrap();
+    assert_bad_input(
+        &["sample", "normal", "--std", "0.02", "--shape", "100000000000,100000", "--out", o],
+        "out of range",
+    );
+    assert!(!out.exists());
+}

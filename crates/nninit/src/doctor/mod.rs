@@ -6,8 +6,9 @@
 //! - **statistics** ([`Stats`]): dtype, shape, mean, std, min, max, NaN/∞
 //!   counts, the fraction beyond 6 std, excess kurtosis, and std·√fan_in
 //!   (fans from the [`fan`](crate::fan) module, through the plan's layout);
-//! - **spectra** ([`Spectral`]) of matrices (rank ≥ 2, viewed as
-//!   `shape[0] × rest`): the spectral norm by [`SPECTRAL_ITERATIONS`] passes
+//! - **spectra** ([`Spectral`]) of matrices (rank ≥ 2, viewed through the
+//!   plan's layout as the layer's `[out, in · receptive field]` matrix, see
+//!   [`MatrixView`]): the spectral norm by [`SPECTRAL_ITERATIONS`] passes
 //!   of power iteration on WᵀW, and the distance from orthogonality;
 //! - **schemes**: with a model (`config.json`), nninit builds its own
 //!   [`crate::plan::Plan`] under every scheme ([`crate::scheme`]) and
