@@ -308,7 +308,7 @@ fn a_shape_too_large_to_build_is_refused_at_once() {
     let out = dir.path().join("x.npy");
     let o = out.to_str().unwrap();
     assert_bad_input(
-        &["sample", "normal", "--std", "0.02", "--shape", "100000000000,100000", "--out", o],
+        &["sample", "normal", "--std", "0.02", "--name", "w", "--shape", "100000000000,100000", "--out", o],
         "out of range",
     );
     assert!(!out.exists());
