@@ -22,7 +22,8 @@ pub struct Args {
     /// hf, megatron, olmo-mitchell, small-init, t-fixup, deepnorm, mup[:BASE_WIDTH], zero).
     #[arg(long, value_name = "SCHEME")]
     expect: Option<String>,
-    /// Power-iteration passes per matrix for the spectral norm (0 skips spectra).
+    /// Power-iteration passes per matrix for the spectral norm, 0 (skips
+    /// spectra) to 1000.
     #[arg(long, default_value_t = doctor::SPECTRAL_ITERATIONS)]
     iterations: usize,
     /// Print JSON.
@@ -33,6 +34,8 @@ pub struct Args {
 /// Runs the doctor; `Ok(false)` when the checkpoint does not follow `--expect`.
 pub fn run(args: Args) -> Result<bool> {
     let expect = args.expect.as_deref().map(Scheme::parse).transpose()?;
+    let options = Options { expect, iterations: args.iterations };
+    options.check()?;
     let started = std::time::Instant::now();
     let checkpoint = Checkpoint::open(&args.path)?;
     let model = match (&args.config, checkpoint.config_json()) {
@@ -43,7 +46,6 @@ pub fn run(args: Args) -> Result<bool> {
         (None, Some(json)) => Some(Model::from_config_json(json).context("in the config.json beside the weights")?),
         (None, None) => None,
     };
-    let options = Options { expect, iterations: args.iterations };
     let report = doctor::examine(&checkpoint, model.as_ref(), &options)?;
     let seconds = started.elapsed().as_secs_f64();
     if args.json {

@@ -48,6 +48,12 @@ pub struct Args {
     /// page-cache always writes through it. The bytes are the same.
     #[arg(long, value_enum, default_value_t = WriteMode::Direct)]
     write_mode: WriteMode,
+    /// Keep a shard an earlier run finished (same length and header as the
+    /// plan's) only if its SHA-256 matches the digest the plan gives (found
+    /// by generating it without writing); rewrite it otherwise. Without
+    /// --verify such shards are kept as they are.
+    #[arg(long)]
+    verify: bool,
     /// This process's rank (models, with --world-size): it writes the shards
     /// k with k mod WORLD_SIZE = RANK; rank 0 also writes config, manifest, index.
     #[arg(long, requires = "world_size")]
@@ -107,6 +113,9 @@ struct ModelReport {
     rank: usize,
     world_size: usize,
     files: Vec<PathBuf>,
+    kept: Vec<PathBuf>,
+    rewritten: Vec<PathBuf>,
+    removed_temporaries: Vec<PathBuf>,
     bytes_written: u64,
     seconds: f64,
 }
@@ -130,13 +139,16 @@ fn run_model(args: Args) -> Result<()> {
         WriteMode::Direct => nninit::io::WriteMode::Direct,
         WriteMode::PageCache => nninit::io::WriteMode::PageCache,
     };
+    if args.verify {
+        opts.resume = nninit::io::materialize::Resume::Rehash;
+    }
     if let (Some(rank), Some(world)) = (args.rank, args.world_size) {
         opts.ranks = nninit::io::Ranks::new(rank, world)?;
     }
     if args.out.is_file() {
         bail!("--out `{}` is a file; models are written into a folder", args.out.display());
     }
-    let total = nninit::io::materialize::rank_bytes(&plan, &opts);
+    let total = nninit::io::materialize::rank_bytes(&plan, &opts)?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
@@ -174,6 +186,9 @@ fn run_model(args: Args) -> Result<()> {
         rank: opts.ranks.rank(),
         world_size: opts.ranks.world_size(),
         files: written.files,
+        kept: written.kept,
+        rewritten: written.rewritten,
+        removed_temporaries: written.removed,
         bytes_written: written.bytes,
         seconds: started.elapsed().as_secs_f64(),
     };
@@ -197,6 +212,15 @@ fn run_model(args: Args) -> Result<()> {
     );
     for f in &report.files {
         println!("  {}", f.display());
+    }
+    for f in &report.removed_temporaries {
+        println!("  removed the temporary {} of an earlier run", f.display());
+    }
+    for f in &report.kept {
+        println!("  kept {} (finished by an earlier run)", f.display());
+    }
+    for f in &report.rewritten {
+        println!("  rewrote {} (its bytes did not match the plan's digest)", f.display());
     }
     Ok(())
 }

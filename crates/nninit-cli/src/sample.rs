@@ -120,17 +120,13 @@ fn generate_torch<E: Element + TorchFloat>(
 }
 
 fn stats<E: Element>(values: &[E]) -> [f64; 4] {
-    let n = values.len() as f64;
-    let (mut sum, mut min, mut max) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
+    let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values {
-        let v = v.to_f64();
-        sum += v;
-        min = min.min(v);
-        max = max.max(v);
+        min = min.min(v.to_f64());
+        max = max.max(v.to_f64());
     }
-    let mean = sum / n;
-    let var = values.iter().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / n;
-    [mean, var.sqrt(), min, max]
+    let m = nninit::stats::Moments::from_values(values.iter().map(|v| v.to_f64()));
+    [m.mean(), m.std(), min, max]
 }
 
 /// The stream's name as recorded in file metadata.
@@ -151,6 +147,8 @@ pub fn run(args: Args) -> Result<()> {
         bail!("NumPy has no bfloat16 type; write bf16 to a .safetensors file");
     }
     let numel = spec.numel();
+    // The torch stream draws the whole tensor even for a slice.
+    nninit::io::check_write_elements(&format!("shape {}", spec.shape()), numel)?;
     let (start, end) = match &args.slice {
         Some(text) => parse_slice(text, numel)?,
         None => (0, numel),

@@ -167,3 +167,149 @@ fn a_killed_run_leaves_nothing_that_looks_complete() {
         safetensors::SafeTensors::deserialize(&std::fs::read(out.join(f)).unwrap()).unwrap();
     }
 }
+
+/// About 400 MB in f32, in some thirty 16 MB shards: long enough to be killed mid-way.
+const MEDIUM: &str = r#"{"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 512,
+  "intermediate_size": 1376, "num_hidden_layers": 24, "num_attention_heads": 8, "num_key_value_heads": 4,
+  "vocab_size": 32000, "tie_word_embeddings": false}"#;
+
+/// Finished (not hidden) shard files in `dir`.
+fn finished_shards(dir: &Path) -> Vec<String> {
+    names(dir).into_iter().filter(|f| f.starts_with("model-") && f.ends_with(".safetensors")).collect()
+}
+
+/// Identity of a file on disk: a rewrite renames a new file into place, which changes the inode.
+fn identity(path: &Path) -> (u64, std::time::SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap();
+    (m.ino(), m.modified().unwrap())
+}
+
+#[test]
+fn a_killed_run_is_resumed_keeping_its_finished_shards_and_cleaning_its_temporaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(&config, MEDIUM).unwrap();
+    let base = ["materialize", "--config", config.to_str().unwrap(), "--scheme", "hf", "--seed", "4"];
+    let run = |out: &Path, extra: &[&str]| -> serde_json::Value {
+        let mut args = base.to_vec();
+        args.extend(["--max-shard-size", "16MB", "--json", "--out", out.to_str().unwrap()]);
+        args.extend(extra);
+        serde_json::from_str(&ok(&args)).unwrap()
+    };
+    let reference = dir.path().join("reference");
+    let report = run(&reference, &[]);
+    let shards = report["shards"].as_u64().unwrap();
+    assert!(shards >= 20, "{report}");
+
+    // Killed once two shards are finished, long before the last.
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nninit"))
+        .args(base)
+        .args(["--max-shard-size", "16MB", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while finished_shards(&out).len() < 2 {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        assert!(started.elapsed().as_secs() < 120, "no shard finished in two minutes");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = names(&out);
+    assert!(!left.iter().any(|f| f.ends_with(".json")), "nothing that looks complete: {left:?}");
+    let finished = finished_shards(&out);
+    assert!(finished.len() < shards as usize, "{left:?}");
+    let before: Vec<_> = finished.iter().map(|f| (f.clone(), identity(&out.join(f)))).collect();
+    for f in &finished {
+        assert_eq!(std::fs::read(out.join(f)).unwrap(), std::fs::read(reference.join(f)).unwrap(), "{f}");
+    }
+    // Temporaries of an earlier run of this plan's files go; other files, hidden or not, stay.
+    let n = format!("{shards:05}");
+    let stale = [format!(".model-00002-of-{n}.safetensors.tmp-4242"), ".config.json.tmp-17".to_string()];
+    let foreign = [
+        ".model-00001-of-99999.safetensors.tmp-4242".to_string(),
+        ".notes.tmp-17".to_string(),
+        format!(".model-00002-of-{n}.safetensors.tmp-17x"),
+        "notes.txt".to_string(),
+    ];
+    for f in stale.iter().chain(&foreign) {
+        std::fs::write(out.join(f), b"left by someone").unwrap();
+    }
+
+    let report = run(&out, &[]);
+    let kept: Vec<String> = report["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| Path::new(p.as_str().unwrap()).file_name().unwrap().to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kept, finished, "{report}");
+    let removed = report["removed_temporaries"].as_array().unwrap();
+    let tmp_of_killed_run = left.iter().filter(|f| f.contains(".tmp-")).count();
+    assert_eq!(removed.len(), stale.len() + tmp_of_killed_run, "{report}");
+    for (f, id) in &before {
+        assert_eq!(identity(&out.join(f)), *id, "{f} was rewritten");
+    }
+    for f in &foreign {
+        assert!(out.join(f).exists(), "{f} is not nninit's to remove");
+        std::fs::remove_file(out.join(f)).unwrap();
+    }
+    assert_eq!(names(&out), names(&reference));
+    for f in names(&reference) {
+        assert_eq!(std::fs::read(out.join(&f)).unwrap(), std::fs::read(reference.join(&f)).unwrap(), "{f}");
+    }
+
+    // A shard damaged in place (same length, same header) is kept without --verify, and rewritten with it.
+    let victim = out.join(&finished[0]);
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&victim, &bytes).unwrap();
+    let trusting = run(&out, &[]);
+    assert_eq!(trusting["kept"].as_array().unwrap().len(), shards as usize, "{trusting}");
+    assert_eq!(std::fs::read(&victim).unwrap(), bytes);
+    let verified = run(&out, &["--verify"]);
+    assert_eq!(verified["rewritten"].as_array().unwrap().len(), 1, "{verified}");
+    assert_eq!(verified["kept"].as_array().unwrap().len(), shards as usize - 1, "{verified}");
+    for f in names(&reference) {
+        assert_eq!(std::fs::read(out.join(&f)).unwrap(), std::fs::read(reference.join(&f)).unwrap(), "{f}");
+    }
+}
+
+#[test]
+fn the_manifest_records_each_shards_sha256() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(&config, TINY).unwrap();
+    let c = config.to_str().unwrap();
+    let out = dir.path().join("one");
+    ok(&["materialize", "--config", c, "--scheme", "hf", "--max-shard-size", "40KB", "--out", out.to_str().unwrap()]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("nninit-manifest.json")).unwrap()).unwrap();
+    let records = manifest["shards"].as_array().unwrap();
+    assert_eq!(records.len(), finished_shards(&out).len());
+    for r in records {
+        let bytes = std::fs::read(out.join(r["file"].as_str().unwrap())).unwrap();
+        assert_eq!(r["size"], bytes.len());
+        let digest: String =
+            <sha2::Sha256 as sha2::Digest>::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(r["sha256"], digest);
+    }
+}
+
+#[test]
+fn a_shape_too_large_to_build_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.npy");
+    let o = out.to_str().unwrap();
+    assert_bad_input(
+        &["sample", "normal", "--std", "0.02", "--name", "w", "--shape", "100000000000,100000", "--out", o],
+        "out of range",
+    );
+    assert!(!out.exists());
+}

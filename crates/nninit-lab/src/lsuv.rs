@@ -39,14 +39,8 @@ fn unit_moments(h: &HostHidden) -> Vec<(f64, f64)> {
                 let start = (b * h.units + u) * h.spatial;
                 h.values[start..start + h.spatial].iter().map(|&v| f64::from(v))
             });
-            let (mut n, mut s, mut s2) = (0.0, 0.0, 0.0);
-            for v in vals {
-                n += 1.0;
-                s += v;
-                s2 += v * v;
-            }
-            let mean = s / n;
-            (mean, (s2 / n - mean * mean).max(0.0).sqrt())
+            let m = nninit::stats::Moments::from_values(vals);
+            (m.mean(), m.std())
         })
         .collect()
 }

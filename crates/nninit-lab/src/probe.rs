@@ -90,13 +90,8 @@ pub fn probe(spec: &ModelSpec, net: &Network, x: &[f32], y: &[u8], loss: LossKin
 
 /// Mean and (population) standard deviation, accumulated in f64; NaN for an empty slice.
 pub fn mean_std(values: &[f32]) -> (f64, f64) {
-    if values.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let n = values.len() as f64;
-    let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-    let var = values.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
-    (mean, var.sqrt())
+    let m = nninit::stats::Moments::from_values(values.iter().map(|&v| f64::from(v)));
+    (m.mean(), m.std())
 }
 
 /// Fraction of units (channels for a CNN) whose activation derivative is zero at every

@@ -219,6 +219,20 @@ pub enum Error {
         /// What is wrong with it.
         damage: Damage,
     },
+    // Limits on user-controlled counts and sizes (doctor, materialize, architectures).
+    /// A count or size a user controls (a shape's element count, a shard size, a layer count,
+    /// doctor iterations, ...) outside its documented range.
+    #[error("{what} = {value} is out of range: must be between {min} and {max}")]
+    OutOfRange {
+        /// What the number is (`num_hidden_layers`, `--iterations`, `elements of shape [..]`).
+        what: String,
+        /// The rejected value (wide enough for negative and overflowing values).
+        value: i128,
+        /// The smallest valid value.
+        min: u64,
+        /// The largest valid value.
+        max: u64,
+    },
 }
 
 /// What is wrong with a damaged `.safetensors` file or index

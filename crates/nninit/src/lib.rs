@@ -90,6 +90,7 @@ pub(crate) mod linalg;
 pub mod plan;
 pub mod scheme;
 mod spec;
+pub mod stats;
 pub mod stream;
 mod tensor;
 pub mod theory;

@@ -215,13 +215,6 @@ impl PlannedTensor {
         self
     }
 
-    /// Sets the residual block index.
-    #[must_use]
-    pub fn in_layer(mut self, layer: usize) -> Self {
-        self.layer = Some(layer);
-        self
-    }
-
     /// Ties the tensor to `source` (it is not written).
     #[must_use]
     pub fn tied(mut self, source: impl Into<String>) -> Self {
@@ -232,6 +225,21 @@ impl PlannedTensor {
     /// The number of elements.
     pub fn numel(&self) -> u64 {
         self.spec.numel()
+    }
+
+    /// The size in bytes in `dtype`.
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] if it exceeds [`MAX_PLAN_BYTES`].
+    pub fn bytes(&self, dtype: DType) -> Result<u64> {
+        self.numel().checked_mul(dtype.size() as u64).filter(|&b| b <= MAX_PLAN_BYTES).ok_or_else(|| {
+            Error::OutOfRange {
+                what: format!("the byte size of `{}` {} in {dtype}", self.name, self.spec.shape()),
+                value: i128::from(self.numel()) * dtype.size() as i128,
+                min: 1,
+                max: MAX_PLAN_BYTES,
+            }
+        })
     }
 
     /// Whether the tensor is written to files (not tied to another).
@@ -284,6 +292,11 @@ impl Serialize for PlannedTensor {
     }
 }
 
+/// The largest plan, in bytes (2⁵⁰ = 1 PiB, a thousand times a 405 B-parameter
+/// model in bf16): larger plans are refused by [`Plan::validate`], so every
+/// byte offset into a plan's files fits a `u64` with room to spare.
+pub const MAX_PLAN_BYTES: u64 = 1 << 50;
+
 /// A model's tensors in state-dict order, with the dtype they are written in.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
@@ -305,14 +318,16 @@ impl Plan {
         self.tensors.iter().filter(|t| t.is_stored())
     }
 
-    /// The number of distinct parameters (tied tensors counted once).
+    /// The number of distinct parameters (tied tensors counted once;
+    /// saturating, exact for every plan [`Plan::validate`] accepts).
     pub fn parameters(&self) -> u64 {
-        self.stored().map(PlannedTensor::numel).sum()
+        self.stored().fold(0u64, |n, t| n.saturating_add(t.numel()))
     }
 
-    /// The size in bytes of the stored tensors in [`Plan::dtype`].
+    /// The size in bytes of the stored tensors in [`Plan::dtype`]
+    /// (saturating, exact for every plan [`Plan::validate`] accepts).
     pub fn bytes(&self) -> u64 {
-        self.parameters() * self.dtype.size() as u64
+        self.parameters().saturating_mul(self.dtype.size() as u64)
     }
 
     /// The tensor called `name`.
@@ -321,12 +336,26 @@ impl Plan {
     }
 
     /// Checks the plan: unique names, tied tensors point at stored tensors
-    /// of the same shape, every stored tensor has a rule that accepts it.
+    /// of the same shape, every stored tensor has a rule that accepts it,
+    /// and the stored tensors' bytes add up to at most [`MAX_PLAN_BYTES`].
     ///
     /// # Errors
     /// [`Error::InvalidPlan`] for the first problem found; the rule's own
-    /// shape errors.
+    /// shape errors; [`Error::OutOfRange`] for a plan larger than
+    /// [`MAX_PLAN_BYTES`].
     pub fn validate(&self) -> Result<()> {
+        let mut total = 0u64;
+        for t in self.stored() {
+            total = total.saturating_add(t.bytes(self.dtype)?);
+        }
+        if total > MAX_PLAN_BYTES {
+            return Err(Error::OutOfRange {
+                what: format!("the byte size of plan `{}`", self.architecture),
+                value: i128::from(total),
+                min: 1,
+                max: MAX_PLAN_BYTES,
+            });
+        }
         let mut seen = std::collections::HashSet::new();
         for t in &self.tensors {
             if !seen.insert(t.name.as_str()) {

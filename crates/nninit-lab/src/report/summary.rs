@@ -22,14 +22,9 @@ pub struct MeanSd {
 impl MeanSd {
     /// Mean and standard deviation of the finite values; `None` when there are none.
     pub fn of(values: impl IntoIterator<Item = f64>) -> Option<Self> {
-        let v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
-        if v.is_empty() {
-            return None;
-        }
-        let n = v.len();
-        let mean = v.iter().sum::<f64>() / n as f64;
-        let sd = if n > 1 { (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
-        Some(Self { mean, sd, n })
+        let m = nninit::stats::Moments::from_values(values.into_iter().filter(|x| x.is_finite()));
+        let n = usize::try_from(m.count()).ok().filter(|&n| n > 0)?;
+        Some(Self { mean: m.mean(), sd: m.sample_std(), n })
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Builder, Dims, divide, pick_class, positive};
+use super::{Builder, Dims, depth, divide, pick_class, positive};
 use crate::error::Result;
 use crate::plan::{Module, PlannedTensor, Role};
 
@@ -60,7 +60,7 @@ impl Config {
         positive("vocab_size", self.vocab_size)?;
         positive("max_position_embeddings", self.max_position_embeddings)?;
         positive("type_vocab_size", self.type_vocab_size)?;
-        positive("num_hidden_layers", self.num_hidden_layers)?;
+        depth("num_hidden_layers", self.num_hidden_layers)?;
         positive("intermediate_size", self.intermediate_size)?;
         let (h, n) =
             (positive("hidden_size", self.hidden_size)?, positive("num_attention_heads", self.num_attention_heads)?);

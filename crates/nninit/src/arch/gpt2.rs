@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::{Builder, Dims, divide, pick_class, positive};
+use super::{Builder, Dims, depth, divide, pick_class, positive};
 use crate::error::Result;
 use crate::plan::{PlannedTensor, Role};
 
@@ -58,9 +58,10 @@ impl Config {
 
     pub(super) fn dims_and_class(&self, class: Option<String>) -> Result<(Dims, String)> {
         let class = pick_class(class, CLASSES, "gpt2")?;
-        for (n, v) in [("vocab_size", self.vocab_size), ("n_positions", self.n_positions), ("n_layer", self.n_layer)] {
+        for (n, v) in [("vocab_size", self.vocab_size), ("n_positions", self.n_positions)] {
             positive(n, v)?;
         }
+        depth("n_layer", self.n_layer)?;
         divide("n_embd / n_head", positive("n_embd", self.n_embd)?, positive("n_head", self.n_head)?)?;
         positive("n_inner", self.inner())?;
         let dims = Dims {

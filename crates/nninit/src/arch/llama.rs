@@ -4,7 +4,7 @@
 
 use serde::Deserialize;
 
-use super::{Builder, Dims, divide, pick_class, positive};
+use super::{Builder, Dims, depth, divide, pick_class, positive};
 use crate::error::{Error, Result};
 use crate::plan::{PlannedTensor, Role};
 
@@ -69,7 +69,7 @@ impl Config {
             vocab: positive("vocab_size", raw.vocab_size.unwrap_or(vocab))?,
             hidden,
             intermediate: positive("intermediate_size", raw.intermediate_size.unwrap_or(intermediate))?,
-            layers: positive("num_hidden_layers", raw.num_hidden_layers.unwrap_or(layers))?,
+            layers: depth("num_hidden_layers", raw.num_hidden_layers.unwrap_or(layers))?,
             heads,
             kv_heads,
             head_dim,

@@ -19,6 +19,16 @@
 //! lacks, is then newly initialized). `"architectures": ["BertForPreTraining"]`
 //! gives a folder with both the pooler and the MLM head, as `bert-base-uncased` has.
 //!
+//! **Valid sizes.** Every size in a config must be a JSON integer (a
+//! negative, fractional or non-numeric value is an
+//! [`Error::InvalidModelConfig`]); a missing key takes the default of the
+//! `transformers` config class. Layer counts must be 1 to [`MAX_LAYERS`],
+//! every other size 1 to [`MAX_WIDTH`] ([`Error::OutOfRange`] otherwise,
+//! checked before any tensor is listed); heads must divide the hidden size
+//! (key/value heads the heads); and the whole model must be at most
+//! [`crate::plan::MAX_PLAN_BYTES`] in the chosen dtype
+//! ([`crate::plan::Plan::validate`]).
+//!
 //! ```
 //! use nninit::arch::Model;
 //! let gpt2 = Model::preset("gpt2")?;
@@ -237,9 +247,33 @@ fn parse<T: DeserializeOwned>(config: &serde_json::Value) -> Result<T> {
     T::deserialize(config).map_err(|e| Error::InvalidModelConfig { reason: e.to_string() })
 }
 
-/// Checks that a size is at least 1.
+/// The largest width a config may give: hidden, intermediate and head sizes,
+/// head counts, vocabularies, positions, channels, image and patch sizes
+/// (2²⁴ = 16,777,216; the largest published models use under 2¹⁸).
+pub const MAX_WIDTH: usize = 1 << 24;
+
+/// The most layers a config may give (`num_hidden_layers`, `n_layer`):
+/// 4096, four times the deepest published transformer (DeepNet's 1000).
+pub const MAX_LAYERS: usize = 4096;
+
+fn in_range(name: &str, v: usize, max: usize) -> Result<usize> {
+    if v == 0 {
+        Err(Error::InvalidModelConfig { reason: format!("{name} must be at least 1") })
+    } else if v <= max {
+        Ok(v)
+    } else {
+        Err(Error::OutOfRange { what: format!("config `{name}`"), value: v as i128, min: 1, max: max as u64 })
+    }
+}
+
+/// Checks that a width is between 1 and [`MAX_WIDTH`].
 fn positive(name: &str, v: usize) -> Result<usize> {
-    if v == 0 { Err(Error::InvalidModelConfig { reason: format!("{name} must be at least 1") }) } else { Ok(v) }
+    in_range(name, v, MAX_WIDTH)
+}
+
+/// Checks that a layer count is between 1 and [`MAX_LAYERS`].
+fn depth(name: &str, v: usize) -> Result<usize> {
+    in_range(name, v, MAX_LAYERS)
 }
 
 /// Picks the class from `architectures[0]`, or the default when absent.

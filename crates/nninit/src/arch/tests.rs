@@ -73,3 +73,42 @@ fn bad_configs_are_errors() {
     assert!(err(r#"{"model_type": "gpt2", "initializer_range": 0}"#).contains("initializer_range"));
     assert!(Model::preset("gpt5").unwrap_err().to_string().contains("known: gpt2"));
 }
+
+#[test]
+fn absurd_sizes_are_refused_before_any_tensor_is_listed() {
+    let llama = |extra: &str| {
+        Model::from_config_json(&format!(
+            r#"{{"model_type": "llama", "hidden_size": 64, "intermediate_size": 160, "num_attention_heads": 4,
+            "num_hidden_layers": 2, "vocab_size": 500{extra}}}"#
+        ))
+    };
+    let started = std::time::Instant::now();
+    let err = llama(r#", "num_hidden_layers": 1000000000000"#).unwrap_err();
+    assert!(
+        matches!(&err, Error::OutOfRange { what, value: 1_000_000_000_000, min: 1, max }
+            if what.contains("num_hidden_layers") && *max == MAX_LAYERS as u64),
+        "{err}"
+    );
+    assert!(started.elapsed().as_secs() < 1, "refused at once");
+    let err = llama(r#", "hidden_size": 1073741824"#).unwrap_err();
+    assert!(matches!(&err, Error::OutOfRange { what, .. } if what.contains("hidden_size")), "{err}");
+    for (extra, needle) in [
+        (r#", "num_hidden_layers": -3"#, "invalid value"),
+        (r#", "hidden_size": 64.5"#, "invalid type"),
+        (r#", "hidden_size": "64""#, "invalid type"),
+        (r#", "num_attention_heads": 5"#, "not divisible"),
+        (r#", "num_key_value_heads": 3"#, "not divisible"),
+    ] {
+        let err = llama(extra).unwrap_err();
+        assert!(err.to_string().contains(needle), "{extra}: {err}");
+    }
+    let vit = Model::from_config_json(r#"{"model_type": "vit", "image_size": 16, "patch_size": 32}"#).unwrap_err();
+    assert!(vit.to_string().contains("patch_size"), "{vit}");
+    // Each size in range, the whole too large: refused by the plan's check, with the limit named.
+    let huge = Model::from_config_json(
+        r#"{"model_type": "gpt2", "n_embd": 4194304, "n_head": 1, "n_layer": 4096, "vocab_size": 16777216}"#,
+    )
+    .unwrap();
+    let err = huge.plan(DType::F32).and_then(|p| p.validate()).unwrap_err();
+    assert!(matches!(&err, Error::OutOfRange { max, .. } if *max == crate::plan::MAX_PLAN_BYTES), "{err}");
+}

@@ -2,8 +2,8 @@
 
 use serde::Deserialize;
 
-use super::{Builder, Dims, divide, pick_class, positive};
-use crate::error::Result;
+use super::{Builder, Dims, depth, divide, pick_class, positive};
+use crate::error::{Error, Result};
 use crate::fan::Layout;
 use crate::plan::{Module, PlannedTensor, Role};
 
@@ -65,11 +65,16 @@ const CLASSES: &[&str] = &["ViTModel", "ViTForImageClassification"];
 impl Config {
     pub(super) fn dims_and_class(&self, class: Option<String>) -> Result<(Dims, String)> {
         let class = pick_class(class, CLASSES, "vit")?;
-        positive("num_hidden_layers", self.num_hidden_layers)?;
+        depth("num_hidden_layers", self.num_hidden_layers)?;
         positive("intermediate_size", self.intermediate_size)?;
         positive("num_channels", self.num_channels)?;
         positive("image_size", self.image_size)?;
         positive("patch_size", self.patch_size)?;
+        if self.patch_size > self.image_size {
+            return Err(Error::InvalidModelConfig {
+                reason: format!("patch_size {} is larger than image_size {}", self.patch_size, self.image_size),
+            });
+        }
         let (h, n) =
             (positive("hidden_size", self.hidden_size)?, positive("num_attention_heads", self.num_attention_heads)?);
         divide("hidden_size / num_attention_heads", h, n)?;

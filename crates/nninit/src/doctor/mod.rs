@@ -6,8 +6,9 @@
 //! - **statistics** ([`Stats`]): dtype, shape, mean, std, min, max, NaN/∞
 //!   counts, the fraction beyond 6 std, excess kurtosis, and std·√fan_in
 //!   (fans from the [`fan`](crate::fan) module, through the plan's layout);
-//! - **spectra** ([`Spectral`]) of matrices (rank ≥ 2, viewed as
-//!   `shape[0] × rest`): the spectral norm by [`SPECTRAL_ITERATIONS`] passes
+//! - **spectra** ([`Spectral`]) of matrices (rank ≥ 2, viewed through the
+//!   plan's layout as the layer's `[out, in · receptive field]` matrix, see
+//!   [`MatrixView`]): the spectral norm by [`SPECTRAL_ITERATIONS`] passes
 //!   of power iteration on WᵀW, and the distance from orthogonality;
 //! - **schemes**: with a model (`config.json`), nninit builds its own
 //!   [`crate::plan::Plan`] under every scheme ([`crate::scheme`]) and
@@ -33,22 +34,24 @@
 //! matrices (distance 0) and within a few percent for i.i.d. ones (distance
 //! √(m/n)) at the sizes of real layers.
 
+mod findings;
+mod fits;
+mod report;
 mod rules;
 mod stats;
 
-use std::collections::HashMap;
-
-use serde::Serialize;
-
+pub use report::{Finding, Report, SchemeFit, Severity, TensorReport, Verdict};
 pub use rules::RuleTest;
 pub use stats::{Spectral, Stats};
 
+use fits::SchemePlan;
+
 use crate::arch::Model;
 use crate::error::{Error, Result};
-use crate::fan::Layout;
+use crate::fan::{Layout, MatrixView};
 use crate::io::{Checkpoint, StoredTensor};
-use crate::plan::{Part, Plan, PlannedTensor, Role};
-use crate::scheme::{MUP_DEFAULT_BASE_WIDTH, Scheme};
+use crate::plan::Plan;
+use crate::scheme::Scheme;
 use crate::spec::TensorSpec;
 use crate::tensor::{DType, Shape};
 
@@ -69,6 +72,11 @@ pub const SPECTRAL_ITERATIONS: usize = 8;
 /// [`SPECTRAL_ITERATIONS`] passes (the estimate is low by at most this).
 pub const SPECTRAL_ACCURACY: f64 = 0.10;
 
+/// The most power-iteration passes [`Options::iterations`] may ask for: each
+/// pass reads every matrix once, so 1000 passes over a 1 B-parameter
+/// checkpoint already read terabytes.
+pub const MAX_SPECTRAL_ITERATIONS: usize = 1000;
+
 /// Matrices above this many elements get no spectral analysis.
 pub const SPECTRAL_MAX_ELEMENTS: u64 = 1 << 25;
 
@@ -81,8 +89,27 @@ pub const GROWTH_LIMIT: f64 = 2.0;
 pub struct Options {
     /// The scheme the checkpoint must follow (`--expect`).
     pub expect: Option<Scheme>,
-    /// Power-iteration passes per matrix (0 skips spectra).
+    /// Power-iteration passes per matrix, 0 (no spectra) to
+    /// [`MAX_SPECTRAL_ITERATIONS`].
     pub iterations: usize,
+}
+
+impl Options {
+    /// Checks the counts a user controls.
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] for more than [`MAX_SPECTRAL_ITERATIONS`] iterations.
+    pub fn check(&self) -> Result<()> {
+        if self.iterations > MAX_SPECTRAL_ITERATIONS {
+            return Err(Error::OutOfRange {
+                what: "spectral iterations (--iterations)".into(),
+                value: self.iterations as i128,
+                min: 0,
+                max: MAX_SPECTRAL_ITERATIONS as u64,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Default for Options {
@@ -91,199 +118,22 @@ impl Default for Options {
     }
 }
 
-/// How bad a finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Worth knowing.
-    Info,
-    /// Probably unintended.
-    Warning,
-    /// Wrong: the weights will not train as intended.
-    Error,
-}
-
-/// One thing the doctor found.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Finding {
-    /// How bad.
-    pub severity: Severity,
-    /// A stable snake_case kind (`non_finite`, `depth_scaling_missing`, ...).
-    pub kind: &'static str,
-    /// The tensor, where the finding is about one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tensor: Option<String>,
-    /// What was found, with the numbers.
-    pub message: String,
-}
-
-/// How well one scheme explains the checkpoint.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct SchemeFit {
-    /// The scheme (`hf`, `mup:256`, ...).
-    pub scheme: String,
-    /// Why the scheme cannot build this architecture, if it cannot.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub not_applicable: Option<String>,
-    /// Tensors tested against the scheme's rules.
-    pub tested: usize,
-    /// Of those, the consistent ones.
-    pub consistent: usize,
-    /// The fraction of tested parameters in consistent tensors.
-    pub parameter_fraction: f64,
-    /// The names of the tensors that are not consistent (at most 20).
-    pub deviating: Vec<String>,
-    /// Of the inconsistent tensors, the residual outputs that follow the
-    /// scheme's unscaled rule: the scheme with its depth scaling never applied.
-    pub depth_scaling_missing: usize,
-}
-
-/// What the checkpoint is, overall.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Verdict {
-    /// Every tested tensor is consistent with `scheme` (and with the others in `also`).
-    Init {
-        /// The first consistent scheme.
-        scheme: String,
-        /// Other schemes that give the same rules here.
-        also: Vec<String>,
-    },
-    /// Most parameters follow `scheme`, some tensors do not.
-    InitWithDeviations {
-        /// The scheme that explains the most parameters.
-        scheme: String,
-        /// The fraction of parameters it explains.
-        parameter_fraction: f64,
-        /// The number of tensors that deviate.
-        deviating: usize,
-    },
-    /// Weights far from any initialization: trained.
-    Trained {
-        /// The evidence, one sentence each.
-        evidence: Vec<String>,
-    },
-    /// Neither recognisably initialized nor recognisably trained.
-    Unknown {
-        /// Why.
-        reason: String,
-    },
-}
-
-/// Everything known about one tensor.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TensorReport {
-    /// The state-dict key.
-    pub name: String,
-    /// Stored element type.
-    pub dtype: &'static str,
-    /// Shape.
-    pub shape: Vec<usize>,
-    /// Role in the model's plan, where the plan has the tensor.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<Role>,
-    /// Statistics (floating-point tensors).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stats: Option<Stats>,
-    /// Inputs per output unit (from the fan module and the plan's layout; PyTorch's layout without a plan).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fan_in: Option<u64>,
-    /// std·√fan_in: the factor by which the layer scales the RMS of i.i.d. unit inputs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub std_sqrt_fan_in: Option<f64>,
-    /// Spectral norm and distance from orthogonality (matrices).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spectral: Option<Spectral>,
-    /// Why there is no spectral analysis of a matrix.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spectral_skipped: Option<String>,
-    /// The schemes whose rule the tensor is consistent with.
-    pub consistent_with: Vec<String>,
-    /// The test against each applicable scheme's rule.
-    pub tests: Vec<RuleTest>,
-}
-
-/// The doctor's report on a checkpoint.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Report {
-    /// The checkpoint's path.
-    pub path: String,
-    /// The model (`model_type` / class) the schemes were built for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub model: Option<String>,
-    /// Number of tensors.
-    pub tensor_count: usize,
-    /// Number of elements over all tensors.
-    pub parameters: u64,
-    /// Bytes of tensor data.
-    pub bytes: u64,
-    /// The verdict.
-    pub verdict: Verdict,
-    /// Every candidate scheme's fit, best first.
-    pub schemes: Vec<SchemeFit>,
-    /// The findings, most severe first.
-    pub findings: Vec<Finding>,
-    /// Whether the checkpoint follows the `--expect` scheme (`None` without one).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected_followed: Option<bool>,
-    /// How the numbers were computed and what was limited.
-    pub notes: Vec<String>,
-    /// Per tensor, in file order.
-    pub tensors: Vec<TensorReport>,
-}
-
-impl Report {
-    /// The findings of at least `severity`.
-    pub fn count(&self, severity: Severity) -> usize {
-        self.findings.iter().filter(|f| f.severity >= severity).count()
-    }
-}
-
-/// The candidate schemes, in the order ties are reported.
-fn candidates() -> Vec<Scheme> {
-    vec![
-        Scheme::Hf,
-        Scheme::TorchDefault,
-        Scheme::Megatron,
-        Scheme::OlmoMitchell,
-        Scheme::SmallInit,
-        Scheme::TFixup,
-        Scheme::DeepNorm,
-        Scheme::Mup { base_width: MUP_DEFAULT_BASE_WIDTH },
-        Scheme::Zero,
-    ]
-}
-
-/// A scheme's plan, indexed by tensor name (tied tensors resolved to their source).
-struct SchemePlan {
-    scheme: Scheme,
-    plan: Result<Plan>,
-}
-
-impl SchemePlan {
-    fn get(&self, name: &str) -> Option<&PlannedTensor> {
-        let plan = self.plan.as_ref().ok()?;
-        let t = plan.get(name)?;
-        match &t.tied_to {
-            Some(source) => plan.get(source),
-            None => Some(t),
-        }
-    }
-}
-
 /// Examines a checkpoint. With `model` (from its `config.json` or given),
 /// tests every tensor against every scheme nninit knows; with
 /// `options.expect`, records whether the checkpoint follows that scheme.
 ///
 /// # Errors
-/// [`Error::InvalidConfig`] when `options.expect` is given without a model.
+/// [`Error::OutOfRange`] for more than [`MAX_SPECTRAL_ITERATIONS`]
+/// iterations (checked before anything is read), [`Error::InvalidConfig`]
+/// when `options.expect` is given without a model.
 pub fn examine(checkpoint: &Checkpoint, model: Option<&Model>, options: &Options) -> Result<Report> {
+    options.check()?;
     if options.expect.is_some() && model.is_none() {
         return Err(Error::InvalidConfig {
             reason: "--expect needs the model's config.json (beside the weights, or --config FILE)".into(),
         });
     }
-    let mut schemes: Vec<Scheme> = candidates();
+    let mut schemes: Vec<Scheme> = fits::candidates();
     if let Some(e) = options.expect
         && !schemes.contains(&e)
     {
@@ -321,14 +171,14 @@ pub fn examine(checkpoint: &Checkpoint, model: Option<&Model>, options: &Options
         tensors.push(tensor_report(checkpoint, stored, base_plan, &plans, options));
     }
 
-    let fits = fits(&plans, &tensors, checkpoint);
-    let verdict = verdict(&fits, &tensors, base_plan, model.is_some());
-    let mut findings = findings(&tensors, &verdict, base_plan, &plans, model);
+    let fits = fits::fits(&plans, &tensors, checkpoint);
+    let verdict = fits::verdict(&fits, &tensors, base_plan, model.is_some());
+    let mut findings = findings::findings(&tensors, &verdict, base_plan, &plans, model);
     let expected_followed = options.expect.map(|e| {
         let fit = fits.iter().find(|f| f.scheme == e.label());
         let ok = fit.is_some_and(|f| f.not_applicable.is_none() && f.tested > 0 && f.consistent == f.tested);
         if !ok {
-            expect_findings(e, fit, &tensors, &mut findings);
+            findings::expect_findings(e, fit, &tensors, &mut findings);
         }
         ok
     });
@@ -387,20 +237,18 @@ fn tensor_report(
         report.std_sqrt_fan_in = Some(s.std * (fan.fan_in() as f64).sqrt());
     }
     if stored.shape.len() >= 2 && options.iterations > 0 {
-        let rows = stored.shape[0];
-        let cols = (stored.numel() / rows.max(1) as u64) as usize;
         if stored.numel() > SPECTRAL_MAX_ELEMENTS {
             report.spectral_skipped = Some(format!(
                 "{} elements > {SPECTRAL_MAX_ELEMENTS} (embedding/head-sized): {} passes would read {:.0} MB",
                 stored.numel(),
                 options.iterations,
-                (bytes.len() * options.iterations) as f64 / 1e6
+                bytes.len() as f64 * options.iterations as f64 / 1e6
             ));
         } else if s.nan + s.inf > 0 {
             report.spectral_skipped = Some("non-finite values".into());
-        } else {
+        } else if let Some(spec) = &spec {
             let sumsq = s.rms * s.rms * s.count as f64;
-            report.spectral = stats::spectral(stored.dtype, bytes, rows, cols, sumsq, options.iterations, &stored.name);
+            report.spectral = layer_spectral(spec, stored, bytes, sumsq, options.iterations);
         }
     }
     for sp in plans {
@@ -420,302 +268,46 @@ fn tensor_report(
     report
 }
 
-fn fits(plans: &[SchemePlan], tensors: &[TensorReport], checkpoint: &Checkpoint) -> Vec<SchemeFit> {
-    let numel: HashMap<&str, u64> = checkpoint.tensors().iter().map(|t| (t.name.as_str(), t.numel())).collect();
-    plans
-        .iter()
-        .map(|sp| {
-            let label = sp.scheme.label();
-            let mut fit = SchemeFit {
-                scheme: label.clone(),
-                not_applicable: sp.plan.as_ref().err().map(ToString::to_string),
-                tested: 0,
-                consistent: 0,
-                parameter_fraction: 0.0,
-                deviating: Vec::new(),
-                depth_scaling_missing: 0,
-            };
-            let (mut total, mut good) = (0u64, 0u64);
-            for t in tensors {
-                let Some(test) = t.tests.iter().find(|x| x.scheme == label) else { continue };
-                let n = numel.get(t.name.as_str()).copied().unwrap_or(0);
-                fit.tested += 1;
-                total += n;
-                if test.consistent {
-                    fit.consistent += 1;
-                    good += n;
-                } else {
-                    let plan = sp.plan.as_ref().ok();
-                    let missing =
-                        sp.get(&t.name).zip(plan).and_then(|(p, plan)| depth_scaling_missing(t, p, plan, &label));
-                    fit.depth_scaling_missing += usize::from(missing.is_some());
-                    if fit.deviating.len() < 20 {
-                        fit.deviating.push(t.name.clone());
-                    }
-                }
-            }
-            fit.parameter_fraction = if total > 0 { good as f64 / total as f64 } else { 0.0 };
-            fit
-        })
-        .collect()
-}
-
-/// Whether a planned tensor is a hidden layer (a Linear/Conv weight inside the network).
-fn is_hidden_weight(p: &PlannedTensor) -> bool {
-    p.part == Part::Weight && p.role.is_hidden_matrix()
-}
-
-/// Evidence of training: what initialization never produces.
-fn training_evidence(tensors: &[TensorReport], plan: Option<&Plan>) -> Vec<String> {
-    let mut evidence = Vec::new();
-    let matrices: Vec<&TensorReport> =
-        tensors.iter().filter(|t| t.shape.len() >= 2 && t.stats.is_some_and(|s| s.count >= SHAPE_MIN_COUNT)).collect();
-    let heavy = matrices
-        .iter()
-        .filter(|t| {
-            t.stats.is_some_and(|s| {
-                let z = s.excess_kurtosis / (24.0 / s.count as f64).sqrt();
-                s.excess_kurtosis > 0.5 && z > Z_LIMIT
-            })
-        })
-        .count();
-    if !matrices.is_empty() && heavy * 2 >= matrices.len() {
-        evidence.push(format!(
-            "{heavy} of {} matrices are heavy-tailed (excess kurtosis > 0.5, beyond any normal or uniform draw)",
-            matrices.len()
-        ));
-    }
-    let spectral: Vec<&Spectral> = tensors.iter().filter_map(|t| t.spectral.as_ref()).collect();
-    let spiked = spectral.iter().filter(|s| s.edge_ratio > 1.5).count();
-    if !spectral.is_empty() && spiked * 2 >= spectral.len() {
-        evidence.push(format!(
-            "{spiked} of {} matrices have a spectral norm over 1.5× the i.i.d. edge rms·(√m+√n) (learned directions)",
-            spectral.len()
-        ));
-    }
-    if let Some(plan) = plan {
-        let role_of = |t: &TensorReport| plan.get(&t.name).map(|p| (p.role, p.part));
-        let norms: Vec<&TensorReport> =
-            tensors.iter().filter(|t| role_of(t).is_some_and(|(r, _)| r == Role::NormWeight)).collect();
-        let moved = norms.iter().filter(|t| t.stats.is_some_and(|s| s.std > 0.0 || s.mean != 1.0)).count();
-        if !norms.is_empty() && moved * 2 >= norms.len() {
-            evidence.push(format!("{moved} of {} norm weights moved away from 1", norms.len()));
-        }
-        let biases: Vec<&TensorReport> = tensors
-            .iter()
-            .filter(|t| role_of(t).is_some_and(|(r, p)| p == Part::Bias || r == Role::NormBias))
-            .collect();
-        let nonzero = biases.iter().filter(|t| t.stats.is_some_and(|s| s.rms > 0.0)).count();
-        if !biases.is_empty() && nonzero * 2 >= biases.len() {
-            evidence.push(format!("{nonzero} of {} biases are non-zero", biases.len()));
-        }
-    }
-    evidence
-}
-
-fn verdict(fits: &[SchemeFit], tensors: &[TensorReport], plan: Option<&Plan>, has_model: bool) -> Verdict {
-    let full: Vec<&SchemeFit> =
-        fits.iter().filter(|f| f.not_applicable.is_none() && f.tested > 0 && f.consistent == f.tested).collect();
-    if let Some(first) = full.first() {
-        return Verdict::Init {
-            scheme: first.scheme.clone(),
-            also: full[1..].iter().map(|f| f.scheme.clone()).collect(),
-        };
-    }
-    // A scheme that explains every tensor once its depth scaling is taken as
-    // never applied is a more specific explanation than the closest count
-    // (GPT-2 with unscaled c_proj is also torch-default's Conv1D everywhere but
-    // the embeddings).
-    let bug = fits.iter().find(|f| {
-        f.not_applicable.is_none() && f.depth_scaling_missing > 0 && f.consistent + f.depth_scaling_missing == f.tested
-    });
-    if let Some(f) = bug {
-        return Verdict::InitWithDeviations {
-            scheme: f.scheme.clone(),
-            parameter_fraction: f.parameter_fraction,
-            deviating: f.tested - f.consistent,
-        };
-    }
-    let best =
-        fits.iter().filter(|f| f.tested > 0).max_by(|a, b| a.parameter_fraction.total_cmp(&b.parameter_fraction));
-    if let Some(best) = best.filter(|b| b.parameter_fraction >= 0.5) {
-        return Verdict::InitWithDeviations {
-            scheme: best.scheme.clone(),
-            parameter_fraction: best.parameter_fraction,
-            deviating: best.tested - best.consistent,
-        };
-    }
-    let evidence = training_evidence(tensors, plan);
-    if !evidence.is_empty() {
-        let mut evidence = evidence;
-        if let Some(best) = best {
-            evidence.push(format!(
-                "no init scheme explains it: the closest, {}, explains {:.0}% of the parameters",
-                best.scheme,
-                best.parameter_fraction * 100.0
-            ));
-        }
-        return Verdict::Trained { evidence };
-    }
-    Verdict::Unknown {
-        reason: if has_model {
-            "no scheme nninit knows explains the weights, and they show no sign of training".into()
-        } else {
-            "no config.json to test schemes against (give --config), and no sign of training".into()
-        },
-    }
-}
-
-fn findings(
-    tensors: &[TensorReport],
-    verdict: &Verdict,
-    plan: Option<&Plan>,
-    plans: &[SchemePlan],
-    model: Option<&Model>,
-) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let init_state = matches!(verdict, Verdict::Init { .. } | Verdict::InitWithDeviations { .. });
-    for t in tensors {
-        let Some(s) = t.stats else { continue };
-        if s.nan + s.inf > 0 {
-            out.push(Finding {
-                severity: Severity::Error,
-                kind: "non_finite",
-                tensor: Some(t.name.clone()),
-                message: format!("{} NaN and {} infinite values", s.nan, s.inf),
-            });
-        }
-        let beyond = (s.beyond_6_std * s.count as f64).round();
-        // An untruncated normal puts 2·10⁻⁹ of its mass beyond 6σ.
-        if init_state && beyond >= 1.0 && s.count as f64 * 2e-9 < 0.01 {
-            out.push(Finding {
-                severity: Severity::Error,
-                kind: "outliers",
-                tensor: Some(t.name.clone()),
-                message: format!(
-                    "{beyond} values beyond 6 std (max |x| = {:.3e}, std {:.3e}); a normal draw of {} values has \
-                     ≈ {:.1e}: a broken sampler (e.g. pytorch#155588, trunc_normal_ with a small std)",
-                    s.min.abs().max(s.max.abs()),
-                    s.std,
-                    s.count,
-                    s.count as f64 * 2e-9
-                ),
-            });
-        }
-        let hidden = plan.and_then(|p| p.get(&t.name)).is_some_and(is_hidden_weight);
-        if let (true, true, Some(g)) = (init_state, hidden, t.std_sqrt_fan_in)
-            && g > GROWTH_LIMIT
-        {
-            out.push(Finding {
-                severity: Severity::Warning,
-                kind: "activation_growth",
-                tensor: Some(t.name.clone()),
-                message: format!(
-                    "std·√fan_in = {g:.2}: the layer multiplies the RMS of i.i.d. unit inputs by {g:.2} \
-                     (×{:.3e} through {} such layers in sequence)",
-                    g.powi(model.map_or(1, |m| m.dims().layers) as i32),
-                    model.map_or(1, |m| m.dims().layers)
-                ),
-            });
-        }
-    }
-    let scheme = match verdict {
-        Verdict::Init { .. } | Verdict::Trained { .. } | Verdict::Unknown { .. } => return out,
-        Verdict::InitWithDeviations { scheme, .. } => scheme.clone(),
+/// The spectrum of the layer's `[out, in · receptive field]` matrix
+/// ([`MatrixView`] under the spec's layout). Singular values do not change
+/// when rows or columns are permuted or the matrix is transposed, so where
+/// the output axes are a leading or trailing run of the storage axes (PyTorch
+/// `[out, in, k…]`, JAX `[k…, in, out]`) the stored bytes are read in place
+/// as `[prefix, suffix]`; otherwise (a transposed convolution's `[in, out, k…]`)
+/// the matrix is gathered first.
+fn layer_spectral(
+    spec: &TensorSpec,
+    stored: &StoredTensor,
+    bytes: &[u8],
+    sumsq: f64,
+    iterations: usize,
+) -> Option<Spectral> {
+    let shape = spec.shape();
+    let view = MatrixView::new(shape, spec.layout()).ok()?;
+    let mut outputs = spec.layout().roles(shape).ok()?.outputs;
+    outputs.sort_unstable();
+    let rank = shape.rank();
+    let dims = shape.dims();
+    let split = if outputs.iter().enumerate().all(|(i, &a)| a == i) {
+        Some(outputs.len())
+    } else if outputs.iter().rev().enumerate().all(|(i, &a)| a == rank - 1 - i) {
+        Some(rank - outputs.len())
+    } else {
+        None
     };
-    let Some(sp) = plans.iter().find(|p| p.scheme.label() == scheme) else { return out };
-    let Some(plan) = sp.plan.as_ref().ok() else { return out };
-    for t in tensors {
-        let Some(test) = t.tests.iter().find(|x| x.scheme == scheme && !x.consistent) else { continue };
-        let Some(p) = sp.get(&t.name) else { continue };
-        if let Some(f) = depth_scaling_missing(t, p, plan, &scheme) {
-            out.push(f);
-            continue;
+    let spectral = match split {
+        Some(k) => {
+            let rows = dims[..k].iter().product();
+            let cols = dims[k..].iter().product();
+            stats::spectral(stored.dtype, bytes, rows, cols, sumsq, iterations, &stored.name)
         }
-        out.push(Finding {
-            severity: Severity::Warning,
-            kind: "rule_mismatch",
-            tensor: Some(t.name.clone()),
-            message: format!(
-                "does not follow {scheme} ({}): {}",
-                test.rule,
-                test.why_not.as_deref().unwrap_or("inconsistent")
-            ),
-        });
-    }
-    out
-}
-
-/// A residual-branch output whose values follow the rule the same scheme
-/// gives the branch's input layers: the depth scaling was never applied
-/// (transformers#47458: GPT-2's c_proj at σ instead of σ/√(2·n_layer)).
-fn depth_scaling_missing(t: &TensorReport, p: &PlannedTensor, plan: &Plan, scheme: &str) -> Option<Finding> {
-    if !(p.role.is_residual_output() && p.part == Part::Weight) {
-        return None;
-    }
-    let test = t.tests.iter().find(|x| x.scheme == scheme)?;
-    let s = t.stats?;
-    let sibling = plan.tensors.iter().find(|q| {
-        q.layer == p.layer
-            && q.part == Part::Weight
-            && matches!(q.role, Role::AttentionQuery | Role::AttentionQkv | Role::MlpUp)
-            && q.init.is_some()
-    })?;
-    let unscaled = rules::test(scheme, sibling.init.as_ref()?, &p.spec, crate::io::StoredDType::F32, &s).ok()?;
-    if !unscaled.consistent || unscaled.expected_std <= test.expected_std * 1.05 {
-        return None;
-    }
-    Some(Finding {
-        severity: Severity::Error,
-        kind: "depth_scaling_missing",
-        tensor: Some(t.name.clone()),
-        message: format!(
-            "residual output std {:.5} = the unscaled {:.5} of the branch inputs; {scheme} gives {:.5} \
-             ({}): the depth scaling was never applied (cf. transformers#47458)",
-            s.std, unscaled.expected_std, test.expected_std, test.rule
-        ),
-    })
-}
-
-fn expect_findings(expect: Scheme, fit: Option<&SchemeFit>, tensors: &[TensorReport], out: &mut Vec<Finding>) {
-    let label = expect.label();
-    if let Some(reason) = fit.and_then(|f| f.not_applicable.clone()) {
-        out.push(Finding {
-            severity: Severity::Error,
-            kind: "expected_scheme",
-            tensor: None,
-            message: format!("expected {label}, which cannot build this model: {reason}"),
-        });
-        return;
-    }
-    let mut any = false;
-    for t in tensors {
-        let Some(test) = t.tests.iter().find(|x| x.scheme == label) else { continue };
-        any = true;
-        if test.consistent || out.iter().any(|f| f.tensor.as_deref() == Some(&t.name) && f.severity == Severity::Error)
-        {
-            continue;
+        None => {
+            let gathered = stats::gather(stored.dtype, bytes, &view);
+            let f32s = crate::io::StoredDType::F32;
+            stats::spectral(f32s, &gathered, view.rows(), view.cols(), sumsq, iterations, &stored.name)
         }
-        out.retain(|f| f.tensor.as_deref() != Some(&t.name) || f.kind != "rule_mismatch");
-        out.push(Finding {
-            severity: Severity::Error,
-            kind: "expected_scheme",
-            tensor: Some(t.name.clone()),
-            message: format!(
-                "does not follow the expected {label} ({}): {}",
-                test.rule,
-                test.why_not.as_deref().unwrap_or("inconsistent")
-            ),
-        });
-    }
-    if !any {
-        out.push(Finding {
-            severity: Severity::Error,
-            kind: "expected_scheme",
-            tensor: None,
-            message: format!("expected {label}, but no tensor's name is in its plan for this model"),
-        });
-    }
+    }?;
+    Some(Spectral { rows: view.rows(), cols: view.cols(), ..spectral })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::init::{Init, Normal};
 use crate::io::StoredDType;
 use crate::spec::TensorSpec;
+use crate::stats::Moments;
 use crate::stream::Philox;
 use crate::tensor::Shape;
 
@@ -86,12 +87,10 @@ fn as_f32(dtype: StoredDType, bytes: &[u8]) -> Option<&[f32]> {
     (dtype == StoredDType::F32 && cfg!(target_endian = "little")).then(|| bytemuck::try_cast_slice(bytes).ok())?
 }
 
-/// First pass: counts, sums, extremes.
+/// First pass: counts, extremes and the moments of the finite values.
 #[derive(Clone, Copy)]
 struct First {
-    count: u64,
-    sum: f64,
-    sumsq: f64,
+    moments: Moments,
     min: f32,
     max: f32,
     nan: u64,
@@ -99,14 +98,11 @@ struct First {
 }
 
 impl First {
-    const EMPTY: Self =
-        Self { count: 0, sum: 0.0, sumsq: 0.0, min: f32::INFINITY, max: f32::NEG_INFINITY, nan: 0, inf: 0 };
+    const EMPTY: Self = Self { moments: Moments::EMPTY, min: f32::INFINITY, max: f32::NEG_INFINITY, nan: 0, inf: 0 };
 
     fn merge(self, o: Self) -> Self {
         Self {
-            count: self.count + o.count,
-            sum: self.sum + o.sum,
-            sumsq: self.sumsq + o.sumsq,
+            moments: self.moments.merge(o.moments),
             min: self.min.min(o.min),
             max: self.max.max(o.max),
             nan: self.nan + o.nan,
@@ -114,12 +110,12 @@ impl First {
         }
     }
 
-    /// Sums in `f32` lanes over one block (at most [`BLOCK`] values, so each
-    /// lane adds at most 512: relative error ~10⁻⁶, far below the sampling
-    /// error the tests allow), merged in `f64` across blocks.
+    /// One block (at most [`BLOCK`] values, in L1): its sum in `f32` lanes
+    /// (each lane adds at most 512 values: relative error ~10⁻⁶, far below
+    /// the sampling error the tests allow), then its central sums around its
+    /// own mean, also in lanes; blocks merge in `f64` ([`Moments::merge`]).
     fn block(xs: &[f32]) -> Self {
         let mut s = [0.0f32; 8];
-        let mut q = [0.0f32; 8];
         let mut min = [f32::INFINITY; 8];
         let mut max = [f32::NEG_INFINITY; 8];
         let mut bad = [0u32; 8];
@@ -129,7 +125,6 @@ impl First {
                 let x = c[k];
                 bad[k] |= u32::from(x.to_bits() & 0x7f80_0000 == 0x7f80_0000);
                 s[k] += x;
-                q[k] += x * x;
                 min[k] = if x < min[k] { x } else { min[k] };
                 max[k] = if x > max[k] { x } else { max[k] };
             }
@@ -137,82 +132,84 @@ impl First {
         for &x in chunks.remainder() {
             bad[0] |= u32::from(!x.is_finite());
             s[0] += x;
-            q[0] += x * x;
             min[0] = min[0].min(x);
             max[0] = max[0].max(x);
         }
-        if bad.iter().all(|&b| b == 0) {
-            return Self {
-                count: xs.len() as u64,
-                sum: s.iter().map(|&v| f64::from(v)).sum(),
-                sumsq: q.iter().map(|&v| f64::from(v)).sum(),
-                min: min.iter().fold(f32::INFINITY, |a, &b| a.min(b)),
-                max: max.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)),
-                nan: 0,
-                inf: 0,
-            };
-        }
-        // Rare: a block with NaN or ∞; count them and keep the finite values.
-        let mut out = Self::EMPTY;
-        for &x in xs {
-            if x.is_nan() {
-                out.nan += 1;
-            } else if x.is_infinite() {
-                out.inf += 1;
-            } else {
-                out.count += 1;
-                out.sum += f64::from(x);
-                out.sumsq += f64::from(x) * f64::from(x);
-                out.min = out.min.min(x);
-                out.max = out.max.max(x);
+        if bad.iter().any(|&b| b != 0) {
+            // Rare: a block with NaN or ∞; count them and keep the finite values.
+            let mut out = Self::EMPTY;
+            for &x in xs {
+                if x.is_nan() {
+                    out.nan += 1;
+                } else if x.is_infinite() {
+                    out.inf += 1;
+                } else {
+                    out.moments.push(f64::from(x));
+                    out.min = out.min.min(x);
+                    out.max = out.max.max(x);
+                }
             }
+            return out;
         }
-        out
-    }
-}
-
-/// Second pass: central moments and the count beyond a threshold.
-#[derive(Clone, Copy, Default)]
-struct Second {
-    m2: f64,
-    m4: f64,
-    beyond: u64,
-}
-
-impl Second {
-    fn merge(self, o: Self) -> Self {
-        Self { m2: self.m2 + o.m2, m4: self.m4 + o.m4, beyond: self.beyond + o.beyond }
-    }
-
-    /// `f32` lanes within a block, as in the first pass.
-    fn block(xs: &[f32], mean: f64, limit2: f64, all_finite: bool) -> Self {
-        let (mean, limit2) = (mean as f32, limit2 as f32);
-        let mut m2 = [0.0f32; 8];
-        let mut m4 = [0.0f32; 8];
-        let mut beyond = [0u32; 8];
+        let n = xs.len();
+        if n == 0 {
+            return Self::EMPTY;
+        }
+        let mean = s.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
+        let m = mean as f32;
+        let (mut m2, mut m3, mut m4) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
         let mut chunks = xs.chunks_exact(8);
         for c in &mut chunks {
             for k in 0..8 {
-                let x = c[k];
-                let d = if all_finite || x.is_finite() { x - mean } else { 0.0 };
+                let d = c[k] - m;
                 let d2 = d * d;
                 m2[k] += d2;
+                m3[k] += d2 * d;
                 m4[k] += d2 * d2;
-                beyond[k] += u32::from(d2 > limit2);
             }
         }
         for &x in chunks.remainder() {
-            let d = if x.is_finite() { x - mean } else { 0.0 };
+            let d = x - m;
             m2[0] += d * d;
+            m3[0] += d * d * d;
             m4[0] += d * d * d * d;
-            beyond[0] += u32::from(d * d > limit2);
         }
+        let sum = |v: [f32; 8]| v.iter().map(|&x| f64::from(x)).sum::<f64>();
+        // Centred on the f32-rounded mean: shift the sums to the f64 mean (exact identities).
+        let e = f64::from(m) - mean;
+        let (c2, c3, c4) = (sum(m2), sum(m3), sum(m4));
+        let c1 = -e * n as f64; // Σ(x − m) = Σ(x − mean) − n·e = −n·e
+        let nn = n as f64;
+        let m2 = c2 + 2.0 * e * c1 + nn * e * e;
+        let m3 = c3 + 3.0 * e * c2 + 3.0 * e * e * c1 + nn * e * e * e;
+        let m4 = c4 + 4.0 * e * c3 + 6.0 * e * e * c2 + 4.0 * e * e * e * c1 + nn * e * e * e * e;
         Self {
-            m2: m2.iter().map(|&v| f64::from(v)).sum(),
-            m4: m4.iter().map(|&v| f64::from(v)).sum(),
-            beyond: beyond.iter().map(|&b| u64::from(b)).sum(),
+            moments: Moments::from_central_sums(n as u64, mean, m2, m3, m4),
+            min: min.iter().fold(f32::INFINITY, |a, &b| a.min(b)),
+            max: max.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)),
+            nan: 0,
+            inf: 0,
         }
     }
+}
+
+/// Second pass: the count of finite values more than a threshold from the mean.
+fn beyond_block(xs: &[f32], mean: f64, limit2: f64) -> u64 {
+    let (mean, limit2) = (mean as f32, limit2 as f32);
+    let mut beyond = [0u32; 8];
+    let mut chunks = xs.chunks_exact(8);
+    for c in &mut chunks {
+        for k in 0..8 {
+            let d = c[k] - mean;
+            // NaN compares false; ±∞ is not counted as an outlier (it is counted as infinite).
+            beyond[k] += u32::from(d * d > limit2 && c[k].is_finite());
+        }
+    }
+    for &x in chunks.remainder() {
+        let d = x - mean;
+        beyond[0] += u32::from(d * d > limit2 && x.is_finite());
+    }
+    beyond.iter().map(|&b| u64::from(b)).sum()
 }
 
 /// Runs `f` over the tensor's elements in decoded blocks, in parallel, and merges.
@@ -239,11 +236,12 @@ fn blocks<T: Send + Sync + Copy>(
         .reduce(|| zero, &merge)
 }
 
-/// The statistics of a float tensor's bytes (two parallel passes).
+/// The statistics of a float tensor's bytes (two parallel passes: the
+/// moments block by block, merged; then the count beyond 6 std).
 pub(crate) fn stats(dtype: StoredDType, bytes: &[u8]) -> Stats {
     let first = blocks(dtype, bytes, First::EMPTY, First::block, First::merge);
-    let n = first.count as f64;
-    if first.count == 0 {
+    let m = first.moments;
+    if m.count() == 0 {
         let nan = f64::NAN;
         return Stats {
             count: 0,
@@ -258,24 +256,20 @@ pub(crate) fn stats(dtype: StoredDType, bytes: &[u8]) -> Stats {
             rms: nan,
         };
     }
-    let mean = first.sum / n;
-    let rough_var = (first.sumsq / n - mean * mean).max(0.0);
-    let limit2 = 36.0 * rough_var;
-    let finite = first.nan + first.inf == 0;
-    let second = blocks(dtype, bytes, Second::default(), |xs| Second::block(xs, mean, limit2, finite), Second::merge);
-    let var = second.m2 / n;
-    let kurt = if var > 0.0 { second.m4 / n / (var * var) - 3.0 } else { 0.0 };
+    let (mean, var) = (m.mean(), m.variance());
+    let beyond =
+        if var > 0.0 { blocks(dtype, bytes, 0u64, |xs| beyond_block(xs, mean, 36.0 * var), |a, b| a + b) } else { 0 };
     Stats {
-        count: first.count,
+        count: m.count(),
         mean,
-        std: var.sqrt(),
+        std: m.std(),
         min: f64::from(first.min),
         max: f64::from(first.max),
         nan: first.nan,
         inf: first.inf,
-        beyond_6_std: if var > 0.0 { second.beyond as f64 / n } else { 0.0 },
-        excess_kurtosis: kurt,
-        rms: (var + mean * mean).sqrt(),
+        beyond_6_std: beyond as f64 / m.count() as f64,
+        excess_kurtosis: m.excess_kurtosis(),
+        rms: m.rms(),
     }
 }
 
@@ -396,6 +390,22 @@ pub(crate) fn spectral(
     let rms = (sumsq / (rows * cols) as f64).sqrt();
     let edge = rms * ((rows as f64).sqrt() + (cols as f64).sqrt());
     Some(Spectral { rows, cols, norm, edge_ratio: norm / edge, orthogonality, iterations })
+}
+
+/// The `view.rows() × view.cols()` matrix of a tensor stored in another
+/// order, as row-major little-endian `f32` bytes.
+pub(crate) fn gather(dtype: StoredDType, bytes: &[u8], view: &crate::fan::MatrixView) -> Vec<u8> {
+    let mut values = vec![0.0f32; bytes.len() / dtype.size()];
+    decode(dtype, bytes, &mut values);
+    let (inputs, taps) = (view.inputs(), view.taps());
+    let mut out = Vec::with_capacity(values.len() * 4);
+    for r in 0..view.rows() {
+        for c in 0..view.cols() {
+            out.extend_from_slice(&values[view.offset(r, c / taps, c % taps)].to_le_bytes());
+        }
+    }
+    debug_assert_eq!(inputs * taps, view.cols());
+    out
 }
 
 #[cfg(test)]

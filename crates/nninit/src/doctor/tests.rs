@@ -180,3 +180,160 @@ fn expect_without_a_model_is_an_error_and_no_model_still_reports_stats() {
     assert!(r.schemes.is_empty() && matches!(r.verdict, Verdict::Unknown { .. }));
     assert!(r.tensors.iter().all(|t| t.stats.is_some()));
 }
+
+#[test]
+fn spectra_read_the_layer_matrix_whatever_the_layout() {
+    // One [out 8, in 4, k 3] convolution stored three ways.
+    let (out, inp, k) = (8usize, 4usize, 3usize);
+    let torch = draw(normal(1.0), &[out, inp, k], "conv");
+    let at = |o: usize, i: usize, t: usize| torch[(o * inp + i) * k + t];
+    let mut transposed = Vec::new(); // [in, out, k]
+    let mut jax = Vec::new(); // [k, in, out]
+    for i in 0..inp {
+        for o in 0..out {
+            transposed.extend((0..k).map(|t| at(o, i, t)));
+        }
+    }
+    for t in 0..k {
+        for i in 0..inp {
+            jax.extend((0..out).map(|o| at(o, i, t)));
+        }
+    }
+    let exact = {
+        let m = faer::Mat::<f64>::from_fn(out, inp * k, |r, c| f64::from(torch[r * inp * k + c]));
+        m.singular_values().unwrap().into_iter().fold(0.0, f64::max)
+    };
+    for (values, dims, layout) in [
+        (&torch, vec![out, inp, k], Layout::Torch),
+        (&transposed, vec![inp, out, k], Layout::TorchTransposed),
+        (&jax, vec![k, inp, out], Layout::Jax),
+    ] {
+        let spec = TensorSpec::new(Shape::new(dims.clone()).unwrap()).with_layout(layout.clone());
+        let n = values.len() * 4;
+        let stored = StoredTensor { name: "conv".into(), dtype: StoredDType::F32, shape: dims, file: 0, bytes: 0..n };
+        let bytes = encode_f32(values);
+        let sumsq = values.iter().map(|&x| f64::from(x).powi(2)).sum();
+        let sp = layer_spectral(&spec, &stored, &bytes, sumsq, 300).unwrap();
+        assert_eq!((sp.rows, sp.cols), (out, inp * k), "{layout:?}");
+        assert!((sp.norm - exact).abs() < 1e-3 * exact, "{layout:?}: {} vs {exact}", sp.norm);
+    }
+}
+
+/// Real checkpoints: written by `materialize` under `hf`, then altered as training or a
+/// bug would alter them, through the library's own reader and writer.
+mod real_inputs {
+    use super::*;
+    use crate::arch::Model;
+    use crate::io::{self, Bytes, TensorData};
+    use crate::scheme::Scheme;
+
+    const LLAMA: &str = r#"{"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 256,
+      "intermediate_size": 688, "num_hidden_layers": 2, "num_attention_heads": 8, "num_key_value_heads": 4,
+      "vocab_size": 1000, "tie_word_embeddings": false}"#;
+
+    fn examined(alter: impl Fn(&str, &mut Vec<f32>)) -> Report {
+        let model = Model::from_config_json(LLAMA).unwrap();
+        let mut plan = model.plan(DType::F32).unwrap();
+        Scheme::Hf.apply(&model, &mut plan).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let written = dir.path().join("written");
+        io::materialize(&plan, model.config(), &written, &io::Options::new(0), &|_| {}).unwrap();
+        let checkpoint = Checkpoint::open(&written).unwrap();
+        let tensors: Vec<TensorData> = checkpoint
+            .tensors()
+            .iter()
+            .map(|t| {
+                let mut v: Vec<f32> =
+                    checkpoint.data(t).chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+                alter(&t.name, &mut v);
+                TensorData { name: t.name.clone(), bytes: Bytes::from_slice(&v, t.shape.clone()) }
+            })
+            .collect();
+        let altered = dir.path().join("altered");
+        std::fs::create_dir(&altered).unwrap();
+        io::write_safetensors(&altered.join("model.safetensors"), &tensors, &Default::default()).unwrap();
+        std::fs::copy(written.join("config.json"), altered.join("config.json")).unwrap();
+        examine(&Checkpoint::open(&altered).unwrap(), Some(&model), &Options::default()).unwrap()
+    }
+
+    fn kinds_on<'a>(report: &'a Report, tensor: &str) -> Vec<&'a str> {
+        report.findings.iter().filter(|f| f.tensor.as_deref() == Some(tensor)).map(|f| f.kind).collect()
+    }
+
+    const Q: &str = "model.layers.0.self_attn.q_proj.weight";
+    const UP: &str = "model.layers.1.mlp.up_proj.weight";
+    const GATE: &str = "model.layers.0.mlp.gate_proj.weight";
+
+    #[test]
+    fn an_untouched_checkpoint_is_its_scheme() {
+        let report = examined(|_, _| {});
+        assert!(matches!(&report.verdict, Verdict::Init { scheme, .. } if scheme == "hf"), "{:?}", report.verdict);
+        assert_eq!(report.count(Severity::Warning), 0, "{:?}", report.findings);
+    }
+
+    #[test]
+    fn a_tensor_drawn_under_another_rule_is_a_rule_mismatch() {
+        let report = examined(|name, v| {
+            if name == Q {
+                *v = draw(normal(0.05), &[256, 256], "other rule");
+            }
+        });
+        assert!(
+            // mup:256 gives hf's rules at base width 256 = hidden: either may be named.
+            matches!(&report.verdict, Verdict::InitWithDeviations { deviating: 1, parameter_fraction, .. }
+                if *parameter_fraction > 0.9),
+            "{:?}",
+            report.verdict
+        );
+        assert_eq!(kinds_on(&report, Q), ["rule_mismatch"], "{:?}", report.findings);
+    }
+
+    #[test]
+    fn planted_outliers_are_found() {
+        let report = examined(|name, v| {
+            if name == UP {
+                // Three values at 40σ of hf's N(0, 0.02), as a broken sampler leaves them.
+                for (i, sign) in [(17, 1.0), (40_000, -1.0), (150_001, 1.0)] {
+                    v[i] = sign * 0.8;
+                }
+            }
+        });
+        assert!(kinds_on(&report, UP).contains(&"outliers"), "{:?}", report.findings);
+        let f = report.findings.iter().find(|f| f.kind == "outliers").unwrap();
+        assert!(f.message.starts_with("3 values beyond 6 std"), "{}", f.message);
+        assert_eq!(report.findings.iter().filter(|f| f.kind == "outliers").count(), 1);
+    }
+
+    #[test]
+    fn a_rescaled_hidden_matrix_is_activation_growth() {
+        let report = examined(|name, v| {
+            if name == GATE {
+                v.iter_mut().for_each(|x| *x *= 15.0); // std·√fan_in = 0.3·16 = 4.8
+            }
+        });
+        let kinds = kinds_on(&report, GATE);
+        assert!(kinds.contains(&"activation_growth") && kinds.contains(&"rule_mismatch"), "{kinds:?}");
+        let t = report.tensors.iter().find(|t| t.name == GATE).unwrap();
+        assert!((t.std_sqrt_fan_in.unwrap() - 4.8).abs() < 0.05, "{t:?}");
+        // The other hidden matrices grow nothing.
+        assert_eq!(report.findings.iter().filter(|f| f.kind == "activation_growth").count(), 1);
+    }
+
+    #[test]
+    fn weights_changed_as_training_changes_them_are_trained() {
+        let report = examined(|name, v| {
+            if name.ends_with("norm.weight") {
+                // Norm scales drift away from 1.
+                let drift = draw(normal(0.1), &[v.len()], name);
+                v.iter_mut().zip(drift).for_each(|(x, d)| *x += d);
+            } else {
+                // Heavy tails: each weight scaled by e^g, g ~ N(0, 1), a Gaussian scale mixture.
+                let g = draw(normal(1.0), &[v.len()], name);
+                v.iter_mut().zip(g).for_each(|(x, g)| *x *= g.exp());
+            }
+        });
+        let Verdict::Trained { evidence } = &report.verdict else { panic!("{:?}", report.verdict) };
+        assert!(evidence.iter().any(|e| e.contains("heavy-tailed")), "{evidence:?}");
+        assert!(evidence.iter().any(|e| e.contains("norm weights moved")), "{evidence:?}");
+    }
+}

@@ -8,8 +8,9 @@
 //!   pass `max_shard_size`, and a tensor larger than that alone in its own shard;
 //! - `config.json`, the model's config;
 //! - `nninit-manifest.json`: per tensor the rule (JSON), its std, the
-//!   scheme's reason and numbers, and the stream key (the tensor's name),
-//!   plus seed, scheme and nninit version.
+//!   scheme's reason and numbers, and the stream key (the tensor's name);
+//!   per shard its file, length and SHA-256 (of the whole file, as
+//!   `sha256sum` prints it); plus seed, scheme and nninit version.
 //!
 //! **Streaming.** Each shard's safetensors header is computed from the plan
 //! alone, so the whole file's layout is known before any value is drawn.
@@ -29,17 +30,29 @@
 //! file that looks complete but is not, nor an index without its shards
 //! (on one machine).
 //!
+//! **Resumable.** A run into a folder first removes the temporaries that
+//! earlier runs left for the files it is about to write (exactly the names
+//! `.FILE.tmp-DIGITS` for this plan's shard, config, manifest and index
+//! names; nothing else is touched), then keeps every finished shard whose
+//! length and header bytes are the ones the plan gives (see [`Resume`]) and
+//! writes only the others.
+//!
 //! **Many machines.** Element `i` of a tensor depends only on (seed, name,
 //! `i`), so with [`Ranks`] `(r, w)` a process writes only the shards `k`
 //! (0-based) with `k mod w = r`; the union over ranks is byte-identical to
-//! one process writing all. Rank 0 also writes config, manifest and index.
+//! one process writing all. Rank 0 also writes config, manifest and index;
+//! for the manifest's digests it generates (without writing) the shards the
+//! other ranks write, so a rank-0 run costs one generation pass over the
+//! whole model besides its own writes.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::AtomicFile;
 use super::direct::{ALIGN, AlignedBuf, BlockFile, WriteMode};
@@ -54,6 +67,13 @@ pub const DEFAULT_MAX_SHARD_SIZE: u64 = 5_000_000_000;
 
 /// Bytes generated and written per step (8 MiB).
 pub const DEFAULT_CHUNK_BYTES: usize = 8 << 20;
+
+/// The largest [`Options::chunk_bytes`] (1 GiB; four buffers of it are the
+/// streaming memory). Smaller values, down to 1, are rounded up to 4096.
+pub const MAX_CHUNK_BYTES: usize = 1 << 30;
+
+/// The most processes one model can be split over ([`Ranks::new`]).
+pub const MAX_WORLD_SIZE: usize = 1 << 20;
 
 /// The single-file name.
 pub const SINGLE_FILE: &str = "model.safetensors";
@@ -108,28 +128,34 @@ pub struct Shard {
 }
 
 /// Splits the stored tensors into shards as `huggingface_hub` does.
-pub fn shard_plan(plan: &Plan, max_shard_size: u64) -> Vec<Shard> {
-    let size = plan.dtype.size() as u64;
+///
+/// # Errors
+/// [`Error::OutOfRange`] if a tensor's or the plan's byte size overflows
+/// (a plan that [`Plan::validate`] accepts never does).
+pub fn shard_plan(plan: &Plan, max_shard_size: u64) -> Result<Vec<Shard>> {
     let mut shards: Vec<(Vec<usize>, u64)> = Vec::new();
-    let (mut current, mut current_size) = (Vec::new(), 0u64);
+    let (mut current, mut current_size, mut total) = (Vec::new(), 0u64, 0u64);
     for (i, t) in plan.tensors.iter().enumerate().filter(|(_, t)| t.is_stored()) {
-        let bytes = t.numel() * size;
+        let bytes = t.bytes(plan.dtype)?;
         if bytes > max_shard_size {
+            total = total.checked_add(bytes).ok_or_else(|| too_large(plan))?;
             shards.push((vec![i], bytes));
             continue;
         }
-        if current_size + bytes > max_shard_size {
+        // Both terms are at most `max_shard_size`: the sum cannot overflow a u128.
+        if u128::from(current_size) + u128::from(bytes) > u128::from(max_shard_size) {
             shards.push((std::mem::take(&mut current), current_size));
             current_size = 0;
         }
         current.push(i);
         current_size += bytes;
+        total = total.checked_add(bytes).ok_or_else(|| too_large(plan))?;
     }
     if !current.is_empty() {
         shards.push((current, current_size));
     }
     let n = shards.len();
-    shards
+    Ok(shards
         .into_iter()
         .enumerate()
         .map(|(k, (tensors, bytes))| Shard {
@@ -137,7 +163,16 @@ pub fn shard_plan(plan: &Plan, max_shard_size: u64) -> Vec<Shard> {
             tensors,
             bytes,
         })
-        .collect()
+        .collect())
+}
+
+fn too_large(plan: &Plan) -> Error {
+    Error::OutOfRange {
+        what: format!("the byte size of plan `{}`", plan.architecture),
+        value: i128::from(u64::MAX) + 1,
+        min: 1,
+        max: crate::plan::MAX_PLAN_BYTES,
+    }
 }
 
 /// This process's place among `world_size` processes writing one model.
@@ -154,8 +189,17 @@ impl Ranks {
     /// Rank `rank` of `world_size`.
     ///
     /// # Errors
+    /// [`Error::OutOfRange`] unless `1 <= world_size <=` [`MAX_WORLD_SIZE`];
     /// [`Error::InvalidConfig`] unless `rank < world_size`.
     pub fn new(rank: usize, world_size: usize) -> Result<Self> {
+        if !(1..=MAX_WORLD_SIZE).contains(&world_size) {
+            return Err(Error::OutOfRange {
+                what: "world size".into(),
+                value: world_size as i128,
+                min: 1,
+                max: MAX_WORLD_SIZE as u64,
+            });
+        }
         if rank >= world_size {
             return Err(Error::InvalidConfig {
                 reason: format!("rank {rank} is not below world size {world_size} (ranks are 0-based)"),
@@ -180,6 +224,25 @@ impl Ranks {
     }
 }
 
+/// What a run does with a shard file that an earlier run already finished.
+///
+/// A shard is *finished* when its file has the plan's length and begins
+/// with exactly the plan's header bytes. The header names every tensor of
+/// the shard with its dtype, shape and byte offsets, and its metadata holds
+/// the seed, the scheme's name and the nninit version; it does not hold a
+/// rule's numbers (a config's `initializer_range`, say), so after changing
+/// those but not the shapes, use [`Resume::Rehash`] or a fresh folder.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Resume {
+    /// Keep a finished shard and trust its data.
+    #[default]
+    Keep,
+    /// Keep a finished shard only if the SHA-256 of its bytes equals the
+    /// digest the plan gives (the manifest's `sha256`, found by generating
+    /// the shard without writing it); rewrite it otherwise.
+    Rehash,
+}
+
 /// How to materialize.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Options {
@@ -189,16 +252,20 @@ pub struct Options {
     pub max_shard_size: u64,
     /// Which shards this process writes.
     pub ranks: Ranks,
-    /// Bytes generated and written per step (rounded up to a multiple of
-    /// 4096; a few buffers of this size are all the memory streaming needs).
+    /// Bytes generated and written per step, 1 to [`MAX_CHUNK_BYTES`]
+    /// (rounded up to a multiple of 4096; a few buffers of this size are all
+    /// the memory streaming needs).
     pub chunk_bytes: usize,
     /// How shard files are written (`O_DIRECT` where possible by default).
     /// The bytes written are the same in every mode.
     pub write_mode: WriteMode,
+    /// What to do with shards an earlier run finished.
+    pub resume: Resume,
 }
 
 impl Options {
-    /// Defaults: 5 GB shards, one process, 8 MiB chunks, direct I/O.
+    /// Defaults: 5 GB shards, one process, 8 MiB chunks, direct I/O,
+    /// finished shards kept.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
@@ -206,7 +273,25 @@ impl Options {
             ranks: Ranks::SINGLE,
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             write_mode: WriteMode::Direct,
+            resume: Resume::Keep,
         }
+    }
+
+    /// Checks the sizes a caller controls.
+    fn check(&self) -> Result<()> {
+        if self.max_shard_size == 0 {
+            return Err(Error::OutOfRange { what: "max shard size".into(), value: 0, min: 1, max: u64::MAX });
+        }
+        if !(1..=MAX_CHUNK_BYTES).contains(&self.chunk_bytes) {
+            return Err(Error::OutOfRange {
+                what: "chunk bytes".into(),
+                value: self.chunk_bytes as i128,
+                min: 1,
+                max: MAX_CHUNK_BYTES as u64,
+            });
+        }
+        // Re-checks a value built without `Ranks::new` (the fields are private, so only `SINGLE`).
+        Ranks::new(self.ranks.rank, self.ranks.world_size).map(|_| ())
     }
 }
 
@@ -215,22 +300,34 @@ impl Options {
 pub struct Written {
     /// Every file this process wrote, in order.
     pub files: Vec<PathBuf>,
+    /// This process's shards that an earlier run had finished, kept as they were.
+    pub kept: Vec<PathBuf>,
+    /// Kept-looking shards whose bytes did not match their digest
+    /// ([`Resume::Rehash`]), written again (they are also in `files`).
+    pub rewritten: Vec<PathBuf>,
+    /// Temporary files of earlier runs removed before writing.
+    pub removed: Vec<PathBuf>,
     /// The shards of the whole model (all ranks).
     pub shards: usize,
-    /// Data bytes this process wrote into shards.
+    /// Data bytes this process wrote into shards (kept shards not counted).
     pub bytes: u64,
     /// Data bytes of the whole model.
     pub total_size: u64,
 }
 
-/// The data bytes rank `opts.ranks` will write (for a progress bar).
-pub fn rank_bytes(plan: &Plan, opts: &Options) -> u64 {
-    shard_plan(plan, opts.max_shard_size)
+/// The data bytes of rank `opts.ranks`'s shards (for a progress bar; kept
+/// shards are reported to the progress callback when they are kept).
+///
+/// # Errors
+/// Those of [`shard_plan`].
+pub fn rank_bytes(plan: &Plan, opts: &Options) -> Result<u64> {
+    // Each shard's bytes are part of the plan's total, which `shard_plan` checked fits a u64.
+    Ok(shard_plan(plan, opts.max_shard_size)?
         .iter()
         .enumerate()
         .filter(|(k, _)| opts.ranks.owns(*k))
         .map(|(_, s)| s.bytes)
-        .sum()
+        .sum())
 }
 
 /// The safetensors header of a shard (see [`super::safetensors::header`]).
@@ -261,20 +358,19 @@ struct FileLayout {
 }
 
 impl FileLayout {
-    fn new(plan: &Plan, shard: &Shard, metadata: &[(&str, String)]) -> Self {
+    fn new(plan: &Plan, shard: &Shard, metadata: &[(&str, String)]) -> Result<Self> {
         let header = header(plan, shard, metadata);
-        let size = plan.dtype.size() as u64;
         let mut at = header.len() as u64;
         let tensors = shard
             .tensors
             .iter()
             .map(|&i| {
                 let start = at;
-                at += plan.tensors[i].numel() * size;
-                (start, at, i)
+                at = at.checked_add(plan.tensors[i].bytes(plan.dtype)?).ok_or_else(|| too_large(plan))?;
+                Ok((start, at, i))
             })
-            .collect();
-        Self { header, tensors, len: at }
+            .collect::<Result<_>>()?;
+        Ok(Self { header, tensors, len: at })
     }
 
     /// The tensors with bytes in `from..to`.
@@ -361,46 +457,93 @@ fn no_rule(t: &crate::plan::PlannedTensor) -> Error {
     Error::InvalidPlan { reason: format!("`{}` has no rule", t.name) }
 }
 
-/// Generates the shard's bytes buffer by buffer and hands each to the
-/// writers; stops early when `stop` is set (a write failed).
+/// Where [`produce`] gets its buffers and what it does with each one filled.
+trait Sink {
+    /// A buffer to fill (`None`: stop, nobody takes buffers any more).
+    fn next(&mut self) -> Option<AlignedBuf>;
+    /// Hands over the filled buffer at `offset`; `false`: stop.
+    fn emit(&mut self, offset: u64, buf: AlignedBuf) -> bool;
+}
+
+/// The writers' side: a pool of [`WRITERS`] + 3 buffers, recycled as written.
+struct ToWriters<'a> {
+    tx: mpsc::SyncSender<(u64, AlignedBuf)>,
+    free: &'a mpsc::Receiver<AlignedBuf>,
+    allocated: usize,
+    buf_len: usize,
+}
+
+impl Sink for ToWriters<'_> {
+    fn next(&mut self) -> Option<AlignedBuf> {
+        match self.free.try_recv() {
+            Ok(buf) => Some(buf),
+            Err(_) if self.allocated < WRITERS + 3 => {
+                self.allocated += 1;
+                Some(AlignedBuf::new(self.buf_len))
+            }
+            Err(_) => self.free.recv().ok(), // `None`: every writer has stopped
+        }
+    }
+
+    fn emit(&mut self, offset: u64, buf: AlignedBuf) -> bool {
+        self.tx.send((offset, buf)).is_ok()
+    }
+}
+
+/// Generating only, for a digest: one buffer, reused.
+struct Discard {
+    buf: Option<AlignedBuf>,
+    buf_len: usize,
+}
+
+impl Sink for Discard {
+    fn next(&mut self) -> Option<AlignedBuf> {
+        Some(self.buf.take().unwrap_or_else(|| AlignedBuf::new(self.buf_len)))
+    }
+
+    fn emit(&mut self, _offset: u64, buf: AlignedBuf) -> bool {
+        self.buf = Some(buf);
+        true
+    }
+}
+
+/// The file's bytes in `buf` (which holds the file from `offset`), without the zero padding
+/// past its end.
+fn file_part<'a>(layout: &FileLayout, offset: u64, buf: &'a AlignedBuf) -> &'a [u8] {
+    let n = layout.len.saturating_sub(offset).min(buf.len() as u64);
+    // `n` is at most the buffer's length, a usize.
+    &buf.bytes()[..n as usize]
+}
+
+/// Generates the shard's bytes buffer by buffer in file order, hashes them
+/// and hands each to `sink`; stops early when `stop` is set (a write failed).
 fn produce<E: Element>(
     plan: &Plan,
     layout: &FileLayout,
-    opts: &Options,
-    buf_len: usize,
-    tx: &mpsc::SyncSender<(u64, AlignedBuf)>,
-    free: &mpsc::Receiver<AlignedBuf>,
+    seed: u64,
+    sink: &mut dyn Sink,
+    hasher: &mut Sha256,
     stop: &AtomicBool,
 ) -> Result<()> {
-    let pool = WRITERS + 2;
-    let mut allocated = 0;
     let mut whole: Whole<E> = Whole::new();
     let mut offset = 0u64;
     while offset < layout.len && !stop.load(Ordering::Relaxed) {
-        let mut buf = match free.try_recv() {
-            Ok(buf) => buf,
-            Err(_) if allocated < pool => {
-                allocated += 1;
-                AlignedBuf::new(buf_len)
-            }
-            Err(_) => match free.recv() {
-                Ok(buf) => buf,
-                Err(_) => break, // every writer has stopped
-            },
-        };
-        let end = offset + buf.len() as u64;
+        let Some(mut buf) = sink.next() else { break };
+        let end = offset.saturating_add(buf.len() as u64);
         whole.retain(|&i, _| layout.tensors.iter().any(|&(_, e, j)| j == i && e > offset));
         for &(_, _, i) in layout.overlapping(offset, end) {
             let t = &plan.tensors[i];
             let init = t.init.as_ref().ok_or_else(|| no_rule(t))?;
             if !init.is_elementwise() && !whole.contains_key(&i) {
-                let mut w = vec![E::default(); t.numel() as usize];
-                init.fill(&t.spec, &Philox::new(opts.seed, &t.name), &mut w)?;
+                let n = usize::try_from(t.numel()).map_err(|_| too_large(plan))?;
+                let mut w = vec![E::default(); n];
+                init.fill(&t.spec, &Philox::new(seed, &t.name), &mut w)?;
                 whole.insert(i, w);
             }
         }
-        fill_buffer(plan, layout, opts.seed, &whole, offset, buf.bytes_mut())?;
-        if tx.send((offset, buf)).is_err() {
+        fill_buffer(plan, layout, seed, &whole, offset, buf.bytes_mut())?;
+        hasher.update(file_part(layout, offset, &buf));
+        if !sink.emit(offset, buf) {
             break;
         }
         offset = end;
@@ -408,32 +551,59 @@ fn produce<E: Element>(
     Ok(())
 }
 
-/// Writes one shard: buffers of the file (header, then data) are generated
-/// in parallel on the rayon pool while [`WRITERS`] threads write earlier
-/// ones at their offsets.
+/// [`produce`] for the plan's element type.
+fn produce_any(
+    plan: &Plan,
+    layout: &FileLayout,
+    seed: u64,
+    sink: &mut dyn Sink,
+    stop: &AtomicBool,
+) -> Result<[u8; 32]> {
+    let mut hasher = Sha256::new();
+    match plan.dtype {
+        DType::F32 => produce::<f32>(plan, layout, seed, sink, &mut hasher, stop),
+        DType::F64 => produce::<f64>(plan, layout, seed, sink, &mut hasher, stop),
+        DType::BF16 => produce::<half::bf16>(plan, layout, seed, sink, &mut hasher, stop),
+        DType::F16 => produce::<half::f16>(plan, layout, seed, sink, &mut hasher, stop),
+        DType::I64 => Err(Error::InvalidConfig { reason: "weights cannot be i64".into() }),
+    }?;
+    Ok(hasher.finalize().into())
+}
+
+/// The buffer length for a file of `len` bytes.
+fn buffer_len(opts: &Options, len: u64) -> usize {
+    // `chunk_bytes` is at most MAX_CHUNK_BYTES (checked), so the minimum fits a usize.
+    let cap = len.next_multiple_of(ALIGN as u64).min(MAX_CHUNK_BYTES as u64) as usize;
+    opts.chunk_bytes.max(1).next_multiple_of(ALIGN).min(cap.max(ALIGN))
+}
+
+/// The SHA-256 of the shard file the plan gives, generated without writing.
+fn shard_digest(plan: &Plan, layout: &FileLayout, opts: &Options) -> Result<[u8; 32]> {
+    let mut sink = Discard { buf: None, buf_len: buffer_len(opts, layout.len) };
+    produce_any(plan, layout, opts.seed, &mut sink, &AtomicBool::new(false))
+}
+
+/// Writes one shard and returns its SHA-256: buffers of the file (header,
+/// then data) are generated in parallel on the rayon pool and hashed in
+/// order, while [`WRITERS`] threads write earlier ones at their offsets.
 fn write_shard(
     plan: &Plan,
-    shard: &Shard,
+    layout: &FileLayout,
     path: &Path,
     opts: &Options,
-    metadata: &[(&str, String)],
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<()> {
-    let layout = FileLayout::new(plan, shard, metadata);
+) -> Result<[u8; 32]> {
     let file = BlockFile::create(path, layout.len, opts.write_mode)?;
-    let buf_len =
-        opts.chunk_bytes.max(1).next_multiple_of(ALIGN).min(layout.len.next_multiple_of(ALIGN as u64) as usize);
+    let buf_len = buffer_len(opts, layout.len);
     let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::sync_channel::<(u64, AlignedBuf)>(1);
     let rx = Mutex::new(rx);
     let (give_back, free) = mpsc::channel::<AlignedBuf>();
-    std::thread::scope(|scope| {
-        // Owned here, so that the writers see the channel close even if generating panics.
-        let tx = tx;
+    let digest = std::thread::scope(|scope| {
         let writers: Vec<_> = (0..WRITERS)
             .map(|_| {
                 let give_back = give_back.clone();
-                let (rx, file, layout, stop) = (&rx, &file, &layout, &stop);
+                let (rx, file, stop) = (&rx, &file, &stop);
                 scope.spawn(move || -> Result<()> {
                     let mut failed = None;
                     // After a failure, keep taking buffers (and handing them back) without writing
@@ -444,7 +614,9 @@ fn write_shard(
                         let Ok((offset, buf)) = next else { break };
                         if failed.is_none() && !stop.load(Ordering::Relaxed) {
                             match file.write_at(&buf, offset) {
-                                Ok(()) => progress(layout.data_bytes(offset, offset + buf.len() as u64)),
+                                Ok(()) => {
+                                    progress(layout.data_bytes(offset, offset.saturating_add(buf.len() as u64)));
+                                }
                                 Err(e) => {
                                     stop.store(true, Ordering::Relaxed);
                                     failed = Some(e);
@@ -458,25 +630,91 @@ fn write_shard(
             })
             .collect();
         drop(give_back);
-        let produced = match plan.dtype {
-            DType::F32 => produce::<f32>(plan, &layout, opts, buf_len, &tx, &free, &stop),
-            DType::F64 => produce::<f64>(plan, &layout, opts, buf_len, &tx, &free, &stop),
-            DType::BF16 => produce::<half::bf16>(plan, &layout, opts, buf_len, &tx, &free, &stop),
-            DType::F16 => produce::<half::f16>(plan, &layout, opts, buf_len, &tx, &free, &stop),
-            DType::I64 => Err(Error::InvalidConfig { reason: "weights cannot be i64".into() }),
-        };
-        drop(tx);
+        // The sink owns the sender, so that the writers see the channel close even if generating panics.
+        let mut sink = ToWriters { tx, free: &free, allocated: 0, buf_len };
+        let produced = produce_any(plan, layout, opts.seed, &mut sink, &stop);
+        drop(sink);
         let mut result = produced;
         for w in writers {
             let written = w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             // A write error explains an early stop of the generator: report it first.
-            if written.is_err() && (result.is_ok() || stop.load(Ordering::Relaxed)) {
-                result = written;
+            if let Err(e) = written
+                && (result.is_ok() || stop.load(Ordering::Relaxed))
+            {
+                result = Err(e);
             }
         }
         result
     })?;
-    file.commit()
+    file.commit()?;
+    Ok(digest)
+}
+
+/// Whether `path` holds a shard an earlier run finished: the plan's length
+/// and, at its start, exactly the plan's header bytes.
+fn is_finished(path: &Path, layout: &FileLayout) -> Result<bool> {
+    let Ok(meta) = std::fs::metadata(path) else { return Ok(false) };
+    if !meta.is_file() || meta.len() != layout.len {
+        return Ok(false);
+    }
+    let mut head = vec![0u8; layout.header.len()];
+    let mut file = std::fs::File::open(path).map_err(|source| Error::Io {
+        action: "cannot read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(file.read_exact(&mut head).is_ok() && head == layout.header)
+}
+
+/// The SHA-256 of the file at `path`.
+fn file_digest(path: &Path) -> Result<[u8; 32]> {
+    let io = |source| Error::Io { action: "cannot read", path: path.to_path_buf(), source };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; DEFAULT_CHUNK_BYTES];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io(e)),
+        }
+    }
+    Ok(hasher.finalize().into())
+}
+
+/// Whether `name` is a temporary nninit's writers give one of `files`
+/// (`.FILE.tmp-PID`, see [`super::AtomicFile`]).
+fn is_temporary_of(name: &str, files: &[&str]) -> bool {
+    let Some(rest) = name.strip_prefix('.') else { return false };
+    files.iter().any(|f| {
+        rest.strip_prefix(f)
+            .and_then(|r| r.strip_prefix(".tmp-"))
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// Removes from `dir` the temporaries earlier runs left for `files` (and
+/// nothing else); returns what it removed.
+fn remove_temporaries(dir: &Path, files: &[&str]) -> Result<Vec<PathBuf>> {
+    let io = |action, path: &Path, source| Error::Io { action, path: path.to_path_buf(), source };
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io("cannot read", dir, e))? {
+        let entry = entry.map_err(|e| io("cannot read", dir, e))?;
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file && entry.file_name().to_str().is_some_and(|n| is_temporary_of(n, files)) {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|e| io("cannot remove", &path, e))?;
+            removed.push(path);
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+/// Lowercase hex, as `sha256sum` prints a digest.
+fn hex(digest: &[u8; 32]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The manifest entry of one tensor.
@@ -507,14 +745,25 @@ struct ManifestTensor<'a> {
     stream_key: &'a str,
 }
 
-/// The manifest of a plan written with `seed` (the JSON of `nninit-manifest.json`).
+/// One shard as the manifest records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ShardRecord {
+    /// The file name.
+    pub file: String,
+    /// The file's length in bytes (header and data).
+    pub size: u64,
+    /// The SHA-256 of the whole file, lowercase hex (as `sha256sum` prints it).
+    pub sha256: String,
+}
+
+/// The manifest of a plan written with `seed` into `shards` (the JSON of
+/// `nninit-manifest.json`).
 ///
 /// # Errors
 /// A rule's explanation errors (none for a validated plan).
-pub fn manifest(plan: &Plan, seed: u64, max_shard_size: u64) -> Result<serde_json::Value> {
-    let shards = shard_plan(plan, max_shard_size);
+fn manifest(plan: &Plan, seed: u64, shards: &[Shard], records: &[ShardRecord]) -> Result<serde_json::Value> {
     let mut file_of = vec![None; plan.tensors.len()];
-    for s in &shards {
+    for s in shards {
         for &i in &s.tensors {
             file_of[i] = Some(s.file.as_str());
         }
@@ -556,6 +805,7 @@ pub fn manifest(plan: &Plan, seed: u64, max_shard_size: u64) -> Result<serde_jso
         "stream": "philox4x32-10, keyed by (seed, stream_key); element i depends only on (seed, stream_key, i)",
         "parameters": plan.parameters(),
         "total_size": plan.bytes(),
+        "shards": records,
         "tensors": tensors,
     }))
 }
@@ -571,12 +821,18 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
 
 /// Writes `plan` into `out_dir` (created if missing): this rank's shards,
 /// then (rank 0) `config.json`, the manifest and, when sharded, the index.
-/// `progress` is called with the number of data bytes written at each step.
+/// `progress` is called with the number of data bytes written (or kept) at
+/// each step.
+///
+/// First the temporaries earlier runs left for this rank's files are
+/// removed; then each of this rank's shards that an earlier run finished is
+/// kept (checked as [`Options::resume`] says) and the others are written.
 ///
 /// # Errors
 /// [`Error::InvalidPlan`] for a plan that does not validate,
-/// [`Error::InvalidConfig`] for an `i64` plan, [`Error::Io`] on write
-/// errors (every file being written is then removed).
+/// [`Error::InvalidConfig`] for an `i64` plan, [`Error::OutOfRange`] for a
+/// size in `opts` outside its range, [`Error::Io`] on write errors (every
+/// file being written is then removed).
 pub fn materialize(
     plan: &Plan,
     config: &serde_json::Value,
@@ -585,37 +841,89 @@ pub fn materialize(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Written> {
     plan.validate()?;
+    opts.check()?;
     if plan.dtype == DType::I64 {
         return Err(Error::InvalidConfig { reason: "weights are floating point: use f32, f64, bf16 or f16".into() });
     }
-    if opts.max_shard_size == 0 {
-        return Err(Error::InvalidConfig { reason: "max shard size must be at least 1 byte".into() });
-    }
-    std::fs::create_dir_all(out_dir).map_err(|source| Error::Io {
-        action: "cannot create",
-        path: out_dir.to_path_buf(),
-        source,
-    })?;
-    let shards = shard_plan(plan, opts.max_shard_size);
+    let shards = shard_plan(plan, opts.max_shard_size)?;
     let metadata = [
         ("format", "pt".to_string()),
         ("nninit.scheme", plan.scheme.clone().unwrap_or_default()),
         ("nninit.seed", opts.seed.to_string()),
         ("nninit.version", env!("CARGO_PKG_VERSION").to_string()),
     ];
-    let mut written = Written { files: Vec::new(), shards: shards.len(), bytes: 0, total_size: plan.bytes() };
-    for (_, shard) in shards.iter().enumerate().filter(|(k, _)| opts.ranks.owns(*k)) {
+    let layouts = shards.iter().map(|s| FileLayout::new(plan, s, &metadata)).collect::<Result<Vec<_>>>()?;
+    std::fs::create_dir_all(out_dir).map_err(|source| Error::Io {
+        action: "cannot create",
+        path: out_dir.to_path_buf(),
+        source,
+    })?;
+    let leader = opts.ranks.rank() == 0;
+    let mut mine: Vec<&str> =
+        shards.iter().enumerate().filter(|(k, _)| opts.ranks.owns(*k)).map(|(_, s)| s.file.as_str()).collect();
+    if leader {
+        mine.extend([CONFIG_FILE, MANIFEST_FILE]);
+        if shards.len() > 1 {
+            mine.push(INDEX_FILE);
+        }
+    }
+    let removed = remove_temporaries(out_dir, &mine)?;
+    let mut written = Written {
+        files: Vec::new(),
+        kept: Vec::new(),
+        rewritten: Vec::new(),
+        removed,
+        shards: shards.len(),
+        bytes: 0,
+        total_size: plan.bytes(),
+    };
+    let mut digests: Vec<Option<[u8; 32]>> = vec![None; shards.len()];
+    for (k, (shard, layout)) in shards.iter().zip(&layouts).enumerate() {
+        if !opts.ranks.owns(k) {
+            continue;
+        }
         let path = out_dir.join(&shard.file);
-        write_shard(plan, shard, &path, opts, &metadata, progress)?;
+        if is_finished(&path, layout)? {
+            match opts.resume {
+                Resume::Keep => {
+                    progress(shard.bytes);
+                    written.kept.push(path);
+                    continue;
+                }
+                Resume::Rehash => {
+                    let want = shard_digest(plan, layout, opts)?;
+                    if file_digest(&path)? == want {
+                        progress(shard.bytes);
+                        digests[k] = Some(want);
+                        written.kept.push(path);
+                        continue;
+                    }
+                    written.rewritten.push(path.clone());
+                }
+            }
+        }
+        digests[k] = Some(write_shard(plan, layout, &path, opts, progress)?);
         written.bytes += shard.bytes;
         written.files.push(path);
     }
-    if opts.ranks.rank() == 0 {
+    if leader {
         let config_path = out_dir.join(CONFIG_FILE);
         write_json(&config_path, config)?;
         written.files.push(config_path);
+        let records = shards
+            .iter()
+            .zip(&layouts)
+            .zip(&digests)
+            .map(|((shard, layout), digest)| {
+                let digest = match digest {
+                    Some(d) => *d,
+                    None => shard_digest(plan, layout, opts)?,
+                };
+                Ok(ShardRecord { file: shard.file.clone(), size: layout.len, sha256: hex(&digest) })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let manifest_path = out_dir.join(MANIFEST_FILE);
-        write_json(&manifest_path, &manifest(plan, opts.seed, opts.max_shard_size)?)?;
+        write_json(&manifest_path, &manifest(plan, opts.seed, &shards, &records)?)?;
         written.files.push(manifest_path);
         if shards.len() > 1 {
             let weight_map: serde_json::Map<String, serde_json::Value> = shards

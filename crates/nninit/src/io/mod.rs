@@ -25,6 +25,27 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::tensor::{DType, Element};
 
+/// The most elements a tensor built in memory and written whole may hold
+/// (`nninit sample`, [`write_npy`], [`write_safetensors`]): 2³² elements,
+/// 16 GiB in `f32`. Whole models stream instead ([`materialize()`]).
+pub const MAX_WRITE_ELEMENTS: u64 = 1 << 32;
+
+/// Checks that `numel` elements of `what` may be built in memory.
+///
+/// # Errors
+/// [`Error::OutOfRange`] above [`MAX_WRITE_ELEMENTS`].
+pub fn check_write_elements(what: &str, numel: u64) -> Result<()> {
+    if numel > MAX_WRITE_ELEMENTS {
+        return Err(Error::OutOfRange {
+            what: format!("the element count of {what}"),
+            value: i128::from(numel),
+            min: 1,
+            max: MAX_WRITE_ELEMENTS,
+        });
+    }
+    Ok(())
+}
+
 /// A tensor's values as little-endian bytes with their type and shape,
 /// ready for any file format.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,0 +1,134 @@
+//! What is wrong with a checkpoint: findings from the statistics, the verdict and the fits.
+
+use super::GROWTH_LIMIT;
+use super::fits::{SchemePlan, depth_scaling_missing, is_hidden_weight};
+use super::report::{Finding, SchemeFit, Severity, TensorReport, Verdict};
+use crate::arch::Model;
+use crate::plan::Plan;
+use crate::scheme::Scheme;
+
+pub(super) fn findings(
+    tensors: &[TensorReport],
+    verdict: &Verdict,
+    plan: Option<&Plan>,
+    plans: &[SchemePlan],
+    model: Option<&Model>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let init_state = matches!(verdict, Verdict::Init { .. } | Verdict::InitWithDeviations { .. });
+    for t in tensors {
+        let Some(s) = t.stats else { continue };
+        if s.nan + s.inf > 0 {
+            out.push(Finding {
+                severity: Severity::Error,
+                kind: "non_finite",
+                tensor: Some(t.name.clone()),
+                message: format!("{} NaN and {} infinite values", s.nan, s.inf),
+            });
+        }
+        let beyond = (s.beyond_6_std * s.count as f64).round();
+        // An untruncated normal puts 2·10⁻⁹ of its mass beyond 6σ.
+        if init_state && beyond >= 1.0 && s.count as f64 * 2e-9 < 0.01 {
+            out.push(Finding {
+                severity: Severity::Error,
+                kind: "outliers",
+                tensor: Some(t.name.clone()),
+                message: format!(
+                    "{beyond} values beyond 6 std (max |x| = {:.3e}, std {:.3e}); a normal draw of {} values has \
+                     ≈ {:.1e}: a broken sampler (e.g. pytorch#155588, trunc_normal_ with a small std)",
+                    s.min.abs().max(s.max.abs()),
+                    s.std,
+                    s.count,
+                    s.count as f64 * 2e-9
+                ),
+            });
+        }
+        let hidden = plan.and_then(|p| p.get(&t.name)).is_some_and(is_hidden_weight);
+        if let (true, true, Some(g)) = (init_state, hidden, t.std_sqrt_fan_in)
+            && g > GROWTH_LIMIT
+        {
+            out.push(Finding {
+                severity: Severity::Warning,
+                kind: "activation_growth",
+                tensor: Some(t.name.clone()),
+                message: format!(
+                    "std·√fan_in = {g:.2}: the layer multiplies the RMS of i.i.d. unit inputs by {g:.2} \
+                     (×{:.3e} through {} such layers in sequence)",
+                    g.powi(model.map_or(1, |m| m.dims().layers) as i32),
+                    model.map_or(1, |m| m.dims().layers)
+                ),
+            });
+        }
+    }
+    let scheme = match verdict {
+        Verdict::Init { .. } | Verdict::Trained { .. } | Verdict::Unknown { .. } => return out,
+        Verdict::InitWithDeviations { scheme, .. } => scheme.clone(),
+    };
+    let Some(sp) = plans.iter().find(|p| p.scheme.label() == scheme) else { return out };
+    let Some(plan) = sp.plan.as_ref().ok() else { return out };
+    for t in tensors {
+        let Some(test) = t.tests.iter().find(|x| x.scheme == scheme && !x.consistent) else { continue };
+        let Some(p) = sp.get(&t.name) else { continue };
+        if let Some(f) = depth_scaling_missing(t, p, plan, &scheme) {
+            out.push(f);
+            continue;
+        }
+        out.push(Finding {
+            severity: Severity::Warning,
+            kind: "rule_mismatch",
+            tensor: Some(t.name.clone()),
+            message: format!(
+                "does not follow {scheme} ({}): {}",
+                test.rule,
+                test.why_not.as_deref().unwrap_or("inconsistent")
+            ),
+        });
+    }
+    out
+}
+
+pub(super) fn expect_findings(
+    expect: Scheme,
+    fit: Option<&SchemeFit>,
+    tensors: &[TensorReport],
+    out: &mut Vec<Finding>,
+) {
+    let label = expect.label();
+    if let Some(reason) = fit.and_then(|f| f.not_applicable.clone()) {
+        out.push(Finding {
+            severity: Severity::Error,
+            kind: "expected_scheme",
+            tensor: None,
+            message: format!("expected {label}, which cannot build this model: {reason}"),
+        });
+        return;
+    }
+    let mut any = false;
+    for t in tensors {
+        let Some(test) = t.tests.iter().find(|x| x.scheme == label) else { continue };
+        any = true;
+        if test.consistent || out.iter().any(|f| f.tensor.as_deref() == Some(&t.name) && f.severity == Severity::Error)
+        {
+            continue;
+        }
+        out.retain(|f| f.tensor.as_deref() != Some(&t.name) || f.kind != "rule_mismatch");
+        out.push(Finding {
+            severity: Severity::Error,
+            kind: "expected_scheme",
+            tensor: Some(t.name.clone()),
+            message: format!(
+                "does not follow the expected {label} ({}): {}",
+                test.rule,
+                test.why_not.as_deref().unwrap_or("inconsistent")
+            ),
+        });
+    }
+    if !any {
+        out.push(Finding {
+            severity: Severity::Error,
+            kind: "expected_scheme",
+            tensor: None,
+            message: format!("expected {label}, but no tensor's name is in its plan for this model"),
+        });
+    }
+}
