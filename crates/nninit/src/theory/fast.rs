@@ -181,7 +181,7 @@ pub(super) fn analyze(mf: &MeanField) -> Analysis {
         FixedPoint::Converged { q_star, .. } => q_star,
         _ => {
             let maps = Maps { chi1, slope: |_| 0.0, cmap: |_, _| 0.0, cslope: |_, _| 0.0 };
-            return mf.analyze_with(fixed_point, &maps);
+            return mf.analyze_with(1.0, fixed_point, &maps);
         }
     };
     let (b2, tail) = mehler(mf, q);
@@ -194,7 +194,7 @@ pub(super) fn analyze(mf: &MeanField) -> Analysis {
         mf.sigma_w2 * series / qq
     };
     let maps = Maps { chi1, slope: |q| length(mf, q).1, cmap, cslope };
-    mf.analyze_with(fixed_point, &maps)
+    mf.analyze_with(1.0, fixed_point, &maps)
 }
 
 impl MeanField {

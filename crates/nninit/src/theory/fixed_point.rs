@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::phase::CRITICAL_TOLERANCE;
 use super::roots::brent;
 
 /// Relative accuracy to which [`MeanField::fixed_point`] finds q*.
@@ -22,6 +23,61 @@ const NOISE: f64 = 1e-13;
 
 /// Most steps the fixed-point iteration takes.
 const MAX_STEPS: usize = 1000;
+
+/// Grid points per decade of q in [`scan`]: fixed points closer than a factor
+/// 10^(1/8) ≈ 1.33 apart can be missed as a pair.
+const PER_DECADE: f64 = 8.0;
+
+/// Whether the length iteration returns to a fixed point after a small push: decided by
+/// the slope V′(q*) of the length map there (V is increasing, so V′ ≥ 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stability {
+    /// V′(q*) < 1: deviations shrink by V′ per layer, so a network's length returns to q*
+    /// after the fluctuations of a finite width.
+    Stable,
+    /// V′(q*) = 1 within [`CRITICAL_TOLERANCE`]: deviations neither shrink nor grow to
+    /// first order; the second order decides (the ReLU family at the He point, where every
+    /// q is a fixed point; tanh at σ_w² = 1, σ_b² = 0, where q^l → 0 like 1/l).
+    Marginal,
+    /// V′(q*) > 1: deviations grow by V′ per layer. A network is never found there: the
+    /// length leaves it for the next stable fixed point or grows without bound.
+    Unstable,
+}
+
+impl Stability {
+    /// The stability of a fixed point where the length map has slope V′ = `slope`.
+    pub fn from_slope(slope: f64) -> Self {
+        let log = slope.ln();
+        if log.abs() <= CRITICAL_TOLERANCE {
+            Stability::Marginal
+        } else if log < 0.0 {
+            Stability::Stable
+        } else {
+            Stability::Unstable
+        }
+    }
+
+    /// `stable`, `marginal` or `unstable`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stability::Stable => "stable",
+            Stability::Marginal => "marginal",
+            Stability::Unstable => "unstable",
+        }
+    }
+}
+
+/// One fixed point q* = V(q*) of the length map: see [`MeanField::fixed_points`](super::MeanField::fixed_points).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct LengthFixedPoint {
+    /// q*.
+    pub q_star: f64,
+    /// V′(q*), the slope of the length map there.
+    pub slope: f64,
+    /// Stable, marginal or unstable, from the slope.
+    pub stability: Stability,
+}
 
 /// Where the length map's iteration q^l = V(q^(l−1)) goes.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -131,4 +187,44 @@ pub(super) fn solve_length(q0: f64, limits: Limits, eval: impl Fn(f64) -> (f64, 
         return FixedPoint::Converged { q_star: root, steps };
     }
     FixedPoint::NotConverged { q_last: q }
+}
+
+/// Every root of V(q) = q with q in \[`lo`, `hi`\] (0 < lo < hi), in increasing order: the
+/// sign changes of V(q) − q on a logarithmic grid of [`PER_DECADE`] points per decade,
+/// each refined by Brent's method to 10⁻¹² relative. `eval(q)` = (V, V′). Where V(q) − q
+/// is below the integrals' noise at a grid point, that point is a root.
+pub(super) fn scan(lo: f64, hi: f64, eval: impl Fn(f64) -> (f64, f64)) -> Vec<LengthFixedPoint> {
+    let n = ((hi / lo).log10() * PER_DECADE).ceil().max(1.0) as usize;
+    let ratio = (hi / lo).powf(1.0 / n as f64);
+    let gap = |q: f64| {
+        let v = eval(q).0;
+        let g = v - q;
+        if g.abs() <= NOISE * v.abs().max(q) { 0.0 } else { g }
+    };
+    let point = |q: f64| {
+        let slope = eval(q).1;
+        LengthFixedPoint { q_star: q, slope, stability: Stability::from_slope(slope) }
+    };
+    let mut roots: Vec<LengthFixedPoint> = Vec::new();
+    let mut push = |p: LengthFixedPoint| {
+        if roots.last().is_none_or(|last| p.q_star > last.q_star * (1.0 + 1e-9)) {
+            roots.push(p);
+        }
+    };
+    let (mut a, mut ga) = (lo, gap(lo));
+    if ga == 0.0 {
+        push(point(a));
+    }
+    for i in 1..=n {
+        let b = if i == n { hi } else { lo * ratio.powi(i as i32) };
+        let gb = gap(b);
+        if gb == 0.0 {
+            push(point(b));
+        } else if ga != 0.0 && (ga > 0.0) != (gb > 0.0) {
+            let root = brent(|q| eval(q).0 - q, a, b, ga, gb, 1e-12 * b, 0.0);
+            push(point(root));
+        }
+        (a, ga) = (b, gb);
+    }
+    roots
 }

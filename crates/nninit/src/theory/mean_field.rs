@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use super::fixed_point::{FixedPoint, Limits, Q_MAX, Q_TINY, Q_TOL, Q_ZERO, solve_length};
+use super::fixed_point::{
+    FixedPoint, LengthFixedPoint, Limits, Q_MAX, Q_TINY, Q_TOL, Q_ZERO, Stability, scan, solve_length,
+};
 use crate::activation::Activation;
 use crate::error::{self, Result};
 use crate::gaussian;
@@ -138,6 +140,56 @@ impl MeanField {
         self.sigma_w2 * self.expect2_at(q, c, |u, v| phi.derivative(u) * phi.derivative(v))
     }
 
+    /// Every fixed point of the length map, in increasing order, with the map's slope there
+    /// and its [`Stability`]; see the [module docs](crate::theory#fixed-points). The one a
+    /// network reaches is [`MeanField::fixed_point_from`]'s.
+    ///
+    /// - q* = 0 is listed where σ_b² = 0 and φ(0) = 0, with the slope's limit V′(0⁺).
+    /// - For positively homogeneous φ (linear, ReLU, leaky ReLU) V is linear,
+    ///   V(q) = σ_w² m q + σ_b², and the list is exact; where V(q) = q for every q (the He
+    ///   point without bias) only q = 0 is listed.
+    /// - Otherwise the positive fixed points are the sign changes of V(q) − q on a
+    ///   logarithmic grid of 8 points per decade over \[σ_b², 10⁸ · max(1, σ_w², σ_b²)\]
+    ///   (from 10⁻¹⁰ when σ_b² = 0), refined by Brent's method to 10⁻¹² relative. Two fixed
+    ///   points within a factor 1.33 of each other can be missed as a pair (a tangency).
+    ///
+    /// # Example
+    ///
+    /// GELU at σ_w² = 3, σ_b² = 0 acts like x/2 near 0 (V′(0) = 3/4: 0 attracts) and like
+    /// ReLU for large inputs (V′ → 3/2): between the two lies an unstable fixed point, the
+    /// boundary between the lengths that die out and those that grow without bound.
+    ///
+    /// ```
+    /// use nninit::activation::Activation;
+    /// use nninit::theory::{MeanField, Stability};
+    ///
+    /// let gelu = MeanField::new(Activation::Gelu, 3.0, 0.0)?;
+    /// let points = gelu.fixed_points();
+    /// let kinds: Vec<Stability> = points.iter().map(|p| p.stability).collect();
+    /// assert_eq!(kinds, [Stability::Stable, Stability::Unstable]);
+    /// assert_eq!(points[0].q_star, 0.0);
+    /// # Ok::<(), nninit::Error>(())
+    /// ```
+    pub fn fixed_points(&self) -> Vec<LengthFixedPoint> {
+        let point =
+            |q_star: f64, slope: f64| LengthFixedPoint { q_star, slope, stability: Stability::from_slope(slope) };
+        let mut points = Vec::new();
+        if self.sigma_b2 == 0.0 && self.activation.eval(0.0) == 0.0 {
+            points.push(point(0.0, self.length_map_slope(Q_TINY)));
+        }
+        if let Some(m) = homogeneous_second_moment(&self.activation) {
+            let slope = self.sigma_w2 * m;
+            if self.sigma_b2 > 0.0 && Stability::from_slope(slope) == Stability::Stable {
+                points.push(point(self.sigma_b2 / (1.0 - slope), slope));
+            }
+            return points;
+        }
+        let lo = if self.sigma_b2 > 0.0 { self.sigma_b2 } else { 1e-10 };
+        let hi = 1e8 * self.sigma_w2.max(self.sigma_b2).max(1.0);
+        points.extend(scan(lo, hi, |q| (self.length_map(q), self.length_map_slope(q))));
+        points
+    }
+
     /// The fixed point of the length map reached from q⁰ = 1.
     pub fn fixed_point(&self) -> FixedPoint {
         self.fixed_point_from(1.0)
@@ -163,4 +215,15 @@ pub(super) fn derivative_jump(phi: &Activation, k: f64) -> f64 {
     let h = 1e-5 * k.abs().max(1.0);
     let plain = phi.derivative(k + h) - phi.derivative(k - h);
     plain - h * (phi.second_derivative(k + h) + phi.second_derivative(k - h))
+}
+
+/// m with E\[φ(√q z)²\] = m q for every q, for the positively homogeneous activations:
+/// 1 for linear, ½ for ReLU, (1 + a²)/2 for leaky ReLU with negative slope a.
+pub(super) fn homogeneous_second_moment(activation: &Activation) -> Option<f64> {
+    match *activation {
+        Activation::Linear => Some(1.0),
+        Activation::Relu => Some(0.5),
+        Activation::LeakyRelu { negative_slope, .. } => Some(0.5 * (1.0 + negative_slope * negative_slope)),
+        _ => None,
+    }
 }

@@ -139,7 +139,8 @@ mod tests;
 
 pub use analysis::Analysis;
 pub use diagram::{PhaseDiagram, phase_diagram};
-pub use fixed_point::FixedPoint;
+pub use edge::CriticalPoint;
+pub use fixed_point::{FixedPoint, LengthFixedPoint, Stability};
 pub use mean_field::MeanField;
 pub use phase::{CRITICAL_TOLERANCE, Phase, TRAINABLE_DEPTH_PER_XI};
 pub use recommend::Recommendation;

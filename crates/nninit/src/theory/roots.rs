@@ -24,29 +24,6 @@ pub(super) fn chaotic_c_star(h: impl Fn(f64) -> f64) -> Option<f64> {
     None
 }
 
-/// The σ_w² where `log_chi(σ_w²)` crosses 0, on a doubling grid from 1/64 to 10⁴, then
-/// refined by Brent's method.
-pub(super) fn find_edge(log_chi: impl Fn(f64) -> f64) -> Option<f64> {
-    let mut lo = 1.0 / 64.0;
-    let mut f_lo = log_chi(lo);
-    if f_lo.abs() <= 1e-14 {
-        return Some(lo);
-    }
-    while lo < 1e4 {
-        let hi = 2.0 * lo;
-        let f_hi = log_chi(hi);
-        if f_hi == 0.0 {
-            return Some(hi);
-        }
-        if (f_lo < 0.0) != (f_hi < 0.0) {
-            return Some(brent(&log_chi, lo, hi, f_lo, f_hi, 1e-13 * hi, 1e-15));
-        }
-        lo = hi;
-        f_lo = f_hi;
-    }
-    None
-}
-
 /// Brent's root finder on \[a, b\] with f(a)·f(b) < 0 given (Brent 1973, as in
 /// Numerical Recipes' `zbrent`): stops when the bracket is below `xtol` or |f| ≤ `ftol`.
 #[allow(clippy::too_many_arguments)]
