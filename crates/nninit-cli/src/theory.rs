@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args as ClapArgs;
 use nninit::activation::Activation;
-use nninit::theory::{self, Analysis, FixedPoint, MeanField, Phase, Recommendation};
+use nninit::theory::{self, Analysis, FixedPoint, LengthFixedPoint, MeanField, Phase, Recommendation, Stability};
 use serde::Serialize;
 
 /// Arguments of `nninit theory`.
@@ -23,6 +23,10 @@ pub struct Args {
     /// σ_b², the bias variance.
     #[arg(long = "sigma-b2", default_value_t = 0.0, allow_negative_numbers = true)]
     sigma_b2: f64,
+    /// The input length q⁰, the mean square of an input coordinate (1: unit-variance
+    /// inputs): which fixed point the network reaches depends on it.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    q0: f64,
     /// The network's depth, for the verdict and --recommend.
     #[arg(long, default_value_t = 100)]
     depth: usize,
@@ -66,10 +70,26 @@ struct Report {
     depth: usize,
     /// χ₁^depth: how much gradients change over the whole network.
     gradient_factor_at_depth: f64,
+    /// The input length the network starts from.
+    q0: f64,
+    /// What the length does from q⁰: the fixed point used for everything above.
     fixed_point: FixedPoint,
-    /// The critical σ_w² at this σ_b².
+    /// That fixed point's stability.
+    stability: Option<Stability>,
+    /// Every fixed point of the length map, the one used among them.
+    fixed_points: Vec<LengthFixedPoint>,
+    /// The critical σ_w² at this σ_b²: χ₁ = 1 at a stable fixed point reached from q⁰.
     edge_sigma_w2: Option<f64>,
     verdict: String,
+}
+
+/// The `--json` output of `--recommend`: the recommendation and the same report as
+/// `nninit theory A --sigma-w2 X --sigma-b2 Y --q0 Q` at its point.
+#[derive(Serialize)]
+struct RecommendReport<'a> {
+    #[serde(flatten)]
+    recommendation: &'a Recommendation,
+    point: Report,
 }
 
 #[derive(Serialize)]
@@ -113,13 +133,25 @@ pub fn run(args: Args) -> Result<()> {
         return recommend(activation, &args);
     }
     let sigma_w2 = args.sigma_w2.unwrap_or_else(|| default_sigma_w2(&activation));
-    let mf = MeanField::new(activation, sigma_w2, args.sigma_b2)?;
-    let a = mf.analyze();
-    let edge = MeanField::edge_of_chaos(activation, args.sigma_b2)?;
-    let report = Report {
+    let report = point(activation, sigma_w2, args.sigma_b2, args.q0, args.depth)?;
+    if args.json {
+        return crate::print_json(&report);
+    }
+    println!("{activation}  σ_w² = {sigma_w2}  σ_b² = {}  q⁰ = {}", args.sigma_b2, args.q0);
+    print_point(&report);
+    Ok(())
+}
+
+/// The theory at one point, from q⁰: the one report `theory` and `--recommend` share.
+fn point(activation: Activation, sigma_w2: f64, sigma_b2: f64, q0: f64, depth: usize) -> Result<Report> {
+    let mf = MeanField::new(activation, sigma_w2, sigma_b2)?;
+    let a = mf.analyze_from(q0)?;
+    let edge = MeanField::edge_of_chaos_from(activation, sigma_b2, q0)?;
+    let fixed_points = mf.fixed_points();
+    Ok(Report {
         activation: activation.to_string(),
         sigma_w2,
-        sigma_b2: args.sigma_b2,
+        sigma_b2,
         q_star: a.q_star,
         chi1: a.chi1,
         c_star: a.c_star,
@@ -128,29 +160,47 @@ pub fn run(args: Args) -> Result<()> {
         phase: a.phase,
         gradient_growth: a.gradient_growth,
         trainable_depth: a.trainable_depth,
-        depth: args.depth,
-        gradient_factor_at_depth: a.chi1.powf(args.depth as f64),
+        depth,
+        gradient_factor_at_depth: a.chi1.powf(depth as f64),
+        q0,
         fixed_point: a.fixed_point,
+        stability: a.stability,
+        verdict: verdict(&a, depth, edge, &fixed_points),
+        fixed_points,
         edge_sigma_w2: edge,
-        verdict: verdict(&a, args.depth, edge),
-    };
-    if args.json {
-        return crate::print_json(&report);
-    }
-    println!("{activation}  σ_w² = {sigma_w2}  σ_b² = {}", args.sigma_b2);
-    println!("  q*               {}", opt(report.q_star));
-    if let FixedPoint::Diverges { growth, .. } = a.fixed_point {
+    })
+}
+
+fn print_point(report: &Report) {
+    println!(
+        "  q*               {}   reached from q⁰ = {}{}",
+        opt(report.q_star),
+        report.q0,
+        report.stability.map_or_else(String::new, |s| format!(", {}", s.name()))
+    );
+    if let FixedPoint::Diverges { growth, .. } = report.fixed_point {
         println!("                   (no fixed point: the length grows {growth:.4}x per layer)");
     }
-    println!("  chi1             {}   gradient growth per layer", num(a.chi1));
-    println!("  c*               {}", opt(a.c_star));
-    println!("  xi_q             {}   layers", opt(a.xi_q));
-    println!("  xi_c             {}   layers", opt(a.xi_c));
-    println!("  phase            {}", a.phase.name());
-    println!("  trainable depth  {}   (≈ 6 ξ_c, Schoenholz et al. 2017)", num(a.trainable_depth));
-    println!("  edge of chaos    σ_w² = {} at σ_b² = {}", opt(edge), args.sigma_b2);
+    let list: Vec<String> = report
+        .fixed_points
+        .iter()
+        .map(|p| format!("{} ({}, V′ = {:.4})", num(p.q_star), p.stability.name(), p.slope))
+        .collect();
+    println!("  fixed points     {}", if list.is_empty() { "none".to_string() } else { list.join(", ") });
+    println!("  chi1             {}   gradient growth per layer", num(report.chi1));
+    println!("  c*               {}", opt(report.c_star));
+    println!("  xi_q             {}   layers", opt(report.xi_q));
+    println!("  xi_c             {}   layers", opt(report.xi_c));
+    println!("  phase            {}", report.phase.name());
+    println!("  trainable depth  {}   (≈ 6 ξ_c, Schoenholz et al. 2017)", num(report.trainable_depth));
+    match report.edge_sigma_w2 {
+        Some(w) => println!("  edge of chaos    σ_w² = {} at σ_b² = {}", num(w), report.sigma_b2),
+        None => println!(
+            "  edge of chaos    none at σ_b² = {}: no σ_w² gives χ₁ = 1 at a stable fixed point reached from q⁰ = {}",
+            report.sigma_b2, report.q0
+        ),
+    }
     println!("{}", report.verdict);
-    Ok(())
 }
 
 /// Kaiming's gain squared ([`Activation::kaiming_gain`]).
@@ -178,8 +228,24 @@ fn factor(x: f64) -> String {
 }
 
 /// One sentence a practitioner can act on.
-fn verdict(a: &Analysis, depth: usize, edge: Option<f64>) -> String {
+fn verdict(a: &Analysis, depth: usize, edge: Option<f64>, points: &[LengthFixedPoint]) -> String {
     let total = a.chi1.powf(depth as f64);
+    if a.stability == Some(Stability::Unstable) {
+        return format!(
+            "unstable: q⁰ = {} is itself an unstable fixed point (V′ > 1); a finite network leaves it at once, for the next stable fixed point or for divergence, so nothing here describes a real network; start from another q⁰ or move σ_w²",
+            a.q0
+        );
+    }
+    let others = points
+        .iter()
+        .filter(|p| p.stability == Stability::Unstable && a.q_star.is_some_and(|q| p.q_star > q))
+        .map(|p| p.q_star)
+        .fold(f64::INFINITY, f64::min);
+    let basin = if others.is_finite() {
+        format!("; inputs of length above {} (an unstable fixed point) leave this fixed point", num(others))
+    } else {
+        String::new()
+    };
     let toward = edge.map_or_else(String::new, |w| format!("; the edge of chaos at this σ_b² is σ_w² = {w:.4}"));
     let trainable = if a.trainable_depth >= depth as f64 {
         format!("depth {depth} is within the trainable depth ≈ {}", num(a.trainable_depth))
@@ -193,7 +259,13 @@ fn verdict(a: &Analysis, depth: usize, edge: Option<f64>) -> String {
             factor(total)
         );
     }
-    match a.phase {
+    if a.q_star == Some(0.0) && a.phase == Phase::Critical {
+        return format!(
+            "critical but degenerate: the length decays to q* = 0, where every layer acts like its linearization φ′(0)·x, so the network computes close to a linear function of its input and depth adds no expressivity (gradients keep their scale, χ₁ = {:.6}); add a bias (σ_b² > 0) to sit at a nonzero q*{toward}",
+            a.chi1
+        );
+    }
+    let verdict = match a.phase {
         Phase::Critical => format!(
             "critical (edge of chaos): gradients keep their scale (χ₁ = {:.6}, x{} at depth {depth}) and signals propagate through any depth; {trainable}",
             a.chi1,
@@ -213,7 +285,8 @@ fn verdict(a: &Analysis, depth: usize, edge: Option<f64>) -> String {
             a.xi_c.unwrap_or(f64::INFINITY),
             if a.trainable_depth >= depth as f64 { String::new() } else { format!(": lower sigma_w2{toward}") }
         ),
-    }
+    };
+    format!("{verdict}{basin}")
 }
 
 fn edge(activation: Activation, args: &Args) -> Result<()> {
@@ -233,12 +306,12 @@ fn edge(activation: Activation, args: &Args) -> Result<()> {
 }
 
 fn recommend(activation: Activation, args: &Args) -> Result<()> {
-    let r = Recommendation::for_depth(activation, args.depth)?;
+    let r = Recommendation::for_depth_from(activation, args.depth, args.q0)?;
+    let report = point(activation, r.sigma_w2, r.sigma_b2, args.q0, r.depth)?;
     if args.json {
-        return crate::print_json(&r);
+        return crate::print_json(&RecommendReport { recommendation: &r, point: report });
     }
-    let a = &r.analysis;
-    println!("{activation} at depth {}", r.depth);
+    println!("{activation} at depth {}, inputs of length q⁰ = {}", r.depth, args.q0);
     println!("  sigma_w2     {:.6}", r.sigma_w2);
     println!("  sigma_b2     {}", r.sigma_b2);
     println!(
@@ -255,9 +328,16 @@ fn recommend(activation: Activation, args: &Args) -> Result<()> {
         r.sigma_w2,
         r.sigma_b2.sqrt()
     );
-    println!("  phase        {} (χ₁ = {:.6}, q* = {})", a.phase.name(), a.chi1, opt(a.q_star));
     println!("  robust ξ_c   {} layers with σ_w² off by ±1%", num(r.robust_xi_c));
     println!("  why          {}", r.reason);
+    if let Some(caveat) = r.caveat {
+        println!("  caveat       {caveat}");
+    }
+    println!(
+        "at this point (as `nninit theory {activation} --sigma-w2 {} --sigma-b2 {} --q0 {}`):",
+        r.sigma_w2, r.sigma_b2, args.q0
+    );
+    print_point(&report);
     Ok(())
 }
 
