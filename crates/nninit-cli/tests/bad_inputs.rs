@@ -169,10 +169,13 @@ fn set(header: &mut Value, name: &str, key: &str, value: Value) {
     header[name][key] = value;
 }
 
+/// Makes a file's bytes from the real inputs.
+type Make = fn(&Fixtures) -> Vec<u8>;
+
 /// What a row creates in its folder before the run.
 enum Input {
     Text(String),
-    Made(fn(&Fixtures) -> Vec<u8>),
+    Made(Make),
     Dir,
 }
 
@@ -199,7 +202,7 @@ impl Row {
         self
     }
 
-    fn made(mut self, name: &'static str, make: fn(&Fixtures) -> Vec<u8>) -> Self {
+    fn made(mut self, name: &'static str, make: Make) -> Self {
         self.files.push((name, Input::Made(make)));
         self
     }
@@ -255,7 +258,7 @@ fn top_level() -> Vec<Row> {
 }
 
 fn sample() -> Vec<Row> {
-    const ONE: fn(&Fixtures) -> Vec<u8> = |f| f.one.clone();
+    const ONE: Make = |f| f.one.clone();
     vec![
         row("no arguments: --name and --out are required", "sample"),
         row("no --out", "sample normal --shape 4 --name w"),
@@ -413,7 +416,7 @@ fn theory() -> Vec<Row> {
 
 fn doctor() -> Vec<Row> {
     /// Each damage, from the real single-tensor file unless it needs two.
-    const DAMAGED: &[(&str, fn(&Fixtures) -> Vec<u8>)] = &[
+    const DAMAGED: &[(&str, Make)] = &[
         ("an empty file", |_| Vec::new()),
         ("a file shorter than its 8-byte header length", |f| f.one[..5].to_vec()),
         ("a header length of 2^60", |f| raw(1 << 60, &f.one[8..])),
@@ -477,7 +480,7 @@ fn doctor() -> Vec<Row> {
             files: vec![("x.safetensors", Input::Made(*make))],
         })
         .collect();
-    const ONE: fn(&Fixtures) -> Vec<u8> = |f| f.one.clone();
+    const ONE: Make = |f| f.one.clone();
     rows.extend([
         row("a path that does not exist", "doctor missing.safetensors"),
         row("/dev/null (before-stop hook)", "doctor /dev/null"),
@@ -724,7 +727,7 @@ fn lab_run() -> Vec<Row> {
 }
 
 fn lab_report() -> Vec<Row> {
-    const RESULTS: fn(&Fixtures) -> Vec<u8> = |f| f.results.clone();
+    const RESULTS: Make = |f| f.results.clone();
     vec![
         row("a path that does not exist", "lab report missing"),
         row("a folder without results.jsonl", "lab report d").dir("d"),
