@@ -67,18 +67,22 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                let _ = err.print();
+                // The help is what the user needs, but on stdout: stderr carries the one error line.
+                print!("{}", err.render());
+                let _ = std::io::stdout().flush();
+                let words: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+                let command = std::iter::once("nninit".to_string()).chain(words).collect::<Vec<_>>().join(" ");
+                eprintln!("nninit: `{command}` needs a subcommand (see `{command} --help`)");
                 return ExitCode::from(2);
             }
-            // clap's message, without its usage block, on one line.
+            // clap's message, without its usage block.
             let text = err.to_string();
             let message: Vec<&str> = text
                 .lines()
                 .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
                 .collect();
-            eprintln!("nninit: {} (see nninit --help)", message.join(" ").trim_start_matches("error: "));
+            let message = one_line(&message.join("\n"));
+            eprintln!("nninit: {} (see nninit --help)", message.trim_start_matches("error: "));
             return ExitCode::from(2);
         }
     };
@@ -107,10 +111,16 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let _ = std::io::stdout().flush();
-            eprintln!("nninit: {err:#}");
+            eprintln!("nninit: {}", one_line(&format!("{err:#}")));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error message on one line: some sources (TOML and JSON parsers, clap)
+/// write several, with the offending text quoted between them.
+fn one_line(text: &str) -> String {
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// Prints a value as pretty JSON on stdout.
