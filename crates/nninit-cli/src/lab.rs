@@ -50,13 +50,28 @@ enum LabCommand {
     },
 }
 
+/// How a command prints its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Output {
+    /// For people: tables and sentences.
+    Text,
+    /// For programs: one JSON document.
+    Json,
+}
+
+impl Output {
+    fn from_flag(json: bool) -> Self {
+        if json { Self::Json } else { Self::Text }
+    }
+}
+
 /// Options of a lab run.
 #[derive(Debug, ClapArgs)]
 struct RunArgs {
-    /// Seeds per configuration (overrides the experiment's).
+    /// Seeds per configuration, 1 to 1000 (overrides the experiment's).
     #[arg(long)]
     seeds: Option<usize>,
-    /// Training steps per run (overrides the experiment's).
+    /// Training steps per run, 1 to 1000000 (overrides the experiment's).
     #[arg(long)]
     steps: Option<usize>,
     /// Where fetched datasets live (default: $NNINIT_DATA or the user's cache dir).
@@ -68,7 +83,7 @@ struct RunArgs {
     /// Compute backend: flex (CPU), wgpu or cuda (when compiled in).
     #[arg(long, default_value = "flex")]
     backend: String,
-    /// Runs trained in parallel (default: the number of cores).
+    /// Runs trained in parallel, 1 to 1024 (default: the number of cores).
     #[arg(long)]
     jobs: Option<usize>,
     /// Print the results as JSON instead of the summary table.
@@ -79,14 +94,14 @@ struct RunArgs {
 /// Runs `nninit lab`.
 pub fn run(args: Args) -> Result<()> {
     match args.command {
-        Some(LabCommand::List { json }) => list(json),
+        Some(LabCommand::List { json }) => list(Output::from_flag(json)),
         Some(LabCommand::Run { experiment, run }) => run_experiment(&experiment, run),
-        Some(LabCommand::Report { path, out, json }) => redraw(&path, out, json),
+        Some(LabCommand::Report { path, out, json }) => redraw(&path, out, Output::from_flag(json)),
         None => run_experiment("quick", args.run),
     }
 }
 
-fn list(json: bool) -> Result<()> {
+fn list(output: Output) -> Result<()> {
     let mut rows = Vec::new();
     for (name, src) in BUILT_IN {
         let exp = Experiment::parse(src, name)?;
@@ -98,7 +113,7 @@ fn list(json: bool) -> Result<()> {
             "description": exp.description,
         }));
     }
-    if json {
+    if output == Output::Json {
         return crate::print_json(&rows);
     }
     for row in &rows {
@@ -118,7 +133,7 @@ fn list(json: bool) -> Result<()> {
 }
 
 /// `nninit lab report`: reads `results.jsonl` and writes the whole report again.
-fn redraw(path: &Path, out: Option<PathBuf>, json: bool) -> Result<()> {
+fn redraw(path: &Path, out: Option<PathBuf>, output: Output) -> Result<()> {
     let file = if path.is_dir() { path.join("results.jsonl") } else { path.to_path_buf() };
     let results = report::read_results(&file)?;
     let out = match out {
@@ -129,7 +144,7 @@ fn redraw(path: &Path, out: Option<PathBuf>, json: bool) -> Result<()> {
         },
     };
     let files = report::write_report(&results, &out)?;
-    if json {
+    if output == Output::Json {
         return crate::print_json(&results);
     }
     println!("{}", report::summary_table(&results));

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args as ClapArgs;
 use nninit::activation::Activation;
-use nninit_lab::Backend;
 use nninit_lab::data::{self, DatasetName};
 use nninit_lab::experiment::{init_choice, probe_batch};
+use nninit_lab::loss::LossKind;
 use nninit_lab::model::{Bias, ModelSpec, Network, Residual};
 use nninit_lab::record::{ModelKind, Probe};
 use nninit_lab::rules::{InitMethod, initial_weights};
-use nninit_lab::train::LossKind;
+use nninit_lab::{Backend, limits};
 
 /// Arguments of `nninit probe`.
 #[derive(Debug, ClapArgs)]
@@ -19,10 +19,10 @@ pub struct Args {
     /// mlp or cnn.
     #[arg(long, default_value = "mlp")]
     model: String,
-    /// Hidden layers (MLP) or convolutions (CNN).
+    /// Hidden layers (MLP) or convolutions (CNN), 1 to 1000 (the network at most 2^28 parameters).
     #[arg(long, default_value_t = 20)]
     depth: usize,
-    /// Units per hidden layer (MLP) or channels (CNN).
+    /// Units per hidden layer (MLP) or channels (CNN), 1 to 8192.
     #[arg(long, default_value_t = 256)]
     width: usize,
     /// Activation: relu, tanh, gelu, selu, sigmoid, leaky_relu, ...
@@ -44,7 +44,7 @@ pub struct Args {
     /// Where fetched datasets live.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Examples in the batch.
+    /// Examples in the batch, 1 to 65536 (batch x width x depth at most 2^28 values).
     #[arg(long, default_value_t = 256)]
     batch: usize,
     /// Seed of the weights and of the batch.
@@ -76,9 +76,21 @@ pub fn run(args: Args) -> Result<()> {
     };
     let activation = Activation::parse(&args.activation, args.activation_param)?;
     let dataset: DatasetName = args.dataset.parse()?;
-    if args.batch == 0 {
-        bail!("--batch must be at least 1");
-    }
+    // Every size is checked before the dataset is loaded or a weight allocated.
+    let spec = ModelSpec {
+        kind,
+        depth: args.depth,
+        width: args.width,
+        activation,
+        bias: if args.no_bias { Bias::Off } else { Bias::On },
+        residual: if args.residual { Residual::On } else { Residual::Off },
+        features: dataset.features(),
+        image: dataset.image(),
+        classes: dataset.classes(),
+    };
+    spec.validate()?;
+    limits::PROBE_BATCH.check_usize("probe", args.batch)?;
+    spec.check_batch("probe", args.batch)?;
     let params: Vec<(String, String)> = args
         .params
         .iter()
@@ -90,18 +102,6 @@ pub fn run(args: Args) -> Result<()> {
         .collect::<Result<_>>()?;
     let choice = init_choice(&args.init, &params, activation)?;
     let data = data::load(dataset, args.data.as_deref())?;
-    let spec = ModelSpec {
-        kind,
-        depth: args.depth,
-        width: args.width,
-        activation,
-        bias: if args.no_bias { Bias::Off } else { Bias::On },
-        residual: if args.residual { Residual::On } else { Residual::Off },
-        features: data.features,
-        image: data.image,
-        classes: data.classes,
-    };
-    spec.validate()?;
     let device = args.backend.parse::<Backend>()?.device()?;
     let mut weights = initial_weights(&spec, &choice.method, args.seed)?;
     let (x, y) = probe_batch(&data, args.seed, args.batch);

@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args as ClapArgs;
 use nninit::activation::Activation;
 use nninit::theory::{self, Analysis, FixedPoint, LengthFixedPoint, MeanField, Phase, Recommendation, Stability};
+use nninit_lab::report::{self, FigureFormat};
 use serde::Serialize;
 
 /// Arguments of `nninit theory`.
@@ -341,19 +342,10 @@ fn recommend(activation: Activation, args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// The plot's file type, from the extension.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Format {
-    Svg,
-    Png,
-}
-
 fn plot(activation: Activation, path: &Path, args: &Args) -> Result<()> {
-    let format = match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
-        Some("svg") => Format::Svg,
-        Some("png") => Format::Png,
-        _ => bail!("unsupported plot file `{}`: the name must end in .svg or .png", path.display()),
-    };
+    if FigureFormat::of(path).is_none() {
+        bail!("unsupported plot file `{}`: the name must end in .svg or .png", path.display());
+    }
     if args.grid < 2 || args.grid > 2000 {
         bail!("invalid grid = {}: must be between 2 and 2000", args.grid);
     }
@@ -365,7 +357,7 @@ fn plot(activation: Activation, path: &Path, args: &Args) -> Result<()> {
     let edge_b: Vec<f64> = (0..=40).map(|i| args.sigma_b2_max * i as f64 / 40.0).collect();
     let edge = MeanField::edge_of_chaos_curve(activation, &edge_b)?;
     let seconds = start.elapsed().as_secs_f64();
-    write_atomically(path, format, |target| draw(target, format, &diagram, &edge, args))?;
+    report::phase_figure(&diagram, &edge, args.sigma_w2_max, args.sigma_b2_max, path)?;
     if args.json {
         return crate::print_json(&PlotReport {
             activation: activation.to_string(),
@@ -375,113 +367,5 @@ fn plot(activation: Activation, path: &Path, args: &Args) -> Result<()> {
         });
     }
     println!("wrote {} ({n} x {n} phase diagram of {activation}, computed in {seconds:.2} s)", path.display());
-    Ok(())
-}
-
-/// Renders into a temporary file beside `path` (same extension, so the encoder is chosen
-/// by it) and renames it into place; removes the temporary file on any error.
-fn write_atomically(path: &Path, format: Format, render: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let name = path.file_name().with_context(|| format!("cannot write `{}`: not a file name", path.display()))?;
-    let ext = if format == Format::Svg { "svg" } else { "png" };
-    let tmp = path.with_file_name(format!(".{}.tmp-{}.{ext}", name.to_string_lossy(), std::process::id()));
-    std::fs::File::create(&tmp).with_context(|| format!("cannot write `{}`", path.display()))?;
-    let result = render(&tmp)
-        .and_then(|()| std::fs::rename(&tmp, path).with_context(|| format!("cannot rename into `{}`", path.display())));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
-
-fn draw(
-    target: &Path,
-    format: Format,
-    d: &theory::PhaseDiagram,
-    edge: &[(f64, Option<f64>)],
-    args: &Args,
-) -> Result<()> {
-    use plotters::prelude::*;
-    // Registering twice is harmless; the font is bundled so no system font is needed.
-    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-        .map_err(|_| anyhow::anyhow!("the bundled font is invalid"))?;
-    let size = (900, 700);
-    match format {
-        Format::Svg => {
-            let mut svg = String::new();
-            {
-                let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-                render(&root, d, edge, args)?;
-                root.present().map_err(|e| anyhow::anyhow!("cannot draw: {e}"))?;
-            }
-            std::fs::write(target, svg).with_context(|| format!("cannot write `{}`", target.display()))?;
-        }
-        Format::Png => {
-            let root = BitMapBackend::new(target, size).into_drawing_area();
-            render(&root, d, edge, args)?;
-            root.present().map_err(|e| anyhow::anyhow!("cannot write the png: {e}"))?;
-        }
-    }
-    Ok(())
-}
-
-/// log₁₀ ξ_c is colored from 10⁻¹ (dark) to 10³ (bright); diverging points are grey.
-const LOG_XI_RANGE: (f64, f64) = (-1.0, 3.0);
-
-fn color(xi: Option<f64>) -> plotters::style::RGBColor {
-    use plotters::style::RGBColor;
-    let Some(xi) = xi else { return RGBColor(170, 170, 170) };
-    let t = if xi.is_infinite() {
-        1.0
-    } else {
-        ((xi.log10() - LOG_XI_RANGE.0) / (LOG_XI_RANGE.1 - LOG_XI_RANGE.0)).clamp(0.0, 1.0)
-    };
-    // A viridis-like ramp: dark blue → teal → yellow.
-    let stops =
-        [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
-    let x = t * (stops.len() - 1) as f64;
-    let i = (x.floor() as usize).min(stops.len() - 2);
-    let f = x - i as f64;
-    let mix = |a: f64, b: f64| (a + (b - a) * f).round() as u8;
-    RGBColor(mix(stops[i].0, stops[i + 1].0), mix(stops[i].1, stops[i + 1].1), mix(stops[i].2, stops[i + 1].2))
-}
-
-fn render<DB: plotters::prelude::DrawingBackend>(
-    root: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    d: &theory::PhaseDiagram,
-    edge: &[(f64, Option<f64>)],
-    args: &Args,
-) -> Result<()> {
-    use plotters::prelude::*;
-    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot draw: {e}");
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let (w_max, b_max) = (args.sigma_w2_max, args.sigma_b2_max.max(1e-12));
-    let caption =
-        format!("{}: ξ_c (log color, 0.1 dark … 1000 bright; grey: length diverges); black: χ₁ = 1", d.activation);
-    let mut chart = ChartBuilder::on(root)
-        .caption(caption, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0..w_max, 0.0..b_max)
-        .map_err(|e| err(&e))?;
-    chart.configure_mesh().x_desc("σ_w²").y_desc("σ_b²").disable_mesh().draw().map_err(|e| err(&e))?;
-    let (nw, nb) = (d.sigma_w2.len(), d.sigma_b2.len());
-    let dw = w_max / nw as f64;
-    let db = if nb > 1 { d.sigma_b2[1] - d.sigma_b2[0] } else { b_max };
-    chart
-        .draw_series((0..nb).flat_map(|i| {
-            (0..nw).map(move |j| {
-                let (w, b) = (d.sigma_w2[j], d.sigma_b2[i]);
-                Rectangle::new(
-                    [((w - dw).max(0.0), (b - db / 2.0).max(0.0)), (w, (b + db / 2.0).min(b_max))],
-                    color(d.xi_c_at(i, j)).filled(),
-                )
-            })
-        }))
-        .map_err(|e| err(&e))?;
-    let line: Vec<(f64, f64)> = edge.iter().filter_map(|&(b, w)| w.filter(|&w| w <= w_max).map(|w| (w, b))).collect();
-    chart.draw_series(LineSeries::new(line, BLACK.stroke_width(3))).map_err(|e| err(&e))?;
     Ok(())
 }

@@ -127,3 +127,52 @@ fn bad_lab_input_is_one_line_and_exit_2() {
     assert!(!dir.path().join("report.html").exists(), "no report from bad input");
     assert!(!dir.path().join("runs").exists());
 }
+
+#[test]
+fn every_lab_size_out_of_range_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let quick = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../experiments/quick.toml")).unwrap();
+    let file = |name: &str, src: String| {
+        assert_ne!(src, quick, "{name}: the case must change the file");
+        let path = dir.path().join(name);
+        std::fs::write(&path, src).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let huge =
+        file("huge.toml", quick.replace("depth = 20", "depth = 100000000").replace("width = 64", "width = 100000000"));
+    let typed = file("typed.toml", quick.replace("seeds = 3", "seeds = \"three\""));
+    let unknown = file("unknown.toml", quick.replace("seeds = 3", "seeds = 3\ncolour = \"red\""));
+    let missing = file("missing.toml", quick.replace("steps = 300\n", ""));
+    let lr = file("lr.toml", quick.replace("lr = 0.01", "lr = 1e300"));
+    let params = file("params.toml", quick.replace("depth = 20", "depth = 1000").replace("width = 64", "width = 8192"));
+    let o = out.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["lab", "run", &huge, "--out", o], "depth = 100000000 is out of range (valid: 1 ..= 1000)"),
+        (vec!["lab", "run", &params, "--out", o], "parameters"),
+        (vec!["lab", "run", &typed, "--out", o], "line 10, column 9: invalid type"),
+        (vec!["lab", "run", &unknown, "--out", o], "unknown field `colour`"),
+        (vec!["lab", "run", &missing, "--out", o], "missing field `steps`"),
+        (vec!["lab", "run", &lr, "--out", o], "lr = 1e300 is out of range"),
+        (vec!["lab", "run", "smoke", "--seeds", "0", "--out", o], "seeds = 0 is out of range (valid: 1 ..= 1000)"),
+        (vec!["lab", "run", "smoke", "--seeds", "1000000", "--out", o], "seeds = 1000000"),
+        (vec!["lab", "run", "smoke", "--steps", "0", "--out", o], "steps = 0"),
+        (vec!["lab", "run", "smoke", "--steps", "18446744073709551615", "--out", o], "steps = 18446744073709551615"),
+        (vec!["lab", "run", "smoke", "--jobs", "0", "--out", o], "jobs = 0"),
+        (vec!["probe", "--init", "kaiming_normal", "--depth", "100000000"], "depth = 100000000"),
+        (vec!["probe", "--init", "kaiming_normal", "--width", "100000000"], "width = 100000000"),
+        (vec!["probe", "--init", "kaiming_normal", "--depth", "1000", "--width", "8192"], "parameters"),
+        (vec!["probe", "--init", "kaiming_normal", "--batch", "0"], "probe_batch = 0"),
+        (vec!["probe", "--init", "kaiming_normal", "--batch", "10000000"], "probe_batch = 10000000"),
+        (vec!["probe", "--init", "kaiming_normal", "--batch", "65536", "--width", "1024"], "batch x hidden values"),
+        (vec!["probe", "--init", "lsuv", "--param", "max_iterations=1e300"], "max_iterations = 1e300"),
+        (vec!["probe", "--init", "mean-field", "--param", "sigma_w2=-1"], "sigma_w2 = -1"),
+    ];
+    for (args, needle) in cases {
+        let started = std::time::Instant::now();
+        assert_bad_input(&args, needle);
+        assert!(started.elapsed().as_secs() < 5, "{args:?} took {:?}", started.elapsed());
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left.len(), 6, "only the six experiment files: {left:?}");
+}

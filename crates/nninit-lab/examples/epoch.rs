@@ -27,10 +27,11 @@ use nninit::activation::Activation;
 use nninit::fan::FanMode;
 use nninit_lab::Backend;
 use nninit_lab::data::{self, DatasetName};
+use nninit_lab::loss::LossKind;
 use nninit_lab::model::{Bias, ModelSpec, Network, Residual};
 use nninit_lab::record::ModelKind;
 use nninit_lab::rules::{BiasRule, InitMethod, initial_weights};
-use nninit_lab::train::{LossKind, Optimizer, TrainConfig, train};
+use nninit_lab::train::{EvalLayers, Optimizer, TrainConfig, train};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = data::load(DatasetName::Mnist, None)?;
@@ -60,11 +61,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         optimizer: Optimizer::Sgd { momentum: 0.0 },
         loss: LossKind::CrossEntropy,
         eval_every: None,
-        eval_layers: false,
+        eval_layers: EvalLayers::Skip,
         loss_criterion: None,
     };
     let (started, cpu_started) = (Instant::now(), cpu_seconds());
-    let outcome = train(&spec, net, &data, &cfg, 0, &device, &mut |_| {});
+    let outcome = train(&spec, net, &data, &cfg, 0, &device, &mut |_| {})?;
     let seconds = started.elapsed().as_secs_f64();
     let cpu = cpu_started.zip(cpu_seconds()).map(|(a, b)| b - a);
     let mean_loss = outcome.steps.iter().map(|s| s.loss).sum::<f64>() / outcome.steps.len().max(1) as f64;

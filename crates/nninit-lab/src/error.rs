@@ -23,6 +23,18 @@ pub enum LabError {
         /// What is wrong.
         reason: String,
     },
+    /// A count or size outside its documented range (see [`crate::limits`]).
+    #[error("{what}: {name} = {value} is out of range (valid: {valid})")]
+    OutOfRange {
+        /// Where the value came from: the experiment or the command.
+        what: String,
+        /// The value's name.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// The valid range.
+        valid: String,
+    },
     /// A model configuration the lab cannot build.
     #[error("model: {reason}")]
     Model {

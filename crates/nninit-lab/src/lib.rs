@@ -24,6 +24,8 @@ pub mod backend;
 pub mod data;
 mod error;
 pub mod experiment;
+pub mod limits;
+pub mod loss;
 pub mod lsuv;
 pub mod model;
 pub mod probe;

@@ -11,6 +11,7 @@ use nninit::{Layout, Shape, TensorSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LabError, Result};
+use crate::limits;
 use crate::record::ModelKind;
 
 /// Whether the layers have biases.
@@ -70,8 +71,17 @@ pub struct LayerShape {
     pub spec: TensorSpec,
     /// Output units (the bias length).
     pub units: usize,
-    /// Whether the layer is followed by the activation (every layer but the head).
-    pub hidden: bool,
+    /// Whether the layer is followed by the activation.
+    pub role: LayerRole,
+}
+
+/// Where a layer sits: whether the activation follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerRole {
+    /// A hidden layer, followed by the activation.
+    Hidden,
+    /// The classifier head, whose outputs are the logits.
+    Head,
 }
 
 impl ModelSpec {
@@ -92,16 +102,16 @@ impl ModelSpec {
         }
     }
 
-    /// Checks that the network can be built.
+    /// Checks that the network can be built, before anything is allocated.
     ///
     /// # Errors
-    /// [`LabError::Model`] for a zero depth, width, feature or class count, a residual CNN, or
-    /// an activation burn cannot run.
+    /// [`LabError::OutOfRange`] for a depth, width or parameter count outside its range in
+    /// [`crate::limits`]; [`LabError::Model`] for a zero feature or class count, a residual
+    /// CNN, or an activation burn cannot run.
     pub fn validate(&self) -> Result<()> {
         let bad = |reason: String| Err(LabError::Model { reason });
-        if self.depth == 0 || self.width == 0 {
-            return bad(format!("depth and width must be at least 1 (got {} and {})", self.depth, self.width));
-        }
+        limits::DEPTH.check_usize("model", self.depth)?;
+        limits::WIDTH.check_usize("model", self.width)?;
         if self.features == 0 || self.classes < 2 {
             return bad(format!("need features > 0 and at least 2 classes (got {}, {})", self.features, self.classes));
         }
@@ -116,7 +126,41 @@ impl ModelSpec {
                 ));
             }
         }
+        limits::PARAMETERS.check("model", self.parameters())?;
         supported(self.activation)
+    }
+
+    /// Weights and biases of the whole network, computed without overflow for any sizes.
+    pub fn parameters(&self) -> u128 {
+        let (depth, width) = (self.depth as u128, self.width as u128);
+        let (features, classes) = (self.features as u128, self.classes as u128);
+        let hidden = match self.kind {
+            ModelKind::Mlp => features * width + depth.saturating_sub(1) * width * width,
+            ModelKind::Cnn => 9 * (width + depth.saturating_sub(1) * width * width),
+        };
+        let biases = if self.bias == Bias::On { depth * width + classes } else { 0 };
+        hidden + width * classes + biases
+    }
+
+    /// Hidden values (pre-activations) of one example through the whole network: what a batch
+    /// holds per example for the backward pass.
+    pub fn hidden_values_per_example(&self) -> u128 {
+        let positions = match self.kind {
+            ModelKind::Mlp => 1,
+            ModelKind::Cnn => {
+                let s = self.first_stride();
+                (self.image.0.div_ceil(s) * self.image.1.div_ceil(s)).max(1) as u128
+            }
+        };
+        self.depth as u128 * self.width as u128 * positions
+    }
+
+    /// Checks that a batch of `examples` fits in [`limits::HIDDEN_VALUES`], before anything runs.
+    ///
+    /// # Errors
+    /// [`LabError::OutOfRange`] naming `what` (the experiment or the command).
+    pub fn check_batch(&self, what: &str, examples: usize) -> Result<()> {
+        limits::HIDDEN_VALUES.check(what, examples as u128 * self.hidden_values_per_example())
     }
 
     /// The parameter geometry of every layer, from the input; the head is last.
@@ -126,20 +170,20 @@ impl ModelSpec {
     pub fn layers(&self) -> Result<Vec<LayerShape>> {
         self.validate()?;
         let mut out = Vec::with_capacity(self.depth + 1);
-        let dense = |name: String, fan_in: usize, units: usize, hidden: bool| -> Result<LayerShape> {
+        let dense = |name: String, fan_in: usize, units: usize, role: LayerRole| -> Result<LayerShape> {
             Ok(LayerShape {
                 name,
                 weight_dims: vec![fan_in, units],
                 spec: TensorSpec::new(Shape::new(vec![fan_in, units])?).with_layout(Layout::Jax),
                 units,
-                hidden,
+                role,
             })
         };
         match self.kind {
             ModelKind::Mlp => {
                 for l in 0..self.depth {
                     let fan_in = if l == 0 { self.features } else { self.width };
-                    out.push(dense(format!("hidden.{l}"), fan_in, self.width, true)?);
+                    out.push(dense(format!("hidden.{l}"), fan_in, self.width, LayerRole::Hidden)?);
                 }
             }
             ModelKind::Cnn => {
@@ -151,12 +195,12 @@ impl ModelSpec {
                         spec: TensorSpec::new(Shape::new(dims.clone())?),
                         weight_dims: dims,
                         units: self.width,
-                        hidden: true,
+                        role: LayerRole::Hidden,
                     });
                 }
             }
         }
-        out.push(dense("head".into(), self.width, self.classes, false)?);
+        out.push(dense("head".into(), self.width, self.classes, LayerRole::Head)?);
         Ok(out)
     }
 
@@ -344,7 +388,7 @@ impl Network {
                         device,
                     ));
                     linear.bias = bias;
-                    if shape.hidden {
+                    if shape.role == LayerRole::Hidden {
                         dense.push(linear);
                     } else {
                         head = Some(linear);
@@ -481,9 +525,21 @@ mod tests {
 
     #[test]
     fn invalid_models_are_errors() {
+        let out_of_range = [
+            (ModelSpec { width: 0, ..mlp(2, 4, Activation::Relu) }, "width"),
+            (ModelSpec { depth: 0, ..mlp(2, 4, Activation::Relu) }, "depth"),
+            (ModelSpec { depth: 100_000_000, width: 100_000_000, ..mlp(2, 4, Activation::Relu) }, "depth"),
+            (ModelSpec { width: 100_000_000, ..mlp(2, 4, Activation::Relu) }, "width"),
+            // 1000 layers of 8192² weights: each size is in range, the network is not.
+            (ModelSpec { depth: 1000, width: 8192, ..mlp(2, 4, Activation::Relu) }, "parameters"),
+        ];
+        for (spec, what) in out_of_range {
+            match spec.validate() {
+                Err(LabError::OutOfRange { name, .. }) => assert_eq!(name, what, "{spec:?}"),
+                other => panic!("{spec:?}: {other:?}"),
+            }
+        }
         let cases = [
-            ModelSpec { width: 0, ..mlp(2, 4, Activation::Relu) },
-            ModelSpec { depth: 0, ..mlp(2, 4, Activation::Relu) },
             ModelSpec { kind: ModelKind::Cnn, residual: Residual::On, ..mlp(2, 4, Activation::Relu) },
             ModelSpec { kind: ModelKind::Cnn, image: (7, 7), ..mlp(2, 4, Activation::Relu) },
         ];

@@ -12,9 +12,9 @@ use nninit::activation::Activation;
 use nninit::theory::MeanField;
 
 use crate::error::Result;
+use crate::loss::{LossKind, batch_loss};
 use crate::model::{Bias, HostHidden, ModelSpec, Network, Residual};
 use crate::record::{LayerStats, ModelKind, Probe, SignalKind, Spectrum, Verdict};
-use crate::train::{LossKind, batch_loss};
 
 /// Widest MLP whose Jacobian spectrum the probe computes (a dense SVD of width² entries).
 pub const MAX_JACOBIAN_WIDTH: usize = 1024;

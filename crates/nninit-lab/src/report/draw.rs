@@ -4,7 +4,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::figures::{AccuracyPlot, CriterionPlot, Figure, HeatmapPlot, JacobianPlot, LayerPlot, LossPlot, Plot};
+use super::figures::{
+    AccuracyPlot, CriterionPlot, DepthAxis, Figure, HeatmapPlot, JacobianPlot, LayerPlot, LossPlot, Plot, Stroke,
+};
 use super::summary::fmt_num;
 
 /// A colorblind-aware qualitative palette (Tableau 10); series colors follow the initialization.
@@ -117,7 +119,7 @@ fn legend<DB: DrawingBackend>(area: &Area<DB>, entries: &[(Swatch, String)]) -> 
 }
 
 /// Draws `fig` on `root`: a white page, the title, the plot.
-pub(super) fn draw<DB: DrawingBackend>(fig: &Figure, root: &Area<DB>) -> Result<(), String> {
+pub(super) fn draw<DB: DrawingBackend>(fig: &Figure<Plot>, root: &Area<DB>) -> Result<(), String> {
     root.fill(&WHITE).map_err(fail)?;
     let body = root.titled(&fig.title, font(26, INK)).map_err(fail)?;
     match &fig.plot {
@@ -203,13 +205,13 @@ fn layers<DB: DrawingBackend>(body: &Area<DB>, p: &LayerPlot) -> Result<(), Stri
         for s in &p.series {
             let c = color(s.key.color);
             let pts = s.points[i].clone();
-            if s.dashed {
+            if s.stroke == Stroke::Dashed {
                 chart.draw_series(DashedLineSeries::new(pts.clone(), 7, 5, c.stroke_width(2))).map_err(fail)?;
             } else {
                 chart.draw_series(LineSeries::new(pts.clone(), c.stroke_width(2))).map_err(fail)?;
             }
             if markers || pts.len() == 1 {
-                let style = if s.dashed { c.stroke_width(1) } else { c.filled() };
+                let style = if s.stroke == Stroke::Dashed { c.stroke_width(1) } else { c.filled() };
                 chart.draw_series(pts.iter().map(|&q| Circle::new(q, 3, style))).map_err(fail)?;
             }
         }
@@ -219,7 +221,7 @@ fn layers<DB: DrawingBackend>(body: &Area<DB>, p: &LayerPlot) -> Result<(), Stri
         .iter()
         .map(|s| {
             let c = color(s.key.color);
-            (if s.dashed { Swatch::Dashed(c) } else { Swatch::Line(c) }, s.key.name.clone())
+            (if s.stroke == Stroke::Dashed { Swatch::Dashed(c) } else { Swatch::Line(c) }, s.key.name.clone())
         })
         .collect();
     legend(&side, &entries)
@@ -321,7 +323,7 @@ fn criterion<DB: DrawingBackend>(body: &Area<DB>, p: &CriterionPlot) -> Result<(
         .y_label_area_size(80)
         .build_cartesian_2d(p.x.0..p.x.1, (p.y.0..p.y.1).log_scale())
         .map_err(fail)?;
-    let log2 = p.x_log2;
+    let log2 = p.depth_axis == DepthAxis::Log2;
     let x_tick = move |v: &f64| {
         if (v - v.round()).abs() > 1e-9 {
             String::new()
@@ -352,7 +354,7 @@ fn criterion<DB: DrawingBackend>(body: &Area<DB>, p: &CriterionPlot) -> Result<(
 }
 
 /// A viridis-like ramp over [0, 1]: dark blue, teal, green, yellow.
-fn ramp(t: f64) -> RGBColor {
+pub(super) fn ramp(t: f64) -> RGBColor {
     let stops =
         [(68.0, 1.0, 84.0), (59.0, 82.0, 139.0), (33.0, 145.0, 140.0), (94.0, 201.0, 98.0), (253.0, 231.0, 37.0)];
     let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::record::{ExperimentResults, SignalKind};
 
-use super::figures::Figure;
+use super::figures::{Figure, Plot};
 use super::summary::{Columns, FINAL_LOSS_WINDOW, SummaryRow, cells, columns, fmt_num, short, verdict_name};
 
 const CSS: &str = r#"
@@ -285,7 +285,7 @@ fn summary_section(results: &ExperimentResults, rows: &[SummaryRow], out: &mut S
 pub(super) fn page(
     results: &ExperimentResults,
     rows: &[SummaryRow],
-    figures: &[(&Figure, String)],
+    figures: &[(&Figure<Plot>, String)],
     skipped: &[String],
 ) -> String {
     let mut out = String::with_capacity(64 * 1024 + figures.iter().map(|f| f.1.len()).sum::<usize>());

@@ -18,73 +18,26 @@
 //! `report.html` last, so a crash never leaves a file that looks complete.
 
 mod draw;
+mod error;
 mod figures;
 mod html;
+mod phase;
+mod render;
 mod rows;
 mod stage;
 mod summary;
 
 use std::path::{Path, PathBuf};
 
+use nninit::theory::PhaseDiagram;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::record::{ExperimentResults, ModelKind, Probe, RunConfig, RunRecord, RunStatus};
 
+pub use error::ReportError;
+pub use render::FigureFormat;
 pub use summary::{FINAL_LOSS_WINDOW, MeanSd, SummaryRow, summarize, summary_table};
-
-/// The bundled font, so figures need no system font (DejaVu Sans, which covers σ, ², ξ, ±).
-const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-
-/// What went wrong while writing a report.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReportError {
-    /// A file or folder could not be created, written or renamed.
-    #[error("cannot write `{}`", path.display())]
-    Io {
-        /// The path that failed.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
-    /// A figure could not be drawn or encoded.
-    #[error("cannot draw figure `{figure}`: {reason}")]
-    Plot {
-        /// The figure's file stem.
-        figure: String,
-        /// What plotters reported.
-        reason: String,
-    },
-    /// Rows could not be serialized.
-    #[error("cannot serialize {what}")]
-    Json {
-        /// What was being serialized.
-        what: String,
-        /// serde_json's error.
-        source: serde_json::Error,
-    },
-    /// The bundled font could not be loaded.
-    #[error("the bundled font is invalid")]
-    Font,
-    /// A results file could not be read.
-    #[error("cannot read `{}`", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
-    /// A line of a results file is not a row the lab writes.
-    #[error("`{}` line {line}: {reason}", path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The line, counted from 1.
-        line: usize,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
 
 /// The files [`write_report`] wrote.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,38 +52,18 @@ pub struct ReportFiles {
     pub figures: Vec<PathBuf>,
 }
 
-/// Registers the bundled font under `sans-serif`; registering again is harmless.
-pub fn register_font() -> Result<(), ReportError> {
-    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).map_err(|_| ReportError::Font)
-}
-
-/// Runs a drawing step, turning a panic inside plotters into an error: a report must never take the lab down.
-fn guarded<T>(figure: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, ReportError> {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(reason)) => Err(ReportError::Plot { figure: figure.to_string(), reason }),
-        Err(_) => Err(ReportError::Plot { figure: figure.to_string(), reason: "the plotting library panicked".into() }),
+impl render::Drawable for figures::Figure<figures::Plot> {
+    fn name(&self) -> &str {
+        &self.stem
     }
-}
 
-fn render_svg(fig: &figures::Figure) -> Result<String, ReportError> {
-    guarded(&fig.stem, || {
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, fig.size).into_drawing_area();
-            draw::draw(fig, &root)?;
-            root.present().map_err(|e| e.to_string())?;
-        }
-        Ok(svg)
-    })
-}
+    fn size(&self) -> (u32, u32) {
+        self.size
+    }
 
-fn render_png(fig: &figures::Figure, path: &Path) -> Result<(), ReportError> {
-    guarded(&fig.stem, || {
-        let root = BitMapBackend::new(path, fig.size).into_drawing_area();
-        draw::draw(fig, &root)?;
-        root.present().map_err(|e| e.to_string())
-    })
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        draw::draw(self, root)
+    }
 }
 
 /// Writes the report of `results` into `out_dir` (created if missing): `results.jsonl`, `summary.csv`, every
@@ -145,7 +78,6 @@ fn render_png(fig: &figures::Figure, path: &Path) -> Result<(), ReportError> {
 /// drawn, [`ReportError::Json`] when rows cannot be serialized, [`ReportError::Font`] if the bundled font fails
 /// to load.
 pub fn write_report(results: &ExperimentResults, out_dir: &Path) -> Result<ReportFiles, ReportError> {
-    register_font()?;
     let mut stage = stage::Staging::new(out_dir)?;
     let results_jsonl = stage.write("results.jsonl", rows::jsonl(results)?.as_bytes())?;
     let summary_rows = summarize(results);
@@ -154,9 +86,9 @@ pub fn write_report(results: &ExperimentResults, out_dir: &Path) -> Result<Repor
     let mut rendered = Vec::with_capacity(figs.len());
     let mut paths = Vec::with_capacity(2 * figs.len());
     for fig in &figs {
-        let svg = render_svg(fig)?;
+        let svg = render::render_svg(fig)?;
         paths.push(stage.write(&format!("{}.svg", fig.stem), svg.as_bytes())?);
-        paths.push(stage.stage_with(&format!("{}.png", fig.stem), |tmp| render_png(fig, tmp))?);
+        paths.push(stage.stage_with(&format!("{}.png", fig.stem), |tmp| render::render_png(fig, tmp))?);
         rendered.push((fig, svg));
     }
     let html = stage.write("report.html", html::page(results, &summary_rows, &rendered, &skipped).as_bytes())?;
@@ -187,16 +119,12 @@ pub fn read_results(path: &Path) -> Result<ExperimentResults, ReportError> {
 /// # Errors
 ///
 /// [`ReportError::Plot`] for an extension other than `.svg`/`.png` or a probe with no finite value to draw,
-/// [`ReportError::Io`] when the file cannot be written.
+/// [`ReportError::File`] when the file cannot be written.
 pub fn probe_figure(probe: &Probe, title: &str, path: &Path) -> Result<(), ReportError> {
-    register_font()?;
     let bad = |reason: &str| ReportError::Plot { figure: path.display().to_string(), reason: reason.to_string() };
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| bad("the path has no file name"))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    if FigureFormat::of(path).is_none() {
+        return Err(bad("give a .svg or .png file"));
+    }
     let run = RunRecord {
         experiment: "probe".into(),
         config: RunConfig {
@@ -237,17 +165,27 @@ pub fn probe_figure(probe: &Probe, title: &str, path: &Path) -> Result<(), Repor
         .find(|f| f.stem.starts_with("layers-init"))
         .ok_or_else(|| bad("no finite per-layer value to draw"))?;
     fig.title = format!("Signal through depth at initialization — {title}");
-    let mut stage = stage::Staging::new(&dir)?;
-    match ext.as_deref() {
-        Some("svg") => {
-            stage.write(name, render_svg(&fig)?.as_bytes())?;
-        }
-        Some("png") => {
-            stage.stage_with(name, |tmp| render_png(&fig, tmp))?;
-        }
-        _ => return Err(bad("give a .svg or .png file")),
-    }
-    stage.commit()
+    render::write_figure(&fig, path)
+}
+
+/// Draws the mean-field phase diagram of `nninit theory ACTIVATION --plot FILE` into `path`, SVG or PNG by its
+/// extension: ξ_c over σ_w² in (0, `sigma_w2_max`] and σ_b² in [0, `sigma_b2_max`] as colored cells (the
+/// report's color ramp over log₁₀ ξ_c from 0.1 to 1000, grey where the length diverges), and `edge`, the
+/// critical σ_w² at each σ_b², as a black line. The file is written under a temporary name and renamed at the
+/// end.
+///
+/// # Errors
+///
+/// [`ReportError::Plot`] for an extension other than `.svg`/`.png` or a diagram that cannot be drawn,
+/// [`ReportError::File`] when the file cannot be written.
+pub fn phase_figure(
+    diagram: &PhaseDiagram,
+    edge: &[(f64, Option<f64>)],
+    sigma_w2_max: f64,
+    sigma_b2_max: f64,
+    path: &Path,
+) -> Result<(), ReportError> {
+    render::write_figure(&phase::PhaseFigure { diagram, edge, sigma_w2_max, sigma_b2_max }, path)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::record::{
     Verdict, nan_null,
 };
 
-use super::ReportError;
+use super::error::ReportError;
 
 /// Where a `layer` row was measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

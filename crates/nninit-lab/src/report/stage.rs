@@ -1,18 +1,19 @@
-//! Atomic output: every file is written under a hidden temporary name in the output folder and renamed into
-//! place only when the whole report is ready, so a crash never leaves a file that looks complete.
+//! Atomic output of a whole report: every file is written under a hidden temporary name in the output folder
+//! (through [`nninit::io::AtomicFile`]) and renamed into place only when the whole report is ready, so a crash
+//! never leaves a file that looks complete.
 
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::ReportError;
+use nninit::io::AtomicFile;
+
+use super::error::ReportError;
 
 /// Files written under temporary names, waiting to be renamed into place.
 #[derive(Debug)]
 pub(super) struct Staging {
     dir: PathBuf,
-    /// (temporary path, final path), in the order they were staged.
-    pending: Vec<(PathBuf, PathBuf)>,
+    /// In the order they were staged; dropping one uncommitted removes its temporary file.
+    pending: Vec<AtomicFile>,
 }
 
 impl Staging {
@@ -22,59 +23,35 @@ impl Staging {
         Ok(Self { dir: dir.to_path_buf(), pending: Vec::new() })
     }
 
-    /// The final path of `name` and the temporary path it is written to first. The temporary name is hidden
-    /// (leading dot) and keeps the extension last, because the PNG encoder is chosen by it.
-    fn paths(&self, name: &str) -> (PathBuf, PathBuf) {
-        let (stem, ext) = match name.rsplit_once('.') {
-            Some((stem, ext)) => (stem, format!(".{ext}")),
-            None => (name, String::new()),
-        };
-        let tmp = self.dir.join(format!(".{stem}.tmp-{}{ext}", std::process::id()));
-        (tmp, self.dir.join(name))
-    }
-
     /// Writes `bytes` under a temporary name; returns the path the file will have after [`Staging::commit`].
     pub(super) fn write(&mut self, name: &str, bytes: &[u8]) -> Result<PathBuf, ReportError> {
-        self.stage_with(name, |tmp| {
-            let mut file = File::create(tmp).map_err(|source| ReportError::Io { path: tmp.to_path_buf(), source })?;
-            file.write_all(bytes).map_err(|source| ReportError::Io { path: tmp.to_path_buf(), source })
-        })
+        let path = self.dir.join(name);
+        let mut file = AtomicFile::create(&path)?;
+        file.write_all(bytes)?;
+        self.pending.push(file);
+        Ok(path)
     }
 
-    /// Lets `render` write the temporary file (by path), flushes it to disk and stages it under `name`.
+    /// Lets `render` write the temporary file by its path (which keeps the extension last, because the PNG
+    /// encoder is chosen by it) and stages it under `name`; a failed render's partial file is removed.
     pub(super) fn stage_with(
         &mut self,
         name: &str,
         render: impl FnOnce(&Path) -> Result<(), ReportError>,
     ) -> Result<PathBuf, ReportError> {
-        let (tmp, path) = self.paths(name);
-        // Registered before rendering, so a failed render's partial file is removed too.
-        self.pending.push((tmp.clone(), path.clone()));
-        render(&tmp)?;
-        File::open(&tmp).and_then(|f| f.sync_all()).map_err(|source| ReportError::Io { path: tmp.clone(), source })?;
+        let path = self.dir.join(name);
+        let file = AtomicFile::create_for_path_writer(&path)?;
+        render(file.temporary_path())?;
+        self.pending.push(file);
         Ok(path)
     }
 
-    /// Renames every staged file into place, in the order staged.
-    pub(super) fn commit(mut self) -> Result<(), ReportError> {
-        let pending = std::mem::take(&mut self.pending);
-        let mut iter = pending.into_iter();
-        while let Some((tmp, path)) = iter.next() {
-            if let Err(source) = std::fs::rename(&tmp, &path) {
-                // Leave nothing behind: this one and the ones not yet renamed are removed by `Drop`.
-                self.pending.push((tmp, path.clone()));
-                self.pending.extend(iter);
-                return Err(ReportError::Io { path, source });
-            }
+    /// Syncs and renames every staged file into place, in the order staged. On error, the files not yet
+    /// renamed are removed.
+    pub(super) fn commit(self) -> Result<(), ReportError> {
+        for file in self.pending {
+            file.commit()?;
         }
         Ok(())
-    }
-}
-
-impl Drop for Staging {
-    fn drop(&mut self) {
-        for (tmp, _) in &self.pending {
-            let _ = std::fs::remove_file(tmp);
-        }
     }
 }

@@ -8,6 +8,7 @@ use crate::record::{
     EvalRow, LayerStats, ModelKind, Probe, RunConfig, RunRecord, RunStatus, SignalKind, Spectrum, StepRow,
     TheoryOverlay, Verdict,
 };
+use crate::train::EvalLayers;
 
 /// Deterministic noise in [-1, 1].
 fn noise(a: u64, b: u64) -> f64 {
@@ -74,7 +75,7 @@ fn run(
     diverge_at: Option<usize>,
     probe: Option<Probe>,
     acc: Option<f64>,
-    eval_layers: bool,
+    eval_layers: EvalLayers,
 ) -> RunRecord {
     let mut rows = Vec::new();
     for s in 1..=steps {
@@ -98,7 +99,7 @@ fn run(
             test_loss: if diverge_at.is_some() && s + 1 >= last { f64::NAN } else { 0.5 },
             test_accuracy: acc.map(|a| 0.1 + (a - 0.1) * (s as f64 / steps as f64) + 0.01 * noise(seed, 7 + s as u64)),
             grad_norms: vec![0.1; depth],
-            layers: eval_layers
+            layers: (eval_layers == EvalLayers::Record)
                 .then(|| layers(depth, if s == 0 { 0.58 } else { 0.8 }, 0.6 + 0.3 * s as f64 / steps as f64)),
         })
         .collect();
@@ -138,9 +139,11 @@ fn small() -> ExperimentResults {
         Spectrum { singular_values: vec![3.0, 1.0, 0.5, 0.0], mean_squared: 2.5, theory_mean_squared: Some(2.0) };
     let good = |seed| {
         let p = probe(5, 1.0, SignalKind::Healthy, Some(spec.clone()));
-        run(config("relu-d5", "he_normal", 5), seed, 40, (2.3, 0.2, 10.0), None, Some(p), Some(0.95), false)
+        run(config("relu-d5", "he_normal", 5), seed, 40, (2.3, 0.2, 10.0), None, Some(p), Some(0.95), EvalLayers::Skip)
     };
-    let bad = |seed, div| run(config("relu-d5", "N(0,1)", 5), seed, 40, (2.3, 1.0, 30.0), div, None, Some(0.5), false);
+    let bad = |seed, div| {
+        run(config("relu-d5", "N(0,1)", 5), seed, 40, (2.3, 1.0, 30.0), div, None, Some(0.5), EvalLayers::Skip)
+    };
     results("small", vec![good(0), good(1), bad(0, Some(12)), bad(1, None)])
 }
 
@@ -255,7 +258,7 @@ fn runs_that_all_diverge_at_once_draw_no_empty_chart() {
     let dir = tempfile::tempdir().unwrap();
     let r = results(
         "all diverged",
-        vec![run(config("g", "N(0,1)", 3), 0, 10, (2.3, 1.0, 5.0), Some(1), None, Some(0.5), false)],
+        vec![run(config("g", "N(0,1)", 3), 0, 10, (2.3, 1.0, 5.0), Some(1), None, Some(0.5), EvalLayers::Skip)],
     );
     let files = write_report(&r, dir.path()).unwrap();
     assert!(files.figures.is_empty(), "{:?}", files.figures);
@@ -336,16 +339,16 @@ pub(super) fn demo_he() -> ExperimentResults {
             let p =
                 probe(depth, 0.707, SignalKind::Vanishing, Some(spec(3e-5f64.powf(depth as f64 / 30.0), 6.0, seed)));
             let acc = if depth == 30 { 0.11 } else { 0.93 };
-            runs.push(run(c, seed, 1500, stall, None, Some(p), Some(acc), false));
+            runs.push(run(c, seed, 1500, stall, None, Some(p), Some(acc), EvalLayers::Skip));
             let mut c = config(group, "he_normal", depth);
             c.width = 256;
             let p = probe(depth, 1.0, SignalKind::Healthy, Some(spec(1.0, 3.0, seed)));
-            runs.push(run(c, seed, 1500, (2.303, 0.08, 150.0), None, Some(p), Some(0.965), false));
+            runs.push(run(c, seed, 1500, (2.303, 0.08, 150.0), None, Some(p), Some(0.965), EvalLayers::Skip));
             let mut c = config(group, "N(0,1)", depth);
             c.width = 256;
             let p = probe(depth, 11.3, SignalKind::Exploding, Some(spec(1e6, 9.0, seed)));
             let div = if seed < 2 { Some(20 + 7 * seed as usize) } else { None };
-            runs.push(run(c, seed, 1500, (40.0, 2.2, 600.0), div, Some(p), Some(0.2), false));
+            runs.push(run(c, seed, 1500, (40.0, 2.2, 600.0), div, Some(p), Some(0.2), EvalLayers::Skip));
         }
     }
     ExperimentResults {
@@ -383,7 +386,7 @@ pub(super) fn demo_edge() -> ExperimentResults {
                 let ok = (depth as f64) < 6.0 * xi(w);
                 let acc = if ok { 0.9 - 0.002 * depth as f64 } else { 0.1 };
                 let loss = (2.3, if ok { 0.3 } else { 2.3 }, 50.0);
-                runs.push(run(c, seed + 10 * i, 200, loss, None, None, Some(acc), false));
+                runs.push(run(c, seed + 10 * i, 200, loss, None, None, Some(acc), EvalLayers::Skip));
             }
         }
     }
@@ -412,7 +415,16 @@ pub(super) fn demo_saxe() -> ExperimentResults {
                 let mut c = config(&format!("linear-d{depth}"), init, depth);
                 c.activation = "linear".to_string();
                 let need = 120.0 * (depth as f64).powf(grow * 0.8) * (1.0 + 0.1 * noise(seed, depth as u64));
-                let mut r = run(c, seed, 3000, (1.0, 0.001, need / 4.0), None, None, None, depth <= 8);
+                let mut r = run(
+                    c,
+                    seed,
+                    3000,
+                    (1.0, 0.001, need / 4.0),
+                    None,
+                    None,
+                    None,
+                    if depth <= 8 { EvalLayers::Record } else { EvalLayers::Skip },
+                );
                 r.steps_to_criterion = (need < 3000.0).then_some(need as usize);
                 r.init_iterations = Some(vec![1; depth]);
                 runs.push(r);
@@ -463,7 +475,8 @@ fn glance_names_the_rate_that_decided_the_verdict() {
     let mut p = probe(20, 0.998, SignalKind::Exploding, None);
     p.layers = layers(20, 0.998, 1.25);
     p.verdict.backward_rate = 1.25;
-    let chaotic = run(config("tanh-d20", "σw²=4", 20), 0, 40, (2.3, 0.5, 10.0), None, Some(p), Some(0.6), false);
+    let chaotic =
+        run(config("tanh-d20", "σw²=4", 20), 0, 40, (2.3, 0.5, 10.0), None, Some(p), Some(0.6), EvalLayers::Skip);
     let dir = tempfile::tempdir().unwrap();
     write_report(&results("chaos", vec![chaotic]), dir.path()).unwrap();
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();

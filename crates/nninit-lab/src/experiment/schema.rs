@@ -1,81 +1,33 @@
-//! Experiments declared in TOML: which dataset, which models, which initializations, how to
-//! train, how many seeds. `nninit lab run FILE.toml` runs a user's own file; the built-in
-//! ones (under `experiments/` in the repository, embedded in the binary) reproduce classic
-//! results.
-//!
-//! ```toml
-//! name = "my-experiment"
-//! description = "What it shows."
-//! expectation = "What the literature reports."   # optional
-//! dataset = "digits"                             # digits | mnist | fashion-mnist
-//! seeds = 3
-//!
-//! [model]
-//! kind = "mlp"                 # mlp | cnn
-//! depth = [10, 20]             # one number or a list
-//! width = 64
-//! activation = ["relu", "tanh"]
-//! bias = "on"                  # on | off
-//! residual = "off"             # on | off (MLP only)
-//!
-//! [train]
-//! optimizer = "sgd"            # sgd | adam
-//! momentum = 0.9               # sgd only
-//! lr = 0.01
-//! steps = 300
-//! batch = 64
-//! eval_every = 50
-//! loss = "cross-entropy"       # cross-entropy | mse
-//! loss_criterion = 0.5         # optional: record steps until the smoothed loss is below it
-//! eval_layers = false          # per-layer statistics at every evaluation
-//! probe_batch = 256            # examples in the probe's (and LSUV's) batch
-//! lr_scaling = "none"          # none | inverse-depth (lr / depth)
-//!
-//! [[init]]
-//! name = "He"
-//! rule = "kaiming_normal"      # any nninit rule; other keys are its parameters
-//!                              # (nonlinearity defaults to the model's activation)
-//! [[init]]
-//! name = "N(0,1)"
-//! rule = "normal"
-//! std = 1.0
-//! [[init]]
-//! name = "LSUV"
-//! rule = "lsuv"                # also: weight-norm; mean-field (sigma_w2 = [..], sigma_b2 = x)
-//! ```
+//! The experiment file: its TOML schema, validated into [`Experiment`]s of runnable
+//! configurations.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
-use std::sync::Mutex;
-use std::time::Instant;
 
-use burn::tensor::Device;
 use nninit::activation::Activation;
 use nninit::init::{Distribution, VarianceScaling};
-use nninit::stream::Philox;
-use nninit::theory::MeanField;
 use nninit::{FanMode, Init, InitParams};
-use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::backend::Backend;
-use crate::data::{self, Dataset, DatasetName};
+use crate::data::DatasetName;
 use crate::error::{LabError, Result};
-use crate::model::{Bias, ModelSpec, Network, Residual};
-use crate::record::{ExperimentResults, ModelKind, RunConfig, RunRecord, TheoryOverlay};
-use crate::rules::{BiasRule, DataDependent, InitChoice, InitMethod, initial_weights};
-use crate::train::{LossKind, Optimizer, TrainConfig, permutation, train};
+use crate::limits;
+use crate::loss::LossKind;
+use crate::model::{Bias, ModelSpec, Residual};
+use crate::record::{ModelKind, RunConfig};
+use crate::rules::{BiasRule, DataDependent, InitChoice, InitMethod};
+use crate::train::{EvalLayers, Optimizer, TrainConfig};
 
 /// The experiments that ship with nninit: `(name, TOML source)`.
 pub const BUILT_IN: &[(&str, &str)] = &[
-    ("quick", include_str!("../../../experiments/quick.toml")),
-    ("he2015", include_str!("../../../experiments/he2015.toml")),
-    ("glorot2010", include_str!("../../../experiments/glorot2010.toml")),
-    ("saxe2013", include_str!("../../../experiments/saxe2013.toml")),
-    ("cnn-depth", include_str!("../../../experiments/cnn-depth.toml")),
-    ("edge-of-chaos", include_str!("../../../experiments/edge-of-chaos.toml")),
-    ("jacobian", include_str!("../../../experiments/jacobian.toml")),
-    ("smoke", include_str!("../../../experiments/smoke.toml")),
+    ("quick", include_str!("../../../../experiments/quick.toml")),
+    ("he2015", include_str!("../../../../experiments/he2015.toml")),
+    ("glorot2010", include_str!("../../../../experiments/glorot2010.toml")),
+    ("saxe2013", include_str!("../../../../experiments/saxe2013.toml")),
+    ("cnn-depth", include_str!("../../../../experiments/cnn-depth.toml")),
+    ("edge-of-chaos", include_str!("../../../../experiments/edge-of-chaos.toml")),
+    ("jacobian", include_str!("../../../../experiments/jacobian.toml")),
+    ("smoke", include_str!("../../../../experiments/smoke.toml")),
 ];
 
 /// One number or a list of them.
@@ -233,29 +185,26 @@ impl Experiment {
     /// Parses and validates TOML; `source_name` names it in errors.
     ///
     /// # Errors
-    /// [`LabError::Experiment`] naming what is wrong.
+    /// [`LabError::Experiment`] naming what is wrong (with the line and column for TOML that
+    /// does not match the schema: a wrong type, an unknown or a missing key),
+    /// [`LabError::OutOfRange`] for a count or size outside its range in [`crate::limits`].
     pub fn parse(src: &str, source_name: &str) -> Result<Self> {
         let bad = |reason: String| LabError::Experiment { source_name: source_name.into(), reason };
-        let t: ExperimentToml = toml::from_str(src).map_err(|e| bad(e.message().to_string()))?;
+        let t: ExperimentToml = toml::from_str(src).map_err(|e| bad(toml_error(src, &e)))?;
         let dataset = DatasetName::from_str(&t.dataset).map_err(|e| bad(e.to_string()))?;
-        if t.seeds == 0 {
-            return Err(bad("seeds must be at least 1".into()));
-        }
+        limits::SEEDS.check_usize(source_name, t.seeds)?;
         let optimizer = match t.train.optimizer.as_str() {
-            "sgd" => {
-                if !(0.0..1.0).contains(&t.train.momentum) {
-                    return Err(bad(format!("momentum must be in [0, 1), got {}", t.train.momentum)));
-                }
-                Optimizer::Sgd { momentum: t.train.momentum }
-            }
+            "sgd" => Optimizer::Sgd { momentum: limits::MOMENTUM.check(source_name, t.train.momentum)? },
             "adam" => Optimizer::Adam,
             other => return Err(bad(format!("unknown optimizer `{other}` (known: sgd, adam)"))),
         };
-        if !(t.train.lr.is_finite() && t.train.lr > 0.0) {
-            return Err(bad(format!("lr must be finite and > 0, got {}", t.train.lr)));
-        }
-        if t.train.steps == 0 || t.train.batch == 0 || t.train.probe_batch == 0 {
-            return Err(bad("steps, batch and probe_batch must be at least 1".into()));
+        limits::LR.check(source_name, t.train.lr)?;
+        limits::STEPS.check_usize(source_name, t.train.steps)?;
+        limits::BATCH.check_usize(source_name, t.train.batch)?;
+        limits::PROBE_BATCH.check_usize(source_name, t.train.probe_batch)?;
+        limits::EVAL_EVERY.check_usize(source_name, t.train.eval_every)?;
+        if let Some(c) = t.train.loss_criterion {
+            limits::LOSS_CRITERION.check(source_name, c)?;
         }
         if t.init.is_empty() {
             return Err(bad("list at least one [[init]]".into()));
@@ -268,7 +217,7 @@ impl Experiment {
             optimizer,
             loss: t.train.loss,
             eval_every: Some(t.train.eval_every),
-            eval_layers: t.train.eval_layers,
+            eval_layers: if t.train.eval_layers { EvalLayers::Record } else { EvalLayers::Skip },
             loss_criterion: t.train.loss_criterion,
         };
         let activations: Vec<Activation> = t
@@ -278,10 +227,22 @@ impl Experiment {
             .iter()
             .map(|a| a.parse::<Activation>().map_err(|e| bad(e.to_string())))
             .collect::<Result<_>>()?;
+        if activations.is_empty() || t.model.depth.to_vec().is_empty() {
+            return Err(bad("[model] needs at least one activation and one depth".into()));
+        }
+        // Every initialization once, to count the runs before any configuration is built.
+        let per_model: usize = t
+            .init
+            .iter()
+            .map(|entry| init_choices(entry, activations[0], source_name).map(|c| c.len()))
+            .sum::<Result<usize>>()?;
+        let depths = t.model.depth.to_vec();
+        let runs = (activations.len() as u128) * (depths.len() as u128) * (per_model as u128) * (t.seeds as u128);
+        limits::RUNS.check(source_name, runs)?;
         let mut configs = Vec::new();
         let mut theory_sigma_b2 = None;
         for &activation in &activations {
-            for depth in t.model.depth.to_vec() {
+            for &depth in &depths {
                 let model = ModelSpec {
                     kind: t.model.kind,
                     depth,
@@ -293,14 +254,15 @@ impl Experiment {
                     image,
                     classes: 10,
                 };
-                model.validate().map_err(|e| bad(e.to_string()))?;
+                model.validate().map_err(|e| in_file(source_name, e))?;
+                model.check_batch(source_name, t.train.batch.max(t.train.probe_batch))?;
                 let train = match t.train.lr_scaling {
                     LrScaling::None => train.clone(),
                     LrScaling::InverseDepth => TrainConfig { lr: train.lr / depth as f64, ..train.clone() },
                 };
                 let group = format!("{}-d{depth}", activation.name());
                 for entry in &t.init {
-                    for (init, sigma) in init_choices(entry, activation).map_err(bad)? {
+                    for (init, sigma) in init_choices(entry, activation, source_name)? {
                         if let Some((_, b2)) = sigma {
                             theory_sigma_b2 = Some(b2);
                         }
@@ -361,11 +323,11 @@ pub fn init_choice(rule: &str, params: &[(String, String)], activation: Activati
         };
         entry.insert(k.clone(), value);
     }
-    let bad = |reason: String| LabError::Experiment { source_name: format!("--init {rule}"), reason };
-    let mut choices = init_choices(&entry, activation).map_err(bad)?;
+    let what = format!("--init {rule}");
+    let mut choices = init_choices(&entry, activation, &what)?;
     match choices.len() {
         1 => Ok(choices.remove(0).0),
-        n => Err(bad(format!("expected one initialization, got {n}"))),
+        n => Err(LabError::Experiment { source_name: what, reason: format!("expected one initialization, got {n}") }),
     }
 }
 
@@ -393,18 +355,20 @@ fn number(entry: &toml::Table, key: &str) -> std::result::Result<Option<f64>, St
 type ChoiceWithSigmas = (InitChoice, Option<(f64, f64)>);
 
 /// The initializations one `[[init]]` entry stands for (several for a `mean-field` grid),
-/// with (σ_w², σ_b²) where the entry sets them.
-fn init_choices(entry: &toml::Table, activation: Activation) -> std::result::Result<Vec<ChoiceWithSigmas>, String> {
+/// with (σ_w², σ_b²) where the entry sets them; `what` names the file or flag in errors.
+fn init_choices(entry: &toml::Table, activation: Activation, what: &str) -> Result<Vec<ChoiceWithSigmas>> {
+    let bad = |reason: String| LabError::Experiment { source_name: what.into(), reason };
+    let number = |key: &str| number(entry, key).map_err(bad);
     let text = |key: &str| entry.get(key).and_then(|v| v.as_str()).map(str::to_string);
-    let rule = text("rule").ok_or("every [[init]] needs `rule`")?;
+    let rule = text("rule").ok_or_else(|| bad("every [[init]] needs `rule`".into()))?;
     let name = text("name").unwrap_or_else(|| rule.clone());
-    let bias = match number(entry, "bias_std")? {
-        Some(std) => BiasRule::Normal { std },
+    let bias = match number("bias_std")? {
+        Some(std) => BiasRule::Normal { std: limits::BIAS_STD.check(what, std)? },
         None => BiasRule::Zero,
     };
-    let allow = |keys: &[&str]| -> std::result::Result<(), String> {
+    let allow = |keys: &[&str]| -> Result<()> {
         match entry.keys().find(|k| !["name", "rule"].contains(&k.as_str()) && !keys.contains(&k.as_str())) {
-            Some(k) => Err(format!("init `{name}`: `{rule}` does not take `{k}`")),
+            Some(k) => Err(bad(format!("init `{name}`: `{rule}` does not take `{k}`"))),
             None => Ok(()),
         }
     };
@@ -412,11 +376,8 @@ fn init_choices(entry: &toml::Table, activation: Activation) -> std::result::Res
     match rule.as_str() {
         "lsuv" => {
             allow(&["tolerance", "max_iterations"])?;
-            let tolerance = number(entry, "tolerance")?.unwrap_or(0.1);
-            let max_iterations = number(entry, "max_iterations")?.unwrap_or(10.0) as usize;
-            if !(tolerance > 0.0 && tolerance < 1.0) {
-                return Err(format!("init `{name}`: tolerance must be in (0, 1)"));
-            }
+            let tolerance = limits::TOLERANCE.check(what, number("tolerance")?.unwrap_or(0.1))?;
+            let max_iterations = limits::LSUV_ITERATIONS.check_real(what, number("max_iterations")?.unwrap_or(10.0))?;
             one(InitMethod::DataDependent(DataDependent::Lsuv { tolerance, max_iterations }))
         }
         "weight-norm" => {
@@ -425,23 +386,26 @@ fn init_choices(entry: &toml::Table, activation: Activation) -> std::result::Res
         }
         "mean-field" => {
             allow(&["sigma_w2", "sigma_b2"])?;
-            let sigma_b2 = number(entry, "sigma_b2")?.unwrap_or(0.0);
+            let sigma_b2 = limits::SIGMA_B2.check(what, number("sigma_b2")?.unwrap_or(0.0))?;
+            let as_number = |v: &toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
             let grid: Vec<f64> = match entry.get("sigma_w2") {
-                Some(toml::Value::Array(a)) => a
-                    .iter()
-                    .map(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
-                    .collect::<Option<_>>()
-                    .ok_or("sigma_w2 must be numbers")?,
-                Some(v) => {
-                    vec![v.as_float().or_else(|| v.as_integer().map(|i| i as f64)).ok_or("sigma_w2 must be a number")?]
+                Some(toml::Value::Array(a)) => {
+                    limits::GRID_POINTS.check_usize(what, a.len())?;
+                    a.iter()
+                        .map(as_number)
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| bad("sigma_w2 must be numbers".into()))?
                 }
-                None => return Err(format!("init `{name}`: mean-field needs sigma_w2")),
+                Some(v) => vec![as_number(v).ok_or_else(|| bad("sigma_w2 must be a number".into()))?],
+                None => return Err(bad(format!("init `{name}`: mean-field needs sigma_w2"))),
             };
             let named = entry.contains_key("name") && grid.len() == 1;
             grid.into_iter()
                 .map(|sw2| {
+                    limits::SIGMA_W2.check(what, sw2)?;
                     let weight = Init::VarianceScaling(
-                        VarianceScaling::new(sw2, FanMode::FanIn, Distribution::Normal).map_err(|e| e.to_string())?,
+                        VarianceScaling::new(sw2, FanMode::FanIn, Distribution::Normal)
+                            .map_err(|e| bad(e.to_string()))?,
                     );
                     let bias = if sigma_b2 > 0.0 { BiasRule::Normal { std: sigma_b2.sqrt() } } else { BiasRule::Zero };
                     Ok((
@@ -460,180 +424,48 @@ fn init_choices(entry: &toml::Table, activation: Activation) -> std::result::Res
                 if ["name", "rule", "bias_std"].contains(&key.as_str()) {
                     continue;
                 }
-                let v =
-                    value_text(value).ok_or_else(|| format!("init `{name}`: `{key}` must be a string or number"))?;
-                params.set(key, &v).map_err(|e| format!("init `{name}`: {e}"))?;
+                let v = value_text(value)
+                    .ok_or_else(|| bad(format!("init `{name}`: `{key}` must be a string or number")))?;
+                params.set(key, &v).map_err(|e| bad(format!("init `{name}`: {e}")))?;
             }
             let takes_nonlinearity = matches!(rule.as_str(), "kaiming_normal" | "kaiming_uniform" | "he_uniform");
             if takes_nonlinearity && params.nonlinearity.is_none() {
                 params.nonlinearity = Some(activation);
             }
-            let weight = Init::parse(&rule, &params).map_err(|e| format!("init `{name}`: {e}"))?;
+            let weight = Init::parse(&rule, &params).map_err(|e| bad(format!("init `{name}`: {e}")))?;
             one(InitMethod::Rule { weight, bias })
         }
     }
 }
 
-/// Overrides and places for one run of an experiment.
-#[derive(Clone, Debug, Default)]
-pub struct RunOptions {
-    /// Seeds per configuration instead of the file's.
-    pub seeds: Option<usize>,
-    /// Training steps instead of the file's.
-    pub steps: Option<usize>,
-    /// Where fetched datasets are (default: [`data::default_data_dir`]).
-    pub data_dir: Option<PathBuf>,
-    /// The backend.
-    pub backend: Backend,
-    /// Runs in parallel (default: the machine's cores; burn's own kernels also use them).
-    pub jobs: Option<usize>,
-}
-
-/// What the runner reports as it goes.
-#[derive(Clone, Debug)]
-pub enum Event<'a> {
-    /// The experiment has this many runs.
-    Planned {
-        /// Runs in total.
-        runs: usize,
-        /// Steps per run.
-        steps: usize,
-    },
-    /// One training step of some run is done.
-    Step,
-    /// A run finished.
-    RunDone(&'a RunRecord),
-}
-
-/// Runs every configuration under every seed; `on_event` hears about progress.
-///
-/// # Errors
-/// Dataset, model and init errors (before any training starts where possible).
-pub fn run(exp: &Experiment, opts: &RunOptions, on_event: &(dyn Fn(Event<'_>) + Sync)) -> Result<ExperimentResults> {
-    let started = Instant::now();
-    let data = data::load(exp.dataset, opts.data_dir.as_deref())?;
-    let device = opts.backend.device()?;
-    let seeds = opts.seeds.unwrap_or(exp.seeds).max(1);
-    let mut configs = exp.configs.clone();
-    if let Some(steps) = opts.steps {
-        for c in &mut configs {
-            c.train.steps = steps.max(1);
-            c.train.eval_every = c.train.eval_every.map(|e| e.min(steps.max(1)));
+/// A TOML error as one line: where, then what.
+fn toml_error(src: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = &src[..span.start.min(src.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
         }
+        None => message,
     }
-    // Fail fast: every init must build for every model before anything trains.
-    for c in &configs {
-        initial_weights(&c.model, &c.init.method, 0)?;
-    }
-    let jobs: Vec<(usize, u64)> = (0..configs.len()).flat_map(|c| (0..seeds as u64).map(move |s| (c, s))).collect();
-    on_event(Event::Planned { runs: jobs.len(), steps: configs.first().map_or(0, |c| c.train.steps) });
-    let threads = opts.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build().map_err(|e| LabError::Backend {
-        name: opts.backend.to_string(),
-        reason: format!("cannot start worker threads: {e}"),
-    })?;
-    let results: Mutex<Vec<Option<RunRecord>>> = Mutex::new(vec![None; jobs.len()]);
-    let first_error: Mutex<Option<LabError>> = Mutex::new(None);
-    pool.install(|| {
-        jobs.par_iter().enumerate().for_each(|(i, &(c, seed))| {
-            match run_one(&exp.name, &configs[c], seed, &data, exp.probe_batch, &device, on_event) {
-                Ok(record) => {
-                    on_event(Event::RunDone(&record));
-                    if let Ok(mut r) = results.lock() {
-                        r[i] = Some(record);
-                    }
-                }
-                Err(e) => {
-                    if let Ok(mut slot) = first_error.lock() {
-                        slot.get_or_insert(e);
-                    }
-                }
-            }
-        });
-    });
-    if let Some(e) = first_error.into_inner().ok().flatten() {
-        return Err(e);
-    }
-    let runs: Vec<RunRecord> = results.into_inner().unwrap_or_default().into_iter().flatten().collect();
-    let theory = match (exp.theory_activation, exp.theory_sigma_b2) {
-        (Some(activation), Some(sigma_b2)) => Some(theory_overlay(activation, sigma_b2, &configs)?),
-        _ => None,
-    };
-    Ok(ExperimentResults {
-        name: exp.name.clone(),
-        description: exp.description.clone(),
-        expectation: exp.expectation.clone(),
-        loss_criterion: configs.first().and_then(|c| c.train.loss_criterion),
-        runs,
-        theory,
-        seconds: started.elapsed().as_secs_f64(),
-    })
 }
 
-/// 6·ξ_c over a fine σ_w² grid spanning the experiment's.
-fn theory_overlay(activation: Activation, sigma_b2: f64, configs: &[Configuration]) -> Result<TheoryOverlay> {
-    let sw: Vec<f64> = configs.iter().filter_map(|c| c.record.sigma_w2).collect();
-    let (lo, hi) = sw.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    let points = 200;
-    let mut trainable_depth = Vec::with_capacity(points + 1);
-    for i in 0..=points {
-        let s = lo + (hi - lo) * i as f64 / points as f64;
-        let a = MeanField::new(activation, s, sigma_b2)?.analyze();
-        trainable_depth.push((s, a.trainable_depth));
-    }
-    Ok(TheoryOverlay { sigma_b2, trainable_depth })
-}
-
-/// The probe batch: the first `n` examples of a fixed permutation of the training set.
-pub fn probe_batch(data: &Dataset, seed: u64, n: usize) -> (Vec<f32>, Vec<u8>) {
-    let order = permutation(&Philox::new(seed, "lab.probe-batch"), 0, data.train.n);
-    data.train.batch(&order[..n.min(order.len())], data.features)
-}
-
-/// One configuration under one seed: init (data-dependent where asked), probe, train.
-///
-/// # Errors
-/// Model and init errors.
-pub fn run_one(
-    experiment: &str,
-    config: &Configuration,
-    seed: u64,
-    data: &Dataset,
-    probe_examples: usize,
-    device: &Device,
-    on_event: &(dyn Fn(Event<'_>) + Sync),
-) -> Result<RunRecord> {
-    let started = Instant::now();
-    let spec = &config.model;
-    let mut weights = initial_weights(spec, &config.init.method, seed)?;
-    let (x, y) = probe_batch(data, seed, probe_examples);
-    let init_iterations = match &config.init.method {
-        InitMethod::DataDependent(method) => {
-            Some(crate::lsuv::apply(spec, &mut weights, *method, &x, y.len(), &device.clone().inner())?)
+/// A model error from validating one of the file's configurations, said of the file.
+fn in_file(source_name: &str, e: LabError) -> LabError {
+    match e {
+        LabError::OutOfRange { name, value, valid, .. } => {
+            LabError::OutOfRange { what: source_name.to_string(), name, value, valid }
         }
-        InitMethod::Rule { .. } => None,
-    };
-    let net = Network::new(spec, &weights, device)?;
-    let loss = config.train.loss;
-    let probe = crate::probe::probe(spec, &net, &x, &y, loss, device)?;
-    let outcome = train(spec, net, data, &config.train, seed, device, &mut |_| on_event(Event::Step));
-    Ok(RunRecord {
-        experiment: experiment.to_string(),
-        config: config.record.clone(),
-        seed,
-        status: outcome.status,
-        steps: outcome.steps,
-        evals: outcome.evals,
-        probe: Some(probe),
-        init_iterations,
-        steps_to_criterion: outcome.steps_to_criterion,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+        other => LabError::Experiment { source_name: source_name.into(), reason: other.to_string() },
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::initial_weights;
 
     #[test]
     fn every_built_in_experiment_parses() {
@@ -671,6 +503,74 @@ mod tests {
         for (src, needle) in cases {
             let err = Experiment::parse(&src, "t").expect_err(needle).to_string();
             assert!(err.contains(needle), "{err} should mention {needle}");
+        }
+    }
+
+    #[test]
+    fn bad_toml_is_one_line_with_its_place() {
+        let base = BUILT_IN[0].1;
+        let cases = [
+            (base.replace("seeds = 3", "seeds = \"three\""), "invalid type"),
+            (base.replace("seeds = 3", "seeds = 3\ncolour = 1"), "unknown field `colour`"),
+            (base.replace("seeds = 3\n", ""), "missing field `seeds`"),
+            (base.replace("seeds = 3", "seeds = -1"), "invalid value"),
+        ];
+        for (src, needle) in cases {
+            let err = Experiment::parse(&src, "t.toml").expect_err(needle).to_string();
+            assert!(err.starts_with("experiment t.toml: line "), "{err}");
+            assert!(err.contains(needle) && !err.contains('\n'), "{err} should mention {needle} on one line");
+        }
+    }
+
+    #[test]
+    fn every_count_out_of_range_is_named_before_anything_is_built() {
+        let base = BUILT_IN[0].1;
+        let cases = [
+            (base.replace("depth = 20", "depth = 100000000").replace("width = 64", "width = 100000000"), "depth"),
+            (base.replace("width = 64", "width = 100000000"), "width"),
+            (base.replace("depth = 20", "depth = 1000").replace("width = 64", "width = 8192"), "parameters"),
+            (base.replace("seeds = 3", "seeds = 0"), "seeds"),
+            (base.replace("seeds = 3", "seeds = 100000"), "seeds"),
+            (base.replace("steps = 300", "steps = 0"), "steps"),
+            (base.replace("steps = 300", "steps = 1000000000"), "steps"),
+            (base.replace("batch = 64", "batch = 0"), "batch"),
+            (base.replace("probe_batch = 256", "probe_batch = 10000000"), "probe_batch"),
+            (
+                base.replace("probe_batch = 256", "probe_batch = 65536").replace("width = 64", "width = 1024"),
+                "batch x hidden values",
+            ),
+            (base.replace("eval_every = 50", "eval_every = 0"), "eval_every"),
+            (base.replace("lr = 0.01", "lr = -1.0"), "lr"),
+            (base.replace("lr = 0.01", "lr = nan"), "lr"),
+            (base.replace("lr = 0.01", "lr = 1e300"), "lr"),
+            (base.replace("momentum = 0.9", "momentum = 1.0"), "momentum"),
+            (format!("{base}\n[[init]]\nrule = \"lsuv\"\nmax_iterations = 1e300\n"), "max_iterations"),
+            (format!("{base}\n[[init]]\nrule = \"lsuv\"\nmax_iterations = 2.5\n"), "max_iterations"),
+            (format!("{base}\n[[init]]\nrule = \"lsuv\"\ntolerance = 2\n"), "tolerance"),
+            (format!("{base}\n[[init]]\nrule = \"mean-field\"\nsigma_w2 = -1\n"), "sigma_w2"),
+            (format!("{base}\n[[init]]\nrule = \"mean-field\"\nsigma_w2 = 1\nsigma_b2 = 1e9\n"), "sigma_b2"),
+            (format!("{base}\n[[init]]\nrule = \"normal\"\nbias_std = -1\n"), "bias_std"),
+            (
+                format!("{base}\n[[init]]\nrule = \"mean-field\"\nsigma_w2 = [{}]\n", vec!["1.0"; 1001].join(", ")),
+                "sigma_w2 points",
+            ),
+        ];
+        for (src, name) in cases {
+            assert_ne!(src, base, "{name}: the case must change the file");
+            let started = std::time::Instant::now();
+            match Experiment::parse(&src, "t.toml") {
+                Err(LabError::OutOfRange { what, name: got, .. }) => {
+                    assert_eq!((what.as_str(), got), ("t.toml", name));
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+            assert!(started.elapsed().as_secs() < 1, "{name} took {:?}", started.elapsed());
+        }
+        let mut many = base.replace("depth = 20", &format!("depth = [{}]", vec!["2"; 1000].join(", ")));
+        many = many.replace("seeds = 3", "seeds = 1000");
+        match Experiment::parse(&many, "t.toml") {
+            Err(LabError::OutOfRange { name, .. }) => assert_eq!(name, "runs (configurations x seeds)"),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -1,0 +1,58 @@
+//! Experiments declared in TOML: which dataset, which models, which initializations, how to
+//! train, how many seeds. `nninit lab run FILE.toml` runs a user's own file; the built-in
+//! ones (under `experiments/` in the repository, embedded in the binary) reproduce classic
+//! results.
+//!
+//! ```toml
+//! name = "my-experiment"
+//! description = "What it shows."
+//! expectation = "What the literature reports."   # optional
+//! dataset = "digits"                             # digits | mnist | fashion-mnist
+//! seeds = 3
+//!
+//! [model]
+//! kind = "mlp"                 # mlp | cnn
+//! depth = [10, 20]             # one number or a list
+//! width = 64
+//! activation = ["relu", "tanh"]
+//! bias = "on"                  # on | off
+//! residual = "off"             # on | off (MLP only)
+//!
+//! [train]
+//! optimizer = "sgd"            # sgd | adam
+//! momentum = 0.9               # sgd only
+//! lr = 0.01
+//! steps = 300
+//! batch = 64
+//! eval_every = 50
+//! loss = "cross-entropy"       # cross-entropy | mse
+//! loss_criterion = 0.5         # optional: record steps until the smoothed loss is below it
+//! eval_layers = false          # per-layer statistics at every evaluation
+//! probe_batch = 256            # examples in the probe's (and LSUV's) batch
+//! lr_scaling = "none"          # none | inverse-depth (lr / depth)
+//!
+//! [[init]]
+//! name = "He"
+//! rule = "kaiming_normal"      # any nninit rule; other keys are its parameters
+//!                              # (nonlinearity defaults to the model's activation)
+//! [[init]]
+//! name = "N(0,1)"
+//! rule = "normal"
+//! std = 1.0
+//! [[init]]
+//! name = "LSUV"
+//! rule = "lsuv"                # also: weight-norm; mean-field (sigma_w2 = [..], sigma_b2 = x)
+//! ```
+
+//!
+//! Every count and size in the file has the valid range listed in [`crate::limits`], checked
+//! when the file is parsed, before anything is loaded or allocated.
+//!
+//! [`Experiment::parse`] reads and validates the file (the schema, in `schema.rs`); [`run`]
+//! trains every configuration under every seed (the runner, in `runner.rs`).
+
+mod runner;
+mod schema;
+
+pub use runner::{Event, RunOptions, probe_batch, run, run_one};
+pub use schema::{BUILT_IN, Configuration, Experiment, LrScaling, init_choice};
