@@ -7,6 +7,8 @@
 #   scripts/fuzz.sh            # 30 s per target
 #   scripts/fuzz.sh 3600       # an hour per target
 #   FUZZ_TARGETS="config_json rule_parser" scripts/fuzz.sh 600
+#   FUZZ_SEED=0 scripts/fuzz.sh 600   # libFuzzer's own random seed (default 1: a run is
+#                                     # repeatable from the same corpus, so CI is too)
 #
 # cargo-fuzz is installed, pinned, into target/cargo-fuzz when missing, so a clean clone needs
 # nothing else. Each target's corpus grows in fuzz/corpus/<target> (ignored by git) and starts
@@ -58,7 +60,7 @@ for t in $targets; do
   # check that is missing. Both count as crashes.
   # shellcheck disable=SC2046
   if ! cargo +nightly fuzz run $(features "$t") "$t" "$corpus" $(seeds "$t") -- \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
+    -max_total_time="$seconds" -seed="${FUZZ_SEED:-1}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
     failed="$failed $t"
   fi
 done

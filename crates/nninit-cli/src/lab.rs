@@ -173,6 +173,7 @@ fn run_experiment(name: &str, args: RunArgs) -> Result<()> {
     let exp = Experiment::load(name)?;
     let backend: Backend = args.backend.parse()?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{}", exp.name, utc_stamp())));
+    report::check_out_dir(&out)?;
     let opts =
         RunOptions { seeds: args.seeds, steps: args.steps, data_dir: args.data.clone(), backend, jobs: args.jobs };
     let terminal = std::io::stderr().is_terminal() && !args.json;

@@ -20,6 +20,20 @@ pub enum Error {
         /// What the value must be, e.g. `finite and > 0`.
         expected: &'static str,
     },
+    /// A rule whose values can exceed what the element type holds (they would be infinite).
+    #[error(
+        "{init} can draw values up to {magnitude:e}, beyond the largest finite {dtype} ({max:e}): use a wider type or a smaller scale"
+    )]
+    Unrepresentable {
+        /// The rule's name.
+        init: &'static str,
+        /// The largest magnitude the rule can draw: its bound, or |mean| + 9·std where unbounded.
+        magnitude: f64,
+        /// The element type asked for.
+        dtype: crate::tensor::DType,
+        /// The largest finite value of that type.
+        max: f64,
+    },
     /// An interval whose lower end is not below its upper end.
     #[error("invalid interval [{low}, {high}]: {what} needs low < high, both finite")]
     InvalidInterval {

@@ -162,6 +162,17 @@ impl DType {
         }
     }
 
+    /// The largest finite magnitude the type holds (`i64`: its largest value).
+    pub fn max_finite(self) -> f64 {
+        match self {
+            Self::F32 => f64::from(f32::MAX),
+            Self::F64 => f64::MAX,
+            Self::BF16 => half::bf16::MAX.to_f64(),
+            Self::F16 => half::f16::MAX.to_f64(),
+            Self::I64 => i64::MAX as f64,
+        }
+    }
+
     /// The short name (`f32`, ...).
     pub fn name(self) -> &'static str {
         match self {

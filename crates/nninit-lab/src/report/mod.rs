@@ -66,6 +66,28 @@ impl render::Drawable for figures::Figure<figures::Plot> {
     }
 }
 
+/// Checks, before any training, that a report can go into `out_dir`: it is an existing folder, or
+/// nothing yet (it is created when the report is written). Creates nothing.
+///
+/// # Errors
+///
+/// [`ReportError::Io`] when `out_dir`, or the nearest of its parents that exists, is not a folder.
+pub fn check_out_dir(out_dir: &Path) -> Result<(), ReportError> {
+    let not_a_folder = |path: &Path| ReportError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a folder"),
+    };
+    let mut at = Some(out_dir);
+    while let Some(path) = at {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => return Ok(()),
+            Ok(_) => return Err(not_a_folder(path)),
+            Err(_) => at = path.parent().filter(|p| !p.as_os_str().is_empty()),
+        }
+    }
+    Ok(())
+}
+
 /// Writes the report of `results` into `out_dir` (created if missing): `results.jsonl`, `summary.csv`, every
 /// figure as SVG and PNG, and `report.html`.
 ///

@@ -142,8 +142,23 @@ impl Model {
             .and_then(serde_json::Value::as_str)
             .ok_or_else(|| Error::InvalidModelConfig { reason: "no `model_type` string".into() })?
             .to_string();
-        let class =
-            config.get("architectures").and_then(|a| a.get(0)).and_then(serde_json::Value::as_str).map(str::to_string);
+        let class = match config.get("architectures") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Array(list)) => match list.first() {
+                None => None,
+                Some(serde_json::Value::String(c)) => Some(c.clone()),
+                Some(other) => {
+                    return Err(Error::InvalidModelConfig {
+                        reason: format!("`architectures` must list class names (strings), not {other}"),
+                    });
+                }
+            },
+            Some(other) => {
+                return Err(Error::InvalidModelConfig {
+                    reason: format!("`architectures` must be a list of class names, not {other}"),
+                });
+            }
+        };
         let (family, stack, dims, model_class, kind) = match model_type.as_str() {
             "gpt2" => {
                 let c: gpt2::Config = parse(&config)?;

@@ -2,7 +2,7 @@
 //!
 //! Each initializer is a small validated type (its constructor checks every
 //! parameter, after which filling cannot fail on parameters) that implements
-//! [`Initializer`]: it fills any [`Element`] type from any [`Stream`] ([`Philox`],
+//! [`Initializer`]: it fills any [`Element`] type from any [`Stream`] ([`Philox`](crate::stream::Philox),
 //! or PyTorch's generator through [`TorchStream`](crate::stream::TorchStream)),
 //! whole or by slice, and says what it will do before doing it
 //! ([`Initializer::explain`]) and what it corresponds to elsewhere

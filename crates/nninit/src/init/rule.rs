@@ -244,6 +244,24 @@ pub(crate) fn no_torch(rule: &impl Initializer) -> Error {
     }
 }
 
+/// Refuses to fill `E` with a rule whose values can overflow it: its bound, or
+/// |mean| + 9·std for unbounded rules (the streams never draw beyond 9σ), must be a finite
+/// value of `E`. Without this, an f32 or f16 buffer would silently get infinities.
+pub(crate) fn check_representable<E: Element>(rule: &impl Initializer, spec: &TensorSpec) -> Result<()> {
+    let x = rule.explain(spec)?;
+    let magnitude = match (x.bound, x.mean, x.std) {
+        (Some(bound), _, _) => bound,
+        (None, mean, Some(std)) => mean.unwrap_or(0.0).abs() + 9.0 * std,
+        (None, _, None) => return Ok(()),
+    };
+    let max = E::DTYPE.max_finite();
+    if magnitude <= max {
+        Ok(())
+    } else {
+        Err(Error::Unrepresentable { init: rule.name(), magnitude, dtype: E::DTYPE, max })
+    }
+}
+
 /// A rule that draws each element independently from one distribution.
 pub(crate) trait Elementwise: Initializer + TorchCall {
     /// The distribution for `spec` (fans applied).
@@ -259,6 +277,7 @@ pub(crate) fn fill_elementwise<E: Element, S: Stream + ?Sized>(
     out: &mut [E],
 ) -> Result<()> {
     slice_end(spec, start, out.len())?;
+    check_representable::<E>(rule, spec)?;
     match stream.source() {
         Source::Philox(p) => {
             rule.sampler(spec)?.fill(p, start, out);
@@ -279,6 +298,7 @@ pub(crate) fn fill_structured<E: Element, S: Stream + ?Sized>(
     generate: impl FnOnce(&Philox, &mut [E]) -> Result<()>,
 ) -> Result<()> {
     let end = slice_end(spec, start, out.len())?;
+    check_representable::<E>(rule, spec)?;
     match stream.source() {
         Source::Philox(p) if start == 0 && end == spec.numel() => generate(p, out),
         Source::Philox(p) => {

@@ -42,7 +42,7 @@ pub enum Source<'a> {
 }
 
 /// A source of random numbers for [`Initializer`](crate::init::Initializer)s:
-/// [`Philox`] or [`TorchStream`] (sealed; see the [module docs](self)).
+/// [`Philox`] or [`TorchStream`] (sealed; see the [stream module docs](crate::stream)).
 pub trait Stream: sealed::Sealed {
     /// The stream, for a rule to dispatch on.
     fn source(&self) -> Source<'_>;

@@ -52,6 +52,35 @@
 //!   the iteration is monotone and never jumps over a fixed point; it is accelerated by
 //!   safeguarded Newton steps (at most a factor 4 in q per step).
 //!
+//! # Fixed points
+//!
+//! The length map can have several fixed points: an activation that acts like x/2 near 0
+//! and like ReLU for large inputs (GELU, SiLU, Mish) has V′ < 1 at some and V′ > 1 at
+//! others. [`MeanField::fixed_points`] lists all of them with the slope V′ there and their
+//! [`Stability`] (stable where V′ < 1). A network settles only at a stable one: the one its
+//! iteration reaches from the input's length q⁰ ([`MeanField::analyze_from`]; q⁰ = 1 for
+//! unit-variance inputs by default). χ₁, ξ_c, the phase and the trainable depth are
+//! evaluated there, so `nninit theory A --sigma-w2 X --sigma-b2 Y` and `--recommend`
+//! report the same point; the JSON names it and lists the others.
+//!
+//! # Smooth ReLU-like activations
+//!
+//! The edge of chaos is the critical line χ₁ = 1, parametrized by the fixed point q it sits
+//! at (Hayou, Doucet & Rousseau 2019): σ_w² = 1/E\[φ′(√q z)²\], σ_b² = q − σ_w² E\[φ(√q z)²\]
+//! ([`MeanField::critical_points`]). A point of that line is useful only where q is a
+//! *stable* fixed point reached from q⁰; [`MeanField::edge_of_chaos`] returns only such
+//! points, and `None` where the line has none. For GELU, SiLU and Mish the stable part of
+//! the line needs a bias variance of about σ_b² ≥ 0.2, 0.6 and 0.1 (below it, the critical
+//! points are unstable: a real network moves away from them and its length grows, which is
+//! what the earlier recommendations at σ_b² = 10⁻⁴ did); ELU, tanh and sigmoid are stable
+//! all along the line; softplus has no critical point at any σ_b² ≥ 0. Critical points with
+//! q → 0 are degenerate: there the network is close to linear (φ(x) ≈ φ′(0)·x), which
+//! preserves signals but gives up the nonlinearity's expressivity; the reports say so.
+//! [`Recommendation::for_depth`] searches the stable part of the line for a point that
+//! holds over the requested depth, and flags as impractical a σ_w² above 16 (sigmoid's is
+//! about 103), naming tanh instead. The simulation tests in `tests/theory_simulation.rs`
+//! check these points with random width-1000 networks at depths 20, 100 and 300.
+//!
 //! # Phase
 //!
 //! [`Phase`] is decided by χ₁ with the tolerance [`CRITICAL_TOLERANCE`] = 10⁻⁶ on |log χ₁|:

@@ -473,8 +473,12 @@ fn key(prefix: &str, name: &str) -> String {
     if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") }
 }
 
+/// A tensor's shape, refused before anything is allocated when it is empty or larger than
+/// [`crate::io::MAX_WRITE_ELEMENTS`] (the state dict is built in memory).
 fn shape_of(dims: &[usize]) -> Result<Shape> {
-    Shape::new(dims.to_vec()).map_err(|e| invalid(format!("torch module: {e}")))
+    let shape = Shape::new(dims.to_vec()).map_err(|e| invalid(format!("torch module: {e}")))?;
+    crate::io::check_write_elements(&format!("a torch module tensor {dims:?}"), shape.numel())?;
+    Ok(shape)
 }
 
 /// Appends tensors in state-dict order while the draws happen in init order.
@@ -678,6 +682,14 @@ fn rnn<T: TorchFloat, W: Fn(Vec<T>) -> StateValues>(
             "proj_size = {} needs an LSTM with hidden_size > proj_size (hidden_size = {})",
             a.proj_size, a.hidden_size
         )));
+    }
+    if a.num_layers > crate::arch::MAX_LAYERS {
+        return Err(Error::OutOfRange {
+            what: "an RNN's num_layers".into(),
+            value: a.num_layers as i128,
+            min: 1,
+            max: crate::arch::MAX_LAYERS as u64,
+        });
     }
     shape_of(&[a.input_size, a.hidden_size, a.num_layers])?;
     let real_hidden = if a.proj_size > 0 { a.proj_size } else { a.hidden_size };

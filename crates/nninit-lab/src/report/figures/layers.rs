@@ -121,7 +121,7 @@ pub(super) fn probe_layer_figure(group: &str, cs: &[&ConfigRuns<'_>], palette: &
         title: format!("Signal through depth at initialization — {group}"),
         caption,
         size: (1200, 430),
-        plot: plot,
+        plot,
     })
 }
 
@@ -178,6 +178,6 @@ pub(super) fn trained_layer_figure(
         title: format!("Signal through depth, before and after training — {group}"),
         caption,
         size: (1200, 430),
-        plot: plot,
+        plot,
     })
 }
