@@ -842,11 +842,7 @@ impl VarianceScaling {
 
     /// The std of the samples for `fan`, evaluated as `torch.nn.init` does.
     pub fn std(&self, fan: Fan) -> f64 {
-        match self.mode {
-            FanMode::FanIn => self.gain / (fan.fan_in() as f64).sqrt(),
-            FanMode::FanOut => self.gain / (fan.fan_out() as f64).sqrt(),
-            FanMode::FanAvg => self.gain * (2.0 / (fan.fan_in() + fan.fan_out()) as f64).sqrt(),
-        }
+        fan.variance_scaling_std(self.mode, self.gain)
     }
 
     /// The bound: `√3 · std` for uniform, `2σ` for truncated normal, `None` for normal.

@@ -590,3 +590,28 @@ fn torch_stream_fills_whole_tensors_only() {
     crate::torch::normal_(&mut g, &mut direct, 0.0, 1.0).unwrap();
     assert_eq!(whole, direct);
 }
+
+/// Found by the `rule_parser` fuzz target: `orthogonal` with gain 6.27e125 is a valid f64 rule
+/// but filled f32 with infinities. A fill must refuse an element type its values overflow, and
+/// still work in a type that holds them.
+#[test]
+fn fills_that_overflow_the_element_type_are_refused() {
+    let spec = TensorSpec::new(Shape::new(vec![6, 4]).unwrap());
+    let stream = Philox::new(0, "fuzz");
+    let huge = Orthogonal::new(6.271_366_948_221_3e125).unwrap();
+    let mut f32s = vec![0.0f32; 24];
+    assert!(matches!(huge.fill(&spec, &stream, &mut f32s), Err(Error::Unrepresentable { .. })));
+    let mut f64s = vec![0.0f64; 24];
+    huge.fill(&spec, &stream, &mut f64s).unwrap();
+    assert!(f64s.iter().all(|v| v.is_finite()));
+    // The limit is the type's: N(0, 10⁴) reaches 9·10⁴ > 65504 in f16, fits in bf16 and f32.
+    let wide = Normal::new(0.0, 1.0e4).unwrap();
+    let mut halves = vec![half::f16::ZERO; 24];
+    assert!(matches!(wide.fill(&spec, &stream, &mut halves), Err(Error::Unrepresentable { .. })));
+    let mut bf = vec![half::bf16::ZERO; 24];
+    wide.fill(&spec, &stream, &mut bf).unwrap();
+    // Its twin: a std just inside f16's range fills.
+    let fits = Normal::new(0.0, 65504.0 / 9.0).unwrap();
+    fits.fill(&spec, &stream, &mut halves).unwrap();
+    assert!(halves.iter().all(|v| v.is_finite()));
+}
