@@ -114,3 +114,39 @@ fn bad_input_is_one_line() {
     assert_bad_input(&["theory", "tanh", "--plot", "p.jpg"], "must end in .svg or .png");
     assert_bad_input(&["theory", "tanh", "--depth", "x"], "invalid value");
 }
+
+/// `--recommend` and the one-point report agree: for the smooth ReLU-like activations the
+/// recommended point is critical at a stable fixed point reached from unit-variance inputs,
+/// and asking for that point by its numbers gives the same q*, χ₁ and phase.
+#[test]
+fn the_recommendation_and_the_point_report_agree() {
+    for activation in ["gelu", "silu", "mish", "tanh", "elu"] {
+        let rec = json(&["theory", activation, "--recommend", "--depth", "100", "--json"]);
+        let point = &rec["point"];
+        assert_eq!(point["stability"], "stable", "{activation}: {point}");
+        assert_eq!(point["phase"], "critical", "{activation}: {point}");
+        let (w, b) = (f(&rec["sigma_w2"]), f(&rec["sigma_b2"]));
+        let again = json(&["theory", activation, "--sigma-w2", &w.to_string(), "--sigma-b2", &b.to_string(), "--json"]);
+        for key in ["q_star", "chi1"] {
+            assert!(
+                (f(&again[key]) - f(&point[key])).abs() <= 1e-9 * f(&point[key]).abs(),
+                "{activation} {key}: {again}"
+            );
+        }
+        assert_eq!(again["phase"], point["phase"], "{activation}");
+        assert_eq!(again["fixed_points"], point["fixed_points"], "{activation}");
+    }
+}
+
+/// The point recommended before the fixed points were sorted out (GELU, σ_w² = 2.3515,
+/// σ_b² = 10⁻⁴) sits above an unstable fixed point just below q⁰ = 1: the report lists both
+/// fixed points and says the length diverges, as a width-1000 network does.
+#[test]
+fn an_unstable_fixed_point_is_listed_and_never_used() {
+    let v = json(&["theory", "gelu", "--sigma-w2", "2.3515", "--sigma-b2", "1e-4", "--json"]);
+    let points = v["fixed_points"].as_array().expect("a list of fixed points");
+    let stabilities: Vec<&str> = points.iter().map(|p| p["stability"].as_str().unwrap()).collect();
+    assert_eq!(stabilities, ["stable", "unstable"], "{v}");
+    assert_eq!(v["fixed_point"]["outcome"], "diverges", "{v}");
+    assert_ne!(v["phase"], "critical");
+}
