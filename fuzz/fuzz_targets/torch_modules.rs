@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nninit::torch::{self, TensorData, TorchDType, TorchGenerator};
+use nninit::torch::{self, StateValues, TorchDType, TorchGenerator};
 
 /// Lists whose numbers all lie within this are replayed (at most a few
 /// thousand values per module). Larger sizes are the reader's to refuse
@@ -27,10 +27,10 @@ fuzz_target!(|data: &[u8]| {
     if !small(&value) {
         return;
     }
-    let Ok(tensors) = torch::materialize(&modules, &mut TorchGenerator::new(0), TorchDType::F32) else { return };
+    let Ok(tensors) = torch::state_dict(&modules, &mut TorchGenerator::new(0), TorchDType::F32) else { return };
     for t in &tensors {
         assert_eq!(t.data.len(), t.shape.iter().product::<usize>(), "{}: values and shape disagree", t.name);
-        if let TensorData::F32(v) = &t.data {
+        if let StateValues::F32(v) = &t.data {
             assert!(v.iter().all(|x| x.is_finite()), "{}: a non-finite value", t.name);
         }
     }
