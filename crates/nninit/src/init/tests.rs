@@ -615,3 +615,30 @@ fn fills_that_overflow_the_element_type_are_refused() {
     fits.fill(&spec, &stream, &mut halves).unwrap();
     assert!(halves.iter().all(|v| v.is_finite()));
 }
+
+/// Found by the `constructors` fuzz target: a truncated normal with a subnormal std on an
+/// interval 10²⁰⁰ std wide made PyTorch's rejection sampler loop forever; it is refused. The
+/// Philox stream (inverse CDF) fills it.
+#[test]
+fn a_hopeless_torch_rejection_sampler_is_refused() {
+    let p = InitParams {
+        std: Some(5.432309226912e-311),
+        mean: Some(9.136931084395e-311),
+        low: Some(-2.1622452334897608e-110),
+        high: Some(5.432309226912e-311),
+        ..InitParams::default()
+    };
+    let init = Init::parse("truncated_normal", &p).unwrap();
+    let spec = TensorSpec::new(Shape::new(vec![2, 3]).unwrap());
+    let mut out = vec![0.0f64; 6];
+    init.fill(&spec, &Philox::new(0, "fuzz"), &mut out).unwrap();
+    let torch = init.fill(&spec, &crate::stream::TorchStream::new(0), &mut out);
+    assert!(matches!(torch, Err(Error::InvalidConfig { .. })), "{torch:?}");
+    // Its twin: an ordinary narrow truncation still takes PyTorch's path.
+    let ok = Init::parse(
+        "truncated_normal",
+        &InitParams { std: Some(0.02), low: Some(-0.01), high: Some(0.03), ..InitParams::default() },
+    )
+    .unwrap();
+    ok.fill(&spec, &crate::stream::TorchStream::new(0), &mut out).unwrap();
+}

@@ -264,6 +264,23 @@ pub fn normal_<T: TorchFloat>(g: &mut TorchGenerator, out: &mut [T], mean: f64, 
     Ok(())
 }
 
+/// The smallest acceptance rate [`trunc_normal_`]'s uniform-proposal branch accepts: one draw
+/// in 10⁴. Below it the loop would run for hours (or forever, at a subnormal σ).
+const MIN_ACCEPTANCE: f64 = 1e-4;
+
+/// The most redrawing rounds [`trunc_normal_`] makes: at an acceptance of 10⁻⁴ a billion
+/// elements need about 2·10⁵; more means the bounds collapsed in the element type's rounding.
+const MAX_ROUNDS: u64 = 10_000_000;
+
+fn endless(mean: f64, std: f64, a: f64, b: f64) -> Error {
+    Error::InvalidConfig {
+        reason: format!(
+            "trunc_normal_(mean = {mean}, std = {std}, a = {a}, b = {b}): PyTorch's rejection sampler found no \
+             value inside the bounds in {MAX_ROUNDS} rounds (the bounds vanish in the element type's precision)"
+        ),
+    }
+}
+
 /// Fills `out` from N(mean, std²) truncated to \[a, b\], as PyTorch 2.12+'s
 /// `torch.nn.init.trunc_normal_`.
 ///
@@ -325,7 +342,12 @@ pub fn trunc_normal_<T: TorchFloat>(
         T::normal(g, out, mean, std);
         let outside = |x: T| x < lo || x > hi;
         let mut fresh = vec![T::default(); n];
+        let mut rounds = 0u64;
         while out.iter().any(|&x| outside(x)) {
+            rounds += 1;
+            if rounds > MAX_ROUNDS {
+                return Err(endless(mean, std, a, b));
+            }
             T::normal(g, &mut fresh, mean, std);
             for (x, &f) in out.iter_mut().zip(&fresh) {
                 if outside(*x) {
@@ -338,6 +360,20 @@ pub fn trunc_normal_<T: TorchFloat>(
         let low_mode = if b < mean { b } else { mean };
         let mode = if low_mode > a { low_mode } else { a };
         let log_peak = -0.5 * py_square((mode - mean) / std);
+        // Each candidate is accepted with probability σ·√(2π)·p / ((b − a)·e^log_peak). PyTorch
+        // loops until every element is accepted; where that is hopeless (an interval far wider
+        // than σ, far in a tail, or a subnormal σ) it never returns, so refuse instead.
+        let acceptance = std * (2.0 * std::f64::consts::PI).sqrt() * p / ((b - a) * log_peak.exp());
+        if acceptance.is_nan() || acceptance < MIN_ACCEPTANCE {
+            return Err(Error::InvalidConfig {
+                reason: format!(
+                    "trunc_normal_(mean = {mean}, std = {std}, a = {a}, b = {b}): PyTorch's rejection sampler \
+                     would accept about one draw in {:.1e} and not finish; narrow [a, b] to a few std, or use \
+                     the Philox stream (inverse CDF, no rejection)",
+                    1.0 / acceptance
+                ),
+            });
+        }
         let (m, s, lp, half) = (T::from_f64(mean), T::from_f64(std), T::from_f64(log_peak), T::from_f64(-0.5));
         // candidates.sub_(mean).div_(std).pow_(2).mul_(-0.5).sub_(log_peak), in the element type
         let log_ratio = |x: T| x.sub(m).div(s).square().mul(half).sub(lp);
@@ -346,7 +382,12 @@ pub fn trunc_normal_<T: TorchFloat>(
         T::uniform(g, out, a, b);
         T::uniform(g, &mut accept, 0.0, 1.0);
         let mut pending: Vec<bool> = out.iter().zip(&accept).map(|(&x, &u)| u.ln() > log_ratio(x)).collect();
+        let mut rounds = 0u64;
         while pending.iter().any(|&p| p) {
+            rounds += 1;
+            if rounds > MAX_ROUNDS {
+                return Err(endless(mean, std, a, b));
+            }
             T::uniform(g, &mut cand, a, b);
             T::uniform(g, &mut accept, 0.0, 1.0);
             for i in 0..n {
