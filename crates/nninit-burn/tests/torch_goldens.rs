@@ -249,3 +249,39 @@ fn a_bare_parameter_is_refused_by_the_torch_path() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The porting guide's burn example (docs/porting-from-pytorch.md, 2c): `nn.Sequential(
+/// nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))` after `torch.manual_seed(0)` is the
+/// state dict nninit replays for the guide's module list, each weight transposed into burn's
+/// `[in, out]`.
+#[derive(Module, Debug)]
+struct Net {
+    fc1: Linear,
+    fc2: Linear,
+}
+
+#[test]
+fn the_porting_guides_burn_example_gets_the_replayed_state_dict() {
+    use nninit::torch::{StateValues, TorchDType, TorchGenerator, state_dict_from_json};
+    let device = Device::flex();
+    let net = Net { fc1: LinearConfig::new(4, 8).init(&device), fc2: LinearConfig::new(8, 2).init(&device) };
+    let net = nninit_burn::init_torch(net, 0).unwrap();
+    let modules = r#"[{"type": "Linear", "name": "0", "in_features": 4, "out_features": 8},
+                      {"type": "Linear", "name": "2", "in_features": 8, "out_features": 2}]"#;
+    let state = state_dict_from_json(modules, &mut TorchGenerator::new(0), TorchDType::F32).unwrap();
+    let got = [
+        values(torch_weight(&net.fc1)),
+        values(net.fc1.bias.as_ref().unwrap().val()),
+        values(torch_weight(&net.fc2)),
+        values(net.fc2.bias.as_ref().unwrap().val()),
+    ];
+    for (t, got) in state.iter().zip(got) {
+        let StateValues::F32(want) = &t.data else { panic!("{}", t.name) };
+        assert_eq!(
+            want.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            got.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            "{}",
+            t.name
+        );
+    }
+}

@@ -57,6 +57,9 @@ pub enum LabError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// nninit-burn refused to initialize the network (a rule that refuses a layer's shape).
+    #[error(transparent)]
+    Burn(#[from] nninit_burn::Error),
 }
 
 /// The lab's result type.

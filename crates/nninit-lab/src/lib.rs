@@ -2,7 +2,8 @@
 //!
 //! The lab builds multilayer perceptrons and plain convolutional networks on
 //! [burn](https://burn.dev) (the pure-Rust `flex` backend on CPU by default, GPU backends
-//! behind cargo features), initializes every layer through nninit's rules, and measures:
+//! behind cargo features), initializes every layer through nninit's rules by parameter path
+//! ([`nninit_burn`], so a layer's values are the same on every backend), and measures:
 //!
 //! - at initialization, the [`probe`]: per-layer activation and gradient statistics on a
 //!   real batch, dead and saturated units, the input–output Jacobian's singular values, and a

@@ -7,7 +7,6 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation as act;
 use burn::tensor::{Device, Tensor, TensorData};
 use nninit::activation::Activation;
-use nninit::{Layout, Shape, TensorSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LabError, Result};
@@ -59,16 +58,15 @@ pub struct ModelSpec {
     pub classes: usize,
 }
 
-/// One layer's parameter geometry, in burn's layouts, with the nninit spec its fans come from.
+/// One layer's parameter geometry, in burn's layouts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerShape {
-    /// The layer's name: `hidden.3`, `conv.7` or `head`.
+    /// The layer's name, its burn module path: `hidden.3`, `conv.7` or `head`. Its weight is
+    /// the burn parameter `<name>.weight`, whose path keys its nninit stream.
     pub name: String,
-    /// The weight's dimensions as burn stores them: Linear `[in, out]`, Conv2d `[out, in, kh, kw]`.
+    /// The weight's dimensions as burn stores them: Linear `[in, out]`, Conv2d `[out, in, kh, kw]`
+    /// (nninit-burn reads the fans from these layouts).
     pub weight_dims: Vec<usize>,
-    /// The weight's geometry for nninit: burn's Linear is `[in, out]` (nninit's JAX layout),
-    /// its Conv2d `[out, in, kh, kw]` (PyTorch's layout).
-    pub spec: TensorSpec,
     /// Output units (the bias length).
     pub units: usize,
     /// Whether the layer is followed by the activation.
@@ -170,37 +168,32 @@ impl ModelSpec {
     pub fn layers(&self) -> Result<Vec<LayerShape>> {
         self.validate()?;
         let mut out = Vec::with_capacity(self.depth + 1);
-        let dense = |name: String, fan_in: usize, units: usize, role: LayerRole| -> Result<LayerShape> {
-            Ok(LayerShape {
-                name,
-                weight_dims: vec![fan_in, units],
-                spec: TensorSpec::new(Shape::new(vec![fan_in, units])?).with_layout(Layout::Jax),
-                units,
-                role,
-            })
+        let dense = |name: String, fan_in: usize, units: usize, role: LayerRole| LayerShape {
+            name,
+            weight_dims: vec![fan_in, units],
+            units,
+            role,
         };
         match self.kind {
             ModelKind::Mlp => {
                 for l in 0..self.depth {
                     let fan_in = if l == 0 { self.features } else { self.width };
-                    out.push(dense(format!("hidden.{l}"), fan_in, self.width, LayerRole::Hidden)?);
+                    out.push(dense(format!("hidden.{l}"), fan_in, self.width, LayerRole::Hidden));
                 }
             }
             ModelKind::Cnn => {
                 for l in 0..self.depth {
                     let channels_in = if l == 0 { 1 } else { self.width };
-                    let dims = vec![self.width, channels_in, 3, 3];
                     out.push(LayerShape {
                         name: format!("conv.{l}"),
-                        spec: TensorSpec::new(Shape::new(dims.clone())?),
-                        weight_dims: dims,
+                        weight_dims: vec![self.width, channels_in, 3, 3],
                         units: self.width,
                         role: LayerRole::Hidden,
                     });
                 }
             }
         }
-        out.push(dense("head".into(), self.width, self.classes, LayerRole::Head)?);
+        out.push(dense("head".into(), self.width, self.classes, LayerRole::Head));
         Ok(out)
     }
 
@@ -263,13 +256,17 @@ pub struct LayerWeights {
     pub bias: Option<Vec<f32>>,
 }
 
-/// A network as burn modules. Build it with [`Network::new`] from host weights.
+/// A network as burn modules. Initialize it with [`Network::init`] (nninit-burn, by parameter
+/// path), or load host weights with [`Network::new`].
+///
+/// The field names are the layer names of [`ModelSpec::layers`], so a parameter's burn path
+/// (`hidden.3.weight`, `conv.0.bias`, `head.weight`) is the name its nninit stream is keyed by.
 #[derive(Module, Debug)]
 pub struct Network {
     /// The MLP's hidden layers (empty for a CNN).
-    pub dense: Vec<Linear>,
+    pub hidden: Vec<Linear>,
     /// The CNN's convolutions (empty for an MLP).
-    pub convs: Vec<Conv2d>,
+    pub conv: Vec<Conv2d>,
     /// The classifier.
     pub head: Linear,
 }
@@ -354,7 +351,56 @@ pub struct Forward {
 }
 
 impl Network {
-    /// Builds the network on `device` with the given initial values.
+    /// The network's modules on `device` with burn's lazy parameters: nothing is drawn or
+    /// allocated until [`nninit_burn::init`] (or a load) gives them values.
+    ///
+    /// # Errors
+    /// As [`ModelSpec::validate`].
+    pub fn build(spec: &ModelSpec, device: &Device) -> Result<Self> {
+        let with_bias = spec.bias == Bias::On;
+        let mut hidden = Vec::new();
+        let mut conv = Vec::new();
+        let mut head = None;
+        for shape in spec.layers()? {
+            match *shape.weight_dims.as_slice() {
+                [d_in, d_out] => {
+                    let linear = LinearConfig::new(d_in, d_out).with_bias(with_bias).init(device);
+                    match shape.role {
+                        LayerRole::Hidden => hidden.push(linear),
+                        LayerRole::Head => head = Some(linear),
+                    }
+                }
+                [c_out, c_in, kh, kw] => {
+                    let stride = if conv.is_empty() { spec.first_stride() } else { 1 };
+                    conv.push(
+                        Conv2dConfig::new([c_in, c_out], [kh, kw])
+                            .with_stride([stride, stride])
+                            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                            .with_bias(with_bias)
+                            .init(device),
+                    );
+                }
+                _ => return Err(LabError::Model { reason: format!("layer {}: unexpected rank", shape.name) }),
+            }
+        }
+        let head = head.ok_or_else(|| LabError::Model { reason: "no head layer".into() })?;
+        Ok(Self { hidden, conv, head })
+    }
+
+    /// Builds the network on `device` and initializes every parameter under `method`'s
+    /// data-free rule with nninit-burn: each from nninit's stream of (`seed`, its burn path),
+    /// so the values are the same on every backend and device.
+    ///
+    /// # Errors
+    /// As [`ModelSpec::validate`]; the rule's own errors (for example a rule that refuses a
+    /// layer's shape).
+    pub fn init(spec: &ModelSpec, method: &crate::rules::InitMethod, seed: u64, device: &Device) -> Result<Self> {
+        let rules = crate::rules::rules(spec, method)?;
+        Ok(nninit_burn::init(Self::build(spec, device)?, &rules, seed)?)
+    }
+
+    /// Builds the network on `device` with the given host values (for example weights a
+    /// data-dependent init adjusted); a missing bias is zeros.
     ///
     /// # Errors
     /// [`LabError::Model`] when the spec is invalid or the weights do not match it.
@@ -365,66 +411,51 @@ impl Network {
                 reason: format!("{} layers of weights for {} layers", weights.len(), shapes.len()),
             });
         }
-        let with_bias = spec.bias == Bias::On;
-        let mut dense = Vec::new();
-        let mut convs = Vec::new();
-        let mut head = None;
         for (shape, w) in shapes.iter().zip(weights) {
             let numel: usize = shape.weight_dims.iter().product();
             if w.weight.len() != numel || w.bias.as_ref().is_some_and(|b| b.len() != shape.units) {
                 return Err(LabError::Model { reason: format!("layer {}: weights of the wrong size", shape.name) });
             }
-            let bias = if with_bias {
-                let values = w.bias.clone().unwrap_or_else(|| vec![0.0; shape.units]);
-                Some(Param::from_tensor(Tensor::<1>::from_data(TensorData::new(values, [shape.units]), device)))
-            } else {
-                None
-            };
-            match *shape.weight_dims.as_slice() {
-                [d_in, d_out] => {
-                    let mut linear = LinearConfig::new(d_in, d_out).with_bias(false).init(device);
-                    linear.weight = Param::from_tensor(Tensor::<2>::from_data(
-                        TensorData::new(w.weight.clone(), [d_in, d_out]),
-                        device,
-                    ));
-                    linear.bias = bias;
-                    if shape.role == LayerRole::Hidden {
-                        dense.push(linear);
-                    } else {
-                        head = Some(linear);
-                    }
-                }
-                [c_out, c_in, kh, kw] => {
-                    let stride = if convs.is_empty() { spec.first_stride() } else { 1 };
-                    let mut conv = Conv2dConfig::new([c_in, c_out], [kh, kw])
-                        .with_stride([stride, stride])
-                        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                        .with_bias(false)
-                        .init(device);
-                    conv.weight = Param::from_tensor(Tensor::<4>::from_data(
-                        TensorData::new(w.weight.clone(), [c_out, c_in, kh, kw]),
-                        device,
-                    ));
-                    conv.bias = bias;
-                    convs.push(conv);
-                }
-                _ => return Err(LabError::Model { reason: format!("layer {}: unexpected rank", shape.name) }),
-            }
         }
-        let head = head.ok_or_else(|| LabError::Model { reason: "no head layer".into() })?;
-        Ok(Self { dense, convs, head })
+        let mut net = Self::build(spec, device)?;
+        let bias = |b: &mut Option<Param<Tensor<1>>>, w: &LayerWeights, units: usize| {
+            if b.is_some() {
+                let values = w.bias.clone().unwrap_or_else(|| vec![0.0; units]);
+                *b = Some(Param::from_tensor(Tensor::<1>::from_data(TensorData::new(values, [units]), device)));
+            }
+        };
+        let mut layers = weights.iter().zip(&shapes);
+        for l in &mut net.hidden {
+            let (w, shape) = layers.next().ok_or_else(|| LabError::Model { reason: "too few layers".into() })?;
+            l.weight =
+                Param::from_tensor(Tensor::from_data(TensorData::new(w.weight.clone(), l.weight.lazy_shape()), device));
+            bias(&mut l.bias, w, shape.units);
+        }
+        for c in &mut net.conv {
+            let (w, shape) = layers.next().ok_or_else(|| LabError::Model { reason: "too few layers".into() })?;
+            c.weight =
+                Param::from_tensor(Tensor::from_data(TensorData::new(w.weight.clone(), c.weight.lazy_shape()), device));
+            bias(&mut c.bias, w, shape.units);
+        }
+        let (w, shape) = layers.next().ok_or_else(|| LabError::Model { reason: "too few layers".into() })?;
+        net.head.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(w.weight.clone(), net.head.weight.lazy_shape()),
+            device,
+        ));
+        bias(&mut net.head.bias, w, shape.units);
+        Ok(net)
     }
 
     /// The current values of every layer, in [`ModelSpec::layers`] order.
     pub fn weights(&self) -> Vec<LayerWeights> {
         let bias = |b: &Option<Param<Tensor<1>>>| b.as_ref().map(|b| host(b.val().to_data()));
         let mut out: Vec<LayerWeights> = self
-            .dense
+            .hidden
             .iter()
             .map(|l| LayerWeights { weight: host(l.weight.val().to_data()), bias: bias(&l.bias) })
             .collect();
         out.extend(
-            self.convs.iter().map(|c| LayerWeights { weight: host(c.weight.val().to_data()), bias: bias(&c.bias) }),
+            self.conv.iter().map(|c| LayerWeights { weight: host(c.weight.val().to_data()), bias: bias(&c.bias) }),
         );
         out.push(LayerWeights { weight: host(self.head.weight.val().to_data()), bias: bias(&self.head.bias) });
         out
@@ -453,11 +484,11 @@ impl Network {
         let mut preacts = Vec::new();
         let mut acts = Vec::new();
         let mut h = x;
-        let hidden_layers = self.dense.len() + self.convs.len();
+        let hidden_layers = self.hidden.len() + self.conv.len();
         for l in 0..hidden_layers.min(layers) {
             let mut z = match &h {
-                Hidden::Flat(t) => Hidden::Flat(self.dense[l].forward(t.clone())),
-                Hidden::Image(t) => Hidden::Image(self.convs[l].forward(t.clone())),
+                Hidden::Flat(t) => Hidden::Flat(self.hidden[l].forward(t.clone())),
+                Hidden::Image(t) => Hidden::Image(self.conv[l].forward(t.clone())),
             };
             if let Some(p) = probes.and_then(|p| p.get(l)) {
                 z = z.add(p);
@@ -521,6 +552,18 @@ mod tests {
         let weights = initial_weights(&spec, &he(), 3).unwrap();
         let net = Network::new(&spec, &weights, &Device::flex()).unwrap();
         assert_eq!(net.weights(), weights);
+    }
+
+    #[test]
+    fn init_on_a_training_device_gives_the_host_weights() {
+        // The runner initializes on the training device (autodiff) directly; the CLI's probe and
+        // the data-dependent inits go through the host weights. Both are the same network.
+        for kind in [ModelKind::Mlp, ModelKind::Cnn] {
+            let spec = ModelSpec { kind, ..mlp(2, 4, Activation::Tanh) };
+            let net = Network::init(&spec, &he(), 9, &Device::flex().autodiff()).unwrap();
+            assert_eq!(net.weights(), initial_weights(&spec, &he(), 9).unwrap());
+            assert!(net.head.weight.val().is_require_grad());
+        }
     }
 
     #[test]

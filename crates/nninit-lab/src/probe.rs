@@ -52,8 +52,8 @@ pub fn probe(spec: &ModelSpec, net: &Network, x: &[f32], y: &[u8], loss: LossKin
         let (act_mean, act_std) = mean_std(&a.values);
         let (_, preact_std) = mean_std(&pre.values);
         let weight_grad = match spec.kind {
-            ModelKind::Mlp => net.dense[l].weight.val().grad(&grads).map(|g| crate::model::host(g.into_data())),
-            ModelKind::Cnn => net.convs[l].weight.val().grad(&grads).map(|g| crate::model::host(g.into_data())),
+            ModelKind::Mlp => net.hidden[l].weight.val().grad(&grads).map(|g| crate::model::host(g.into_data())),
+            ModelKind::Cnn => net.conv[l].weight.val().grad(&grads).map(|g| crate::model::host(g.into_data())),
         };
         let grad_std = weight_grad.map_or(f64::NAN, |g| mean_std(&g).1);
         let backprop_std = leaf.grad_host(&grads).map_or(f64::NAN, |g| mean_std(&g.values).1);

@@ -1,12 +1,13 @@
 //! How an experiment's named initializations become layer values, through nninit's rules
 //! and streams.
 
+use burn::tensor::Device;
+use nninit::Init;
 use nninit::init::{Normal, Orthogonal};
-use nninit::stream::Philox;
-use nninit::{Init, TensorSpec};
+use nninit_burn::Rules;
 
 use crate::error::Result;
-use crate::model::{Bias, LayerWeights, ModelSpec};
+use crate::model::{LayerWeights, ModelSpec, Network};
 
 /// How biases start.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -75,45 +76,44 @@ impl InitMethod {
     }
 }
 
-/// The initial values of every layer of `spec` under `method`'s data-free rule and `seed`.
+/// The nninit-burn rules of `method`'s data-free rule for the network `spec`: one rule per
+/// layer weight by its burn path (`hidden.3.weight`, `conv.0.weight`, `head.weight`), and the
+/// bias rule for every `*.bias`.
 ///
-/// Each weight is drawn from nninit's stream of `(seed, "<layer>.weight")`, so two
-/// configurations that differ only in their rule's scale share the same underlying draws
-/// (common random numbers make comparisons between inits less noisy).
+/// Delta-orthogonal is defined for convolution kernels; dense layers (the CNN's classifier)
+/// take its dense counterpart, an orthogonal matrix of the same gain, as Xiao et al. 2018 do.
 ///
 /// # Errors
-/// The rule's own errors (for example a delta-orthogonal rule on a dense layer).
-pub fn initial_weights(spec: &ModelSpec, method: &InitMethod, seed: u64) -> Result<Vec<LayerWeights>> {
+/// As [`ModelSpec::layers`]; an invalid bias std.
+pub fn rules(spec: &ModelSpec, method: &InitMethod) -> Result<Rules> {
     let (rule, bias_rule) = method.pre_init()?;
-    spec.layers()?
-        .iter()
-        .map(|layer| {
-            let mut weight = vec![0f32; layer.weight_dims.iter().product()];
-            // Delta-orthogonal is defined for convolution kernels; dense layers (the CNN's
-            // classifier) take its dense counterpart, an orthogonal matrix of the same gain,
-            // as Xiao et al. 2018 do.
-            let layer_rule = match (&rule, layer.weight_dims.len()) {
-                (Init::DeltaOrthogonal(d), 2) => Init::Orthogonal(Orthogonal::new(d.gain())?),
-                _ => rule,
-            };
-            layer_rule.fill(&layer.spec, &Philox::new(seed, &format!("{}.weight", layer.name)), &mut weight)?;
-            let bias = match (spec.bias, bias_rule) {
-                (Bias::Off, _) => None,
-                (Bias::On, BiasRule::Zero) => Some(vec![0f32; layer.units]),
-                (Bias::On, BiasRule::Normal { std }) => {
-                    let mut b = vec![0f32; layer.units];
-                    let spec = TensorSpec::new(nninit::Shape::new(vec![layer.units])?);
-                    Init::Normal(Normal::new(0.0, std)?).fill(
-                        &spec,
-                        &Philox::new(seed, &format!("{}.bias", layer.name)),
-                        &mut b,
-                    )?;
-                    Some(b)
-                }
-            };
-            Ok(LayerWeights { weight, bias })
-        })
-        .collect()
+    let mut rules = Rules::new();
+    for layer in spec.layers()? {
+        let layer_rule = match (&rule, layer.weight_dims.len()) {
+            (Init::DeltaOrthogonal(d), 2) => Init::Orthogonal(Orthogonal::new(d.gain())?),
+            _ => rule,
+        };
+        rules = rules.path(&format!("{}.weight", layer.name), layer_rule);
+    }
+    let bias = match bias_rule {
+        BiasRule::Zero => Init::Zeros,
+        BiasRule::Normal { std } => Init::Normal(Normal::new(0.0, std)?),
+    };
+    Ok(rules.path("*.bias", bias))
+}
+
+/// The initial values of every layer of `spec` under `method`'s data-free rule and `seed`, on
+/// the host (for data-dependent inits, which adjust them before [`Network::new`]).
+///
+/// The network is initialized by [`Network::init`] (nninit-burn): each weight is drawn from
+/// nninit's stream of `(seed, "<layer>.weight")`, so two configurations that differ only in
+/// their rule's scale share the same underlying draws (common random numbers make comparisons
+/// between inits less noisy).
+///
+/// # Errors
+/// The rule's own errors (for example a rule that refuses a layer's shape).
+pub fn initial_weights(spec: &ModelSpec, method: &InitMethod, seed: u64) -> Result<Vec<LayerWeights>> {
+    Ok(Network::init(spec, method, seed, &Device::flex())?.weights())
 }
 
 #[cfg(test)]
@@ -149,6 +149,84 @@ mod tests {
         // The head [1024, 10]: fan_in 1024, not 10.
         assert!(std_within(&w[2].weight, (2.0f64 / 1024.0).sqrt()));
         assert!(w.iter().all(|l| l.bias.as_ref().is_some_and(|b| b.iter().all(|&v| v == 0.0))));
+    }
+
+    /// The values the lab drew before it used nninit-burn, computed here the old way: each
+    /// layer's rule filled on the host from `Philox(seed, "<layer>.weight")` with the layout
+    /// written by hand (burn's Linear `[in, out]` as JAX's, Conv2d `[out, in, kh, kw]` as
+    /// PyTorch's), biases from `Philox(seed, "<layer>.bias")`. nninit-burn must give the same
+    /// bits for MLPs and CNNs, with and without biases, under every kind of rule.
+    #[test]
+    fn initial_weights_are_the_draws_the_lab_always_made() {
+        use nninit::stream::Philox;
+        use nninit::{Layout, Shape, TensorSpec};
+        let old = |spec: &ModelSpec, method: &InitMethod, seed: u64| -> Vec<LayerWeights> {
+            let (rule, bias_rule) = method.pre_init().unwrap();
+            spec.layers()
+                .unwrap()
+                .iter()
+                .map(|layer| {
+                    let dims = layer.weight_dims.clone();
+                    let layout = if dims.len() == 2 { Layout::Jax } else { Layout::Torch };
+                    let wspec = TensorSpec::new(Shape::new(dims.clone()).unwrap()).with_layout(layout);
+                    let rule = match (&rule, dims.len()) {
+                        (Init::DeltaOrthogonal(d), 2) => Init::Orthogonal(Orthogonal::new(d.gain()).unwrap()),
+                        _ => rule,
+                    };
+                    let mut weight = vec![0f32; dims.iter().product()];
+                    rule.fill(&wspec, &Philox::new(seed, &format!("{}.weight", layer.name)), &mut weight).unwrap();
+                    let bias = match (spec.bias, bias_rule) {
+                        (crate::model::Bias::Off, _) => None,
+                        (_, BiasRule::Zero) => Some(vec![0f32; layer.units]),
+                        (_, BiasRule::Normal { std }) => {
+                            let mut b = vec![0f32; layer.units];
+                            let bspec = TensorSpec::new(Shape::new(vec![layer.units]).unwrap());
+                            Init::Normal(Normal::new(0.0, std).unwrap())
+                                .fill(&bspec, &Philox::new(seed, &format!("{}.bias", layer.name)), &mut b)
+                                .unwrap();
+                            Some(b)
+                        }
+                    };
+                    LayerWeights { weight, bias }
+                })
+                .collect()
+        };
+        let bits = |w: &[LayerWeights]| -> Vec<Vec<u32>> {
+            w.iter()
+                .flat_map(|l| [l.weight.clone(), l.bias.clone().unwrap_or_default()])
+                .map(|v| v.iter().map(|x| x.to_bits()).collect())
+                .collect()
+        };
+        let methods = [
+            InitMethod::Rule {
+                weight: Init::from(nninit::init::VarianceScaling::he_normal()),
+                bias: BiasRule::Normal { std: 0.05 },
+            },
+            InitMethod::Rule {
+                weight: Init::from(nninit::init::VarianceScaling::lecun_normal()),
+                bias: BiasRule::Zero,
+            },
+            InitMethod::Rule {
+                weight: Init::DeltaOrthogonal(nninit::init::DeltaOrthogonal::new(1.0).unwrap()),
+                bias: BiasRule::Zero,
+            },
+            InitMethod::DataDependent(DataDependent::Lsuv { tolerance: 0.1, max_iterations: 10 }),
+            InitMethod::DataDependent(DataDependent::WeightNorm),
+        ];
+        for kind in [crate::record::ModelKind::Mlp, crate::record::ModelKind::Cnn] {
+            for bias in [crate::model::Bias::On, crate::model::Bias::Off] {
+                let spec = ModelSpec { kind, bias, ..ModelSpec::digits_mlp(3, 8, Activation::Tanh) };
+                for method in &methods {
+                    for seed in [0, 12_345] {
+                        assert_eq!(
+                            bits(&initial_weights(&spec, method, seed).unwrap()),
+                            bits(&old(&spec, method, seed)),
+                            "{kind:?} {bias:?} {method:?} {seed}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

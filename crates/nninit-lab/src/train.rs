@@ -131,10 +131,10 @@ fn grad_norms(spec: &ModelSpec, net: &Network, grads: &Gradients) -> Vec<f64> {
         |g: Option<Vec<f32>>| g.map_or(f64::NAN, |g| g.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>().sqrt());
     let mut out: Vec<f64> = match spec.kind {
         ModelKind::Mlp => {
-            net.dense.iter().map(|l| norm(l.weight.val().grad(grads).map(|g| host(g.into_data())))).collect()
+            net.hidden.iter().map(|l| norm(l.weight.val().grad(grads).map(|g| host(g.into_data())))).collect()
         }
         ModelKind::Cnn => {
-            net.convs.iter().map(|c| norm(c.weight.val().grad(grads).map(|g| host(g.into_data())))).collect()
+            net.conv.iter().map(|c| norm(c.weight.val().grad(grads).map(|g| host(g.into_data())))).collect()
         }
     };
     out.push(norm(net.head.weight.val().grad(grads).map(|g| host(g.into_data()))));

@@ -166,15 +166,16 @@ pub fn run_one(
 ) -> Result<RunRecord> {
     let started = Instant::now();
     let spec = &config.model;
-    let mut weights = initial_weights(spec, &config.init.method, seed)?;
     let (x, y) = probe_batch(data, seed, probe_examples);
-    let init_iterations = match &config.init.method {
+    let (net, init_iterations) = match &config.init.method {
         InitMethod::DataDependent(method) => {
-            Some(crate::lsuv::apply(spec, &mut weights, *method, &x, y.len(), &device.clone().inner())?)
+            let mut weights = initial_weights(spec, &config.init.method, seed)?;
+            let iterations = crate::lsuv::apply(spec, &mut weights, *method, &x, y.len(), &device.clone().inner())?;
+            (Network::new(spec, &weights, device)?, Some(iterations))
         }
-        InitMethod::Rule { .. } => None,
+        // Drawn on the training device directly, by parameter path.
+        InitMethod::Rule { .. } => (Network::init(spec, &config.init.method, seed, device)?, None),
     };
-    let net = Network::new(spec, &weights, device)?;
     let loss = config.train.loss;
     let probe = crate::probe::probe(spec, &net, &x, &y, loss, device)?;
     let outcome = train(spec, net, data, &config.train, seed, device, &mut |_| on_event(Event::Step))?;
