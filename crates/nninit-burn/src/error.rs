@@ -24,8 +24,8 @@ pub enum Error {
         shape: Vec<usize>,
         /// The rule's name.
         rule: &'static str,
-        /// Why, from nninit.
-        source: nninit::Error,
+        /// Why, from nninit (boxed: nninit's error is large).
+        source: Box<nninit::Error>,
     },
     /// A tensor of the plan given to [`Rules::from_plan`](crate::Rules::from_plan) has
     /// another shape than the burn parameter of the same name.
@@ -73,8 +73,8 @@ pub enum Error {
     Nninit {
         /// The parameter or module path.
         path: String,
-        /// nninit's error.
-        source: nninit::Error,
+        /// nninit's error (boxed: it is large).
+        source: Box<nninit::Error>,
     },
 }
 

@@ -76,7 +76,7 @@ impl walk::Values for Fills {
                 path: path.to_owned(),
                 shape: fill.spec.shape().dims().to_vec(),
                 rule: fill.init.name(),
-                source,
+                source: Box::new(source),
             }
         })?;
         Ok(Some(values))

@@ -388,7 +388,7 @@ impl Compiled<'_> {
             path: path.to_owned(),
             shape: r.shape.clone(),
             rule: init.name(),
-            source,
+            source: Box::new(source),
         };
         if let Some(p) = self.rules.plan.get(path) {
             if p.spec.shape().dims() != r.shape.as_slice() {
@@ -413,7 +413,7 @@ impl Compiled<'_> {
         };
         let spec = self.spec(r, path, by_path).map_err(|e| refused(&init, e))?;
         nninit::io::check_write_elements(path, spec.numel())
-            .map_err(|source| Error::Nninit { path: path.to_owned(), source })?;
+            .map_err(|source| Error::Nninit { path: path.to_owned(), source: Box::new(source) })?;
         init.check(&spec).map_err(|e| refused(&init, e))?;
         Ok(Some(Fill { init, spec, stream: path.to_owned() }))
     }

@@ -301,7 +301,7 @@ pub(crate) fn values(records: &[Record], generator: &mut TorchGenerator) -> Resu
     }
     let json = Value::Array(modules).to_string();
     let state = nninit::torch::state_dict_from_json(&json, generator, TorchDType::F32)
-        .map_err(|source| Error::Nninit { path: "(PyTorch modules)".into(), source })?;
+        .map_err(|source| Error::Nninit { path: "(PyTorch modules)".into(), source: Box::new(source) })?;
     let mut state: HashMap<String, Vec<f32>> = state
         .into_iter()
         .filter_map(|t| match t.data {
