@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // He-normal weights with burn's [in, out] fans, zero biases, a small classifier.
     // Every parameter is drawn from nninit's stream of (seed, its path): `hidden.0.weight` is
-    // `nninit sample he_normal --shape 784,1024 --layout jax --seed 42 --name hidden.0.weight`.
+    // `nninit sample he_normal --shape 784,1024 --layout jax --seed 42 --name hidden.0.weight --out w.npy`.
     let rules = Rules::modules(VarianceScaling::he_normal(), Init::Zeros).path("head.weight", Normal::new(0.0, 0.01)?);
     let model = nninit_burn::init(model, &rules, 42)?;
     if let (Some(before), Some(after)) = (before, peak_rss()) {
