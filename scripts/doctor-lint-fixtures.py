@@ -10,6 +10,7 @@ near 2 MB. The bugs are made the way users make them:
 | folder | what was done |
 |---|---|
 | clean | `LlamaForCausalLM(config)` (transformers' own `_init_weights`), `save_pretrained` |
+| clean-bert | `BertForMaskedLM(config)` (hidden 64, one layer): its padding row (`pad_token_id` 0) is zero by design |
 | tied-head-differs | `tie_word_embeddings: true`, and a separately drawn `lm_head.weight` saved beside the embedding |
 | head-left-at-default | untied head reset by `nn.Linear.reset_parameters()` (never re-initialized by `_init_weights`) |
 | norms-drawn | `for p in model.parameters(): nn.init.normal_(p, std=0.02)`: the norm weights drawn too |
@@ -72,6 +73,11 @@ def matrices(model):
 OUT.mkdir(parents=True, exist_ok=True)
 with torch.no_grad():
     save(fresh(1), "clean")
+
+    torch.manual_seed(12)
+    bert = transformers.BertConfig(hidden_size=64, num_hidden_layers=1, num_attention_heads=4, intermediate_size=128,
+                                   vocab_size=64, max_position_embeddings=32, pad_token_id=0)
+    save(transformers.BertForMaskedLM(bert), "clean-bert")
 
     m = fresh(2, tie_word_embeddings=True)
     state = dict(m.state_dict())

@@ -82,6 +82,18 @@ fn the_clean_twin_has_no_finding() {
     assert!(stdout(&o).contains("findings: 0 error(s), 0 warning(s), 0 info"), "{}", stdout(&o));
 }
 
+/// BERT as transformers writes it: the padding row of its word embeddings is
+/// zero by design (`pad_token_id`), and its tied decoder is not stored.
+#[test]
+fn a_clean_bert_with_its_zero_padding_row_has_no_finding() {
+    let (code, report) = doctor("clean-bert", &["--fail-on", "warning"]);
+    assert_eq!(code, 0, "{:?}", report["findings"]);
+    assert_eq!(report["verdict"]["kind"], "init", "{}", report["verdict"]);
+    let t =
+        report["tensors"].as_array().unwrap().iter().find(|t| t["name"] == "bert.embeddings.word_embeddings.weight");
+    assert_eq!(t.unwrap()["stats"]["zeros"], 64, "the padding row");
+}
+
 #[test]
 fn a_tied_head_that_differs_from_its_embedding() {
     let r = assert_lint(

@@ -13,13 +13,15 @@
 //! measured std and the stds the schemes' rules give the tensor), and the count is a finding when
 //! `P(K ≥ k) < P_LIMIT` by [`rare_count_tail_bound`] (for an f32 tensor of
 //! 10⁶ values: 6 exact zeros; for f16 at σ = 0.02, where 6·10⁻³ of a draw is
-//! subnormal, thousands more than the expected 6000).
+//! subnormal, thousands more than the expected 6000). The padding row of an
+//! embedding table (`pad_token_id`), which transformers sets to 0, is left out.
 
-use super::super::stats::{min_normal, min_subnormal};
+use super::super::stats::{min_normal, min_subnormal, stats};
 use super::super::{P_LIMIT, rules};
 use super::Context;
 use crate::doctor::report::{Finding, Severity, TensorReport};
 use crate::init::sample::Sampler;
+use crate::plan::Role;
 use crate::stats::rare_count_tail_bound;
 
 /// The largest chance per value that a sampler returns exactly 0 from its
@@ -130,17 +132,20 @@ fn zeros(
         return; // structured rules (identity-like) hold exact zeros by design
     }
     let Some(sigma) = sigma else { return };
+    // transformers zeroes an embedding's padding row (nn.Embedding(padding_idx = pad_token_id)).
+    let (padding, width) = padding_zeros(ctx, t, dtype);
+    let (zeros, n) = (s.zeros - padding, n - width);
     let lambda = n as f64 * (GENERATOR_ZERO + min_subnormal(dtype) / sigma).min(1.0);
-    let p = rare_count_tail_bound(lambda, s.zeros);
+    let p = rare_count_tail_bound(lambda, zeros);
     if p < P_LIMIT {
         out.push(Finding {
             severity: Severity::Error,
             kind: "zero_values",
             tensor: Some(t.name.clone()),
             message: format!(
-                "{} of {n} values are exactly 0 (first at index {}); a draw at std {sigma:.3e} in {} gives \
+                "{zeros} of {n} values{} are exactly 0 (first at index {}); a draw at std {sigma:.3e} in {} gives \
                  ≤ {lambda:.2e} zeros (P ≤ {p:.1e}): part of the tensor was never initialized",
-                s.zeros,
+                if width > 0 { " outside the padding row" } else { "" },
                 s.first_zero.unwrap_or(0),
                 t.dtype
             ),
@@ -149,4 +154,24 @@ fn zeros(
                 .into(),
         });
     }
+}
+
+/// The zeros in an embedding table's padding row (`pad_token_id` of the
+/// config, which transformers' `_init_weights` sets to 0) and that row's
+/// width; (0, 0) where there is none.
+fn padding_zeros(ctx: &Context<'_>, t: &TensorReport, dtype: crate::io::StoredDType) -> (u64, u64) {
+    let none = (0, 0);
+    let Some(model) = ctx.model else { return none };
+    let is_table = ctx.planned(&t.name).is_some_and(|p| p.role == Role::Embedding);
+    let Some(pad) = model.config().get("pad_token_id").and_then(serde_json::Value::as_u64) else { return none };
+    let (Some(stored), true, [rows, width]) = (ctx.stored(&t.name), is_table, t.shape.as_slice()) else {
+        return none;
+    };
+    let Ok(pad) = usize::try_from(pad) else { return none };
+    if pad >= *rows {
+        return none;
+    }
+    let row = width * dtype.size();
+    let bytes = &ctx.checkpoint.data(stored)[pad * row..(pad + 1) * row];
+    (stats(dtype, bytes).zeros, *width as u64)
 }
