@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::Args as ClapArgs;
+use clap::{Args as ClapArgs, ValueEnum};
 use nninit::arch::Model;
 use nninit::doctor::{self, Options, Report, Severity, Verdict};
 use nninit::io::Checkpoint;
@@ -26,12 +26,39 @@ pub struct Args {
     /// spectra) to 1000.
     #[arg(long, default_value_t = doctor::SPECTRAL_ITERATIONS)]
     iterations: usize,
+    /// Exit with code 1 when a finding at or above this severity is reported
+    /// (`never`: only `--expect` sets the exit code).
+    #[arg(long, value_enum, default_value_t = FailOn::Error, value_name = "SEVERITY")]
+    fail_on: FailOn,
     /// Print JSON.
     #[arg(long)]
     json: bool,
 }
 
-/// Runs the doctor; `Ok(false)` when the checkpoint does not follow `--expect`.
+/// The least severity that fails the run (`--fail-on`), as linters gate a pipeline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Fail on errors.
+    Error,
+    /// Fail on warnings and errors.
+    Warning,
+    /// Never fail on findings.
+    Never,
+}
+
+impl FailOn {
+    /// The least severity that fails, if any does.
+    fn severity(self) -> Option<Severity> {
+        match self {
+            Self::Error => Some(Severity::Error),
+            Self::Warning => Some(Severity::Warning),
+            Self::Never => None,
+        }
+    }
+}
+
+/// Runs the doctor; `Ok(false)` (exit 1) when the checkpoint does not follow
+/// `--expect`, or when a finding at or above `--fail-on` is reported.
 pub fn run(args: Args) -> Result<bool> {
     let expect = args.expect.as_deref().map(Scheme::parse).transpose()?;
     let options = Options { expect, iterations: args.iterations };
@@ -53,7 +80,8 @@ pub fn run(args: Args) -> Result<bool> {
     } else {
         print_text(&report, seconds);
     }
-    Ok(report.expected_followed != Some(false))
+    let failing = args.fail_on.severity().map_or(0, |s| report.count(s));
+    Ok(report.expected_followed != Some(false) && failing == 0)
 }
 
 fn print_text(r: &Report, seconds: f64) {
@@ -108,15 +136,12 @@ fn print_text(r: &Report, seconds: f64) {
         count(Severity::Info)
     );
     for f in &r.findings {
-        let sev = match f.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        };
+        let sev = f.severity.name();
         match &f.tensor {
-            Some(t) => println!("  {sev:<7} {t}: {}", f.message),
-            None => println!("  {sev:<7} {}", f.message),
+            Some(t) => println!("  {sev:<7} [{}] {t}: {}", f.kind, f.message),
+            None => println!("  {sev:<7} [{}] {}", f.kind, f.message),
         }
+        println!("          fix: {}", f.fix);
     }
     println!(
         "\n{:<52} {:<5} {:<14} {:>10} {:>10} {:>10} {:>10} {:>7} {:>8} {:>9} {:>9} {:>6}  consistent with",

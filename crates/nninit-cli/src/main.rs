@@ -1,7 +1,8 @@
 //! `nninit`: explain, sample and compare neural-network initializations.
 //!
 //! Every command takes `--json`. Errors print one line, `nninit: ...`, and
-//! exit with code 2 (`doctor --expect` exits with 1 when the check fails);
+//! exit with code 2 (`doctor` exits with 1 when `--expect` fails or a finding reaches
+//! `--fail-on`, default `error`);
 //! no command leaves a partial file behind.
 
 mod data;
@@ -96,7 +97,7 @@ fn main() -> ExitCode {
         Command::Materialize(args) => materialize::run(args),
         Command::Theory(args) => theory::run(args),
         Command::Doctor(args) => match doctor::run(args) {
-            // A check the user asked for failed: exit 1, not a usage error.
+            // A check the user asked for failed (--expect, --fail-on): exit 1, not a usage error.
             Ok(false) => return ExitCode::from(1),
             Ok(true) => Ok(()),
             Err(e) => Err(e),

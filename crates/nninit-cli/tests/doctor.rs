@@ -88,8 +88,11 @@ fn expect_fails_when_c_proj_lacks_the_depth_scaling() {
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     let text = stdout(&o);
     assert!(text.contains("depth scaling was never applied"), "{text}");
-    // Without --expect the finding is reported and the exit code is 0.
-    let v = json(&["doctor", out.to_str().unwrap(), "--json"]);
+    // Without --expect the errors still fail the run (--fail-on error, the default) ...
+    let o = nninit(&["doctor", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    // ... and with --fail-on never the findings are reported and the exit code is 0.
+    let v = json(&["doctor", out.to_str().unwrap(), "--json", "--fail-on", "never"]);
     let r = &v["report"];
     assert_eq!(r["verdict"]["kind"], "init_with_deviations");
     assert_eq!(r["verdict"]["scheme"], "hf");
@@ -135,10 +138,13 @@ fn a_checkpoint_without_config_reports_statistics() {
     let file = dir.path().join("w.safetensors");
     let t = TensorData { name: "w".into(), bytes: Bytes::from_slice(&[f32::NAN, 1.0, 2.0, 3.0], vec![2, 2]) };
     write_safetensors(&file, &[t], &Default::default()).unwrap();
+    // The NaN is an error finding: exit 1 under the default --fail-on error, 0 under never.
     let o = nninit(&["doctor", file.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let text = stdout(&o);
-    assert!(text.contains("non-finite") || text.contains("NaN"), "{text}");
+    assert!(text.contains("1 NaN (first at index 0)"), "{text}");
+    let o = nninit(&["doctor", file.to_str().unwrap(), "--fail-on", "never"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_bad_input(&["doctor", file.to_str().unwrap(), "--expect", "hf"], "needs the model's config.json");
     assert_bad_input(&["doctor", file.to_str().unwrap(), "--expect", "nope"], "unknown scheme");
 }

@@ -140,6 +140,30 @@ impl Moments {
     }
 }
 
+/// An upper bound on `P(K ≥ k)` for a count K of independent rare events
+/// whose expected number is `mean` (a binomial count with n·p = `mean`, or a
+/// Poisson count): the Chernoff bound `e^(−λ)·(eλ/k)^k` for k > λ, and 1 for
+/// k ≤ λ. It is exact in the exponent and never below the true tail, so a
+/// count called improbable by it is at least that improbable.
+///
+/// ```
+/// use nninit::stats::rare_count_tail_bound;
+/// assert_eq!(rare_count_tail_bound(0.0, 1), 0.0); // impossible events
+/// assert_eq!(rare_count_tail_bound(2.0, 1), 1.0);
+/// let p = rare_count_tail_bound(0.1, 6);
+/// assert!(p > 1e-9 && p < 1e-7, "{p}");
+/// ```
+pub fn rare_count_tail_bound(mean: f64, k: u64) -> f64 {
+    let k = k as f64;
+    if k <= mean {
+        return 1.0;
+    }
+    if mean <= 0.0 {
+        return 0.0;
+    }
+    (k - mean + k * (mean / k).ln()).exp().min(1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +205,28 @@ mod tests {
         assert_eq!(m.variance(), 22.5);
         let naive = xs.iter().map(|x| x * x).sum::<f64>() / 4.0 - m.mean() * m.mean();
         assert_ne!(naive, 22.5, "the naive formula loses digits here");
+    }
+
+    /// The bound is never below the exact Poisson tail, and within a small
+    /// factor of it in the range the doctor uses.
+    #[test]
+    fn the_rare_count_bound_holds_the_poisson_tail() {
+        for mean in [1e-3f64, 0.1, 1.0, 7.5] {
+            // The exact tail as a suffix sum of the pmf (no cancellation in 1 − cdf).
+            let mut pmf = vec![(-mean).exp()];
+            for k in 1..200 {
+                let last = pmf[k - 1];
+                pmf.push(last * mean / k as f64);
+            }
+            for k in 0..60usize {
+                let tail: f64 = pmf[k..].iter().sum();
+                let bound = rare_count_tail_bound(mean, k as u64);
+                assert!(bound >= tail * (1.0 - 1e-9), "λ {mean}, k {k}: {bound} < {tail}");
+                if k as f64 > 2.0 * mean + 2.0 && tail > 1e-300 {
+                    assert!(bound < tail * 50.0 * (k as f64 + 1.0), "λ {mean}, k {k}: {bound} vs {tail}");
+                }
+            }
+        }
     }
 
     #[test]

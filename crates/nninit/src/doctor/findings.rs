@@ -1,31 +1,14 @@
 //! What is wrong with a checkpoint: findings from the statistics, the verdict and the fits.
 
-use super::GROWTH_LIMIT;
-use super::fits::{SchemePlan, depth_scaling_missing, is_hidden_weight};
+use super::fits::{SchemePlan, depth_scaling_missing};
 use super::report::{Finding, SchemeFit, Severity, TensorReport, Verdict};
-use crate::arch::Model;
-use crate::plan::Plan;
 use crate::scheme::Scheme;
 
-pub(super) fn findings(
-    tensors: &[TensorReport],
-    verdict: &Verdict,
-    plan: Option<&Plan>,
-    plans: &[SchemePlan],
-    model: Option<&Model>,
-) -> Vec<Finding> {
+pub(super) fn findings(tensors: &[TensorReport], verdict: &Verdict, plans: &[SchemePlan]) -> Vec<Finding> {
     let mut out = Vec::new();
     let init_state = matches!(verdict, Verdict::Init { .. } | Verdict::InitWithDeviations { .. });
     for t in tensors {
         let Some(s) = t.stats else { continue };
-        if s.nan + s.inf > 0 {
-            out.push(Finding {
-                severity: Severity::Error,
-                kind: "non_finite",
-                tensor: Some(t.name.clone()),
-                message: format!("{} NaN and {} infinite values", s.nan, s.inf),
-            });
-        }
         let beyond = (s.beyond_6_std * s.count as f64).round();
         // An untruncated normal puts 2·10⁻⁹ of its mass beyond 6σ.
         if init_state && beyond >= 1.0 && s.count as f64 * 2e-9 < 0.01 {
@@ -41,22 +24,9 @@ pub(super) fn findings(
                     s.count,
                     s.count as f64 * 2e-9
                 ),
-            });
-        }
-        let hidden = plan.and_then(|p| p.get(&t.name)).is_some_and(is_hidden_weight);
-        if let (true, true, Some(g)) = (init_state, hidden, t.std_sqrt_fan_in)
-            && g > GROWTH_LIMIT
-        {
-            out.push(Finding {
-                severity: Severity::Warning,
-                kind: "activation_growth",
-                tensor: Some(t.name.clone()),
-                message: format!(
-                    "std·√fan_in = {g:.2}: the layer multiplies the RMS of i.i.d. unit inputs by {g:.2} \
-                     (×{:.3e} through {} such layers in sequence)",
-                    g.powi(model.map_or(1, |m| m.dims().layers) as i32),
-                    model.map_or(1, |m| m.dims().layers)
-                ),
+                fix: "redraw the tensor with a sampler that keeps its values within the distribution's range \
+                      (PyTorch ≥ 2.8's trunc_normal_, or nninit materialize)"
+                    .into(),
             });
         }
     }
@@ -82,6 +52,7 @@ pub(super) fn findings(
                 test.rule,
                 test.why_not.as_deref().unwrap_or("inconsistent")
             ),
+            fix: format!("initialize this tensor as {scheme} does ({}), or check why it differs", test.rule),
         });
     }
     out
@@ -100,6 +71,8 @@ pub(super) fn expect_findings(
             kind: "expected_scheme",
             tensor: None,
             message: format!("expected {label}, which cannot build this model: {reason}"),
+            fix: "expect a scheme that builds this architecture (the scheme table of `nninit doctor` lists them)"
+                .into(),
         });
         return;
     }
@@ -121,6 +94,7 @@ pub(super) fn expect_findings(
                 test.rule,
                 test.why_not.as_deref().unwrap_or("inconsistent")
             ),
+            fix: format!("initialize this tensor as {label} does: {}", test.rule),
         });
     }
     if !any {
@@ -129,6 +103,7 @@ pub(super) fn expect_findings(
             kind: "expected_scheme",
             tensor: None,
             message: format!("expected {label}, but no tensor's name is in its plan for this model"),
+            fix: "check that config.json describes these weights (model_type, architectures)".into(),
         });
     }
 }

@@ -83,11 +83,6 @@ pub(super) fn fits(plans: &[SchemePlan], tensors: &[TensorReport], checkpoint: &
         .collect()
 }
 
-/// Whether a planned tensor is a hidden layer (a Linear/Conv weight inside the network).
-pub(super) fn is_hidden_weight(p: &PlannedTensor) -> bool {
-    p.part == Part::Weight && p.role.is_hidden_matrix()
-}
-
 /// Evidence of training: what initialization never produces.
 fn training_evidence(tensors: &[TensorReport], plan: Option<&Plan>) -> Vec<String> {
     let mut evidence = Vec::new();
@@ -216,6 +211,11 @@ pub(super) fn depth_scaling_missing(t: &TensorReport, p: &PlannedTensor, plan: &
             "residual output std {:.5} = the unscaled {:.5} of the branch inputs; {scheme} gives {:.5} \
              ({}): the depth scaling was never applied (cf. transformers#47458)",
             s.std, unscaled.expected_std, test.expected_std, test.rule
+        ),
+        fix: format!(
+            "scale the residual-branch outputs by the scheme's depth factor ({}): in transformers, \
+             _init_weights must apply it to every such projection",
+            test.rule
         ),
     })
 }

@@ -36,6 +36,7 @@
 
 mod findings;
 mod fits;
+mod lints;
 mod report;
 mod rules;
 mod stats;
@@ -60,6 +61,12 @@ use crate::tensor::{DType, Shape};
 /// a thousand tensors tested on three statistics wrongly rejects its own
 /// scheme with probability below 0.2%).
 pub const Z_LIMIT: f64 = 5.0;
+
+/// A count of rare values (zeros, subnormals) whose probability under the
+/// rule's sampling distribution is below this is a finding: the two-sided
+/// normal tail beyond [`Z_LIMIT`], 2·(1 − Φ(5)), so count lints and the
+/// z-tests share one false-alarm rate.
+pub const P_LIMIT: f64 = 5.733_031e-7;
 
 /// The kurtosis is tested only from this many values on (below, the sample
 /// kurtosis is too skewed for a normal approximation at [`Z_LIMIT`]).
@@ -173,7 +180,23 @@ pub fn examine(checkpoint: &Checkpoint, model: Option<&Model>, options: &Options
 
     let fits = fits::fits(&plans, &tensors, checkpoint);
     let verdict = fits::verdict(&fits, &tensors, base_plan, model.is_some());
-    let mut findings = findings::findings(&tensors, &verdict, base_plan, &plans, model);
+    let mut findings = findings::findings(&tensors, &verdict, &plans);
+    let ctx = lints::Context {
+        checkpoint,
+        tensors: &tensors,
+        verdict: &verdict,
+        plans: &plans,
+        model,
+        expect: options.expect,
+    };
+    let linted = lints::lints(&ctx);
+    // A lint that names the bug replaces the generic rule mismatch on its tensor
+    // (on every tensor, for a lint about the whole model).
+    let whole = linted.iter().any(|f| f.kind == lints::RANGE_KIND);
+    findings.retain(|f| {
+        f.kind != "rule_mismatch" || !(whole || linted.iter().any(|l| l.tensor.is_some() && l.tensor == f.tensor))
+    });
+    findings.extend(linted);
     let expected_followed = options.expect.map(|e| {
         let fit = fits.iter().find(|f| f.scheme == e.label());
         let ok = fit.is_some_and(|f| f.not_applicable.is_none() && f.tested > 0 && f.consistent == f.tested);

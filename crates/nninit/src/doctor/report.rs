@@ -6,7 +6,7 @@ use super::rules::RuleTest;
 use super::stats::{Spectral, Stats};
 use crate::plan::Role;
 
-/// How bad a finding is.
+/// How bad a finding is (ordered: `Info < Warning < Error`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -30,6 +30,8 @@ pub struct Finding {
     pub tensor: Option<String>,
     /// What was found, with the numbers.
     pub message: String,
+    /// What to do about it.
+    pub fix: String,
 }
 
 /// How well one scheme explains the checkpoint.
@@ -145,6 +147,17 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Per tensor, in file order.
     pub tensors: Vec<TensorReport>,
+}
+
+impl Severity {
+    /// The lowercase name (`error`, `warning`, `info`), as in the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        }
+    }
 }
 
 impl Report {

@@ -94,13 +94,20 @@ fn binomial(n: usize, k: usize) -> f64 {
 }
 
 /// The largest relative rounding error of one value stored in `dtype`.
-fn rounding(dtype: StoredDType) -> f64 {
+pub(crate) fn rounding(dtype: StoredDType) -> f64 {
     match dtype {
         StoredDType::BF16 => 2f64.powi(-8),
         StoredDType::F16 => 2f64.powi(-11),
         StoredDType::F32 => 2f64.powi(-24),
         _ => 2f64.powi(-24), // values are compared after decoding to f32
     }
+}
+
+/// The element-wise distribution `init` draws on `spec`, if it draws each
+/// value independently (`None` for structured rules and for shape errors).
+pub(crate) fn sampler(init: &Init, spec: &TensorSpec) -> Option<Sampler> {
+    let fan = if init.needs_fan() { Some(spec.fan().ok()?) } else { None };
+    init.elementwise_sampler(fan)?.ok()
 }
 
 /// Tests `stats` (of a tensor stored as `dtype`) against `init` on `spec`.
@@ -146,6 +153,16 @@ pub(crate) fn test(
         Some(Sampler::Normal { .. }) => Moments::NORMAL,
         Some(Sampler::Uniform { .. }) => Moments::UNIFORM,
         Some(Sampler::Truncated(s)) => {
+            // A value outside the bounds is impossible under the rule (up to the storage type's rounding).
+            let (low, high) = s.bounds();
+            let tol = low.abs().max(high.abs()) * rounding(dtype);
+            if stats.min < low - tol || stats.max > high + tol {
+                t.why_not = Some(format!(
+                    "values in [{:.6}, {:.6}], outside the rule's bounds [{low:.6}, {high:.6}]",
+                    stats.min, stats.max
+                ));
+                return Ok(t);
+            }
             let (a, b) = s.standardized_bounds();
             Moments::truncated_normal(a, b)
         }

@@ -48,6 +48,38 @@ pub struct Stats {
     pub excess_kurtosis: f64,
     /// Root mean square `√(mean² + std²)`.
     pub rms: f64,
+    /// Number of values exactly ±0.
+    pub zeros: u64,
+    /// Number of subnormal values of the stored type (non-zero, below its
+    /// smallest normal: 2⁻¹²⁶ for f32 and bf16, 2⁻¹⁴ for f16).
+    pub subnormal: u64,
+    /// Index (row-major) of the first NaN.
+    pub first_nan: Option<u64>,
+    /// Index of the first ±∞.
+    pub first_inf: Option<u64>,
+    /// Index of the first subnormal value.
+    pub first_subnormal: Option<u64>,
+    /// Index of the first exact zero.
+    pub first_zero: Option<u64>,
+}
+
+/// The smallest positive normal value of a stored float type, as `f32`
+/// (values are decoded to `f32`; f64 values below f32's range are f32's concern).
+pub(crate) fn min_normal(dtype: StoredDType) -> f32 {
+    match dtype {
+        StoredDType::F16 => half::f16::MIN_POSITIVE.to_f32(),
+        _ => f32::MIN_POSITIVE,
+    }
+}
+
+/// The smallest positive subnormal value of a stored float type.
+pub(crate) fn min_subnormal(dtype: StoredDType) -> f64 {
+    match dtype {
+        StoredDType::F16 => 2f64.powi(-24),
+        StoredDType::BF16 => 2f64.powi(-133),
+        StoredDType::F64 => 2f64.powi(-1074),
+        _ => 2f64.powi(-149),
+    }
 }
 
 /// Decodes `bytes` (elements of `dtype`, little-endian) into `out`.
@@ -95,10 +127,37 @@ struct First {
     max: f32,
     nan: u64,
     inf: u64,
+    zeros: u64,
+    subnormal: u64,
+    first_nan: Option<u64>,
+    first_inf: Option<u64>,
+    first_subnormal: Option<u64>,
+    first_zero: Option<u64>,
+}
+
+/// The earlier of two first indices.
+fn first_of(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
 }
 
 impl First {
-    const EMPTY: Self = Self { moments: Moments::EMPTY, min: f32::INFINITY, max: f32::NEG_INFINITY, nan: 0, inf: 0 };
+    const EMPTY: Self = Self {
+        moments: Moments::EMPTY,
+        min: f32::INFINITY,
+        max: f32::NEG_INFINITY,
+        nan: 0,
+        inf: 0,
+        zeros: 0,
+        subnormal: 0,
+        first_nan: None,
+        first_inf: None,
+        first_subnormal: None,
+        first_zero: None,
+    };
 
     fn merge(self, o: Self) -> Self {
         Self {
@@ -107,6 +166,33 @@ impl First {
             max: self.max.max(o.max),
             nan: self.nan + o.nan,
             inf: self.inf + o.inf,
+            zeros: self.zeros + o.zeros,
+            subnormal: self.subnormal + o.subnormal,
+            first_nan: first_of(self.first_nan, o.first_nan),
+            first_inf: first_of(self.first_inf, o.first_inf),
+            first_subnormal: first_of(self.first_subnormal, o.first_subnormal),
+            first_zero: first_of(self.first_zero, o.first_zero),
+        }
+    }
+
+    /// The rare values of a block (NaN, ∞, zeros, subnormals): counts and
+    /// first indices, `offset` being the block's first index.
+    fn rare(&mut self, xs: &[f32], offset: u64, tiny: f32) {
+        for (i, &x) in xs.iter().enumerate() {
+            let at = Some(offset + i as u64);
+            if x.is_nan() {
+                self.nan += 1;
+                self.first_nan = self.first_nan.or(at);
+            } else if x.is_infinite() {
+                self.inf += 1;
+                self.first_inf = self.first_inf.or(at);
+            } else if x == 0.0 {
+                self.zeros += 1;
+                self.first_zero = self.first_zero.or(at);
+            } else if x.abs() < tiny {
+                self.subnormal += 1;
+                self.first_subnormal = self.first_subnormal.or(at);
+            }
         }
     }
 
@@ -114,8 +200,10 @@ impl First {
     /// (each lane adds at most 512 values: relative error ~10⁻⁶, far below
     /// the sampling error the tests allow), then its central sums around its
     /// own mean, also in lanes; blocks merge in `f64` ([`Moments::merge`]).
-    fn block(xs: &[f32]) -> Self {
+    /// `offset` is the block's first index; `tiny` the stored type's smallest normal.
+    fn block(xs: &[f32], offset: u64, tiny: f32) -> Self {
         let mut s = [0.0f32; 8];
+        let mut small = [0u32; 8];
         let mut min = [f32::INFINITY; 8];
         let mut max = [f32::NEG_INFINITY; 8];
         let mut bad = [0u32; 8];
@@ -124,6 +212,7 @@ impl First {
             for k in 0..8 {
                 let x = c[k];
                 bad[k] |= u32::from(x.to_bits() & 0x7f80_0000 == 0x7f80_0000);
+                small[k] |= u32::from(x.abs() < tiny);
                 s[k] += x;
                 min[k] = if x < min[k] { x } else { min[k] };
                 max[k] = if x > max[k] { x } else { max[k] };
@@ -131,6 +220,7 @@ impl First {
         }
         for &x in chunks.remainder() {
             bad[0] |= u32::from(!x.is_finite());
+            small[0] |= u32::from(x.abs() < tiny);
             s[0] += x;
             min[0] = min[0].min(x);
             max[0] = max[0].max(x);
@@ -138,16 +228,11 @@ impl First {
         if bad.iter().any(|&b| b != 0) {
             // Rare: a block with NaN or ∞; count them and keep the finite values.
             let mut out = Self::EMPTY;
-            for &x in xs {
-                if x.is_nan() {
-                    out.nan += 1;
-                } else if x.is_infinite() {
-                    out.inf += 1;
-                } else {
-                    out.moments.push(f64::from(x));
-                    out.min = out.min.min(x);
-                    out.max = out.max.max(x);
-                }
+            out.rare(xs, offset, tiny);
+            for &x in xs.iter().filter(|x| x.is_finite()) {
+                out.moments.push(f64::from(x));
+                out.min = out.min.min(x);
+                out.max = out.max.max(x);
             }
             return out;
         }
@@ -183,13 +268,16 @@ impl First {
         let m2 = c2 + 2.0 * e * c1 + nn * e * e;
         let m3 = c3 + 3.0 * e * c2 + 3.0 * e * e * c1 + nn * e * e * e;
         let m4 = c4 + 4.0 * e * c3 + 6.0 * e * e * c2 + 4.0 * e * e * e * c1 + nn * e * e * e * e;
-        Self {
+        let mut out = Self {
             moments: Moments::from_central_sums(n as u64, mean, m2, m3, m4),
             min: min.iter().fold(f32::INFINITY, |a, &b| a.min(b)),
             max: max.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)),
-            nan: 0,
-            inf: 0,
+            ..Self::EMPTY
+        };
+        if small.iter().any(|&b| b != 0) {
+            out.rare(xs, offset, tiny);
         }
+        out
     }
 }
 
@@ -212,26 +300,29 @@ fn beyond_block(xs: &[f32], mean: f64, limit2: f64) -> u64 {
     beyond.iter().map(|&b| u64::from(b)).sum()
 }
 
-/// Runs `f` over the tensor's elements in decoded blocks, in parallel, and merges.
+/// Runs `f` over the tensor's elements in decoded blocks, in parallel, and
+/// merges; `f` gets each block's values and the index of its first one.
 fn blocks<T: Send + Sync + Copy>(
     dtype: StoredDType,
     bytes: &[u8],
     zero: T,
-    f: impl Fn(&[f32]) -> T + Sync,
+    f: impl Fn(&[f32], u64) -> T + Sync,
     merge: impl Fn(T, T) -> T + Sync + Send,
 ) -> T {
     let size = dtype.size();
     bytes
         .par_chunks(BLOCK * size)
-        .map(|chunk| {
+        .enumerate()
+        .map(|(i, chunk)| {
+            let offset = (i * BLOCK) as u64;
             // f32 tensors at an aligned offset (the usual case) are read in place.
             if let Some(xs) = as_f32(dtype, chunk) {
-                return f(xs);
+                return f(xs, offset);
             }
             let mut buf = [0.0f32; BLOCK];
             let xs = &mut buf[..chunk.len() / size];
             decode(dtype, chunk, xs);
-            f(xs)
+            f(xs, offset)
         })
         .reduce(|| zero, &merge)
 }
@@ -239,11 +330,21 @@ fn blocks<T: Send + Sync + Copy>(
 /// The statistics of a float tensor's bytes (two parallel passes: the
 /// moments block by block, merged; then the count beyond 6 std).
 pub(crate) fn stats(dtype: StoredDType, bytes: &[u8]) -> Stats {
-    let first = blocks(dtype, bytes, First::EMPTY, First::block, First::merge);
+    let tiny = min_normal(dtype);
+    let first = blocks(dtype, bytes, First::EMPTY, |xs, at| First::block(xs, at, tiny), First::merge);
     let m = first.moments;
+    let rare = |s: Stats| Stats {
+        zeros: first.zeros,
+        subnormal: first.subnormal,
+        first_nan: first.first_nan,
+        first_inf: first.first_inf,
+        first_subnormal: first.first_subnormal,
+        first_zero: first.first_zero,
+        ..s
+    };
     if m.count() == 0 {
         let nan = f64::NAN;
-        return Stats {
+        return rare(Stats {
             count: 0,
             mean: nan,
             std: nan,
@@ -254,12 +355,16 @@ pub(crate) fn stats(dtype: StoredDType, bytes: &[u8]) -> Stats {
             beyond_6_std: 0.0,
             excess_kurtosis: 0.0,
             rms: nan,
-        };
+            ..NO_RARE
+        });
     }
     let (mean, var) = (m.mean(), m.variance());
-    let beyond =
-        if var > 0.0 { blocks(dtype, bytes, 0u64, |xs| beyond_block(xs, mean, 36.0 * var), |a, b| a + b) } else { 0 };
-    Stats {
+    let beyond = if var > 0.0 {
+        blocks(dtype, bytes, 0u64, |xs, _| beyond_block(xs, mean, 36.0 * var), |a, b| a + b)
+    } else {
+        0
+    };
+    rare(Stats {
         count: m.count(),
         mean,
         std: m.std(),
@@ -270,7 +375,80 @@ pub(crate) fn stats(dtype: StoredDType, bytes: &[u8]) -> Stats {
         beyond_6_std: beyond as f64 / m.count() as f64,
         excess_kurtosis: m.excess_kurtosis(),
         rms: m.rms(),
-    }
+        ..NO_RARE
+    })
+}
+
+/// The rare-value fields of a [`Stats`] before they are filled in.
+const NO_RARE: Stats = Stats {
+    count: 0,
+    mean: 0.0,
+    std: 0.0,
+    min: 0.0,
+    max: 0.0,
+    nan: 0,
+    inf: 0,
+    beyond_6_std: 0.0,
+    excess_kurtosis: 0.0,
+    rms: 0.0,
+    zeros: 0,
+    subnormal: 0,
+    first_nan: None,
+    first_inf: None,
+    first_subnormal: None,
+    first_zero: None,
+};
+
+/// Where two tensors' values differ.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Difference {
+    /// Values that differ (NaN equals NaN here).
+    pub(crate) differing: u64,
+    /// The first index where they differ.
+    pub(crate) first: Option<u64>,
+    /// The largest |a − b| over finite pairs.
+    pub(crate) max_abs: f64,
+}
+
+/// Compares two tensors of the same element count value by value (after
+/// decoding each to `f32`), block by block in parallel.
+///
+/// # Panics
+/// If the byte lengths do not hold the same number of elements (callers
+/// compare tensors of one shape).
+pub(crate) fn differences(a: StoredDType, a_bytes: &[u8], b: StoredDType, b_bytes: &[u8]) -> Difference {
+    let n = a_bytes.len() / a.size();
+    assert_eq!(n, b_bytes.len() / b.size(), "tensors of one shape");
+    let none = Difference { differing: 0, first: None, max_abs: 0.0 };
+    (0..n.div_ceil(BLOCK))
+        .into_par_iter()
+        .map(|i| {
+            let (start, end) = (i * BLOCK, ((i + 1) * BLOCK).min(n));
+            let (mut x, mut y) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
+            let (x, y) = (&mut x[..end - start], &mut y[..end - start]);
+            decode(a, &a_bytes[start * a.size()..end * a.size()], x);
+            decode(b, &b_bytes[start * b.size()..end * b.size()], y);
+            let mut d = none;
+            for (k, (&p, &q)) in x.iter().zip(y.iter()).enumerate() {
+                if p != q && !(p.is_nan() && q.is_nan()) {
+                    d.differing += 1;
+                    d.first = d.first.or(Some((start + k) as u64));
+                    let gap = f64::from(p) - f64::from(q);
+                    if gap.is_finite() {
+                        d.max_abs = d.max_abs.max(gap.abs());
+                    }
+                }
+            }
+            d
+        })
+        .reduce(
+            || none,
+            |l, r| Difference {
+                differing: l.differing + r.differing,
+                first: first_of(l.first, r.first),
+                max_abs: l.max_abs.max(r.max_abs),
+            },
+        )
 }
 
 /// The largest singular value and the distance from orthogonality of a matrix.
