@@ -334,7 +334,7 @@ fn todays_presets_explain_under_todays_schemes() {
     let q = json(&["explain", "--preset", "qwen3-0.6b", "--scheme", "olmo-core-llama-depth", "--json"]);
     assert_eq!(tensor(&q, "model.layers.0.self_attn.q_norm.weight")["shape"], serde_json::json!([128]));
     let down = tensor(&q, "model.layers.7.mlp.down_proj.weight");
-    assert!((down["std"].as_f64().unwrap() - 0.02 / 4.0).abs() < 1e-6, "σ/√(2·8), truncated at ±3σ: {down}");
+    assert!((down["rule"]["std"].as_f64().unwrap() - 0.02 / 4.0).abs() < 1e-12, "σ/√(2·8), cut at ±3σ: {down}");
     let c = json(&["explain", "--preset", "qwen2-0.5b", "--scheme", "completep", "--json"]);
     assert_eq!(c["scheme"], "completep:256");
     for preset in ["mistral-7b", "llama-1b"] {
@@ -368,7 +368,7 @@ fn a_mixtral_is_materialized_with_per_expert_names_and_absurd_expert_counts_are_
     std::fs::write(
         &config,
         r#"{"model_type": "mixtral", "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 4096,
-        "num_attention_heads": 4, "vocab_size": 100, "num_local_experts": 4096}"#,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100, "num_local_experts": 4096}"#,
     )
     .unwrap();
     let fresh = dir.path().join("fresh");

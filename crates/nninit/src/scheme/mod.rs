@@ -25,6 +25,23 @@
 //! width (`mup:BASE`, default 256); the manifest records each tensor's Adam
 //! learning-rate multiplier.
 //!
+//! The training stacks' schemes (`docs/schemes.md` gives their tables and the
+//! reference file each follows; `stacks.rs` holds them):
+//!
+//! | scheme | embeddings | q, k, v, MLP gate | residual outputs (o, down; torchtitan/OLMo-core also up) | head |
+//! |---|---|---|---|---|
+//! | `torchtitan` | N(0, 1) | trunc N(0, 0.02), bounds ±2 | 0.02/√(2(i+1)) | trunc N(0, d^(−½)), ±3σ |
+//! | `torchtitan-no-depth` | N(0, 1) | trunc N(0, 0.02), bounds ±2 | 0.02/√(2L) | trunc N(0, d^(−½)), ±3σ |
+//! | `olmo-core-llama` | N(0, 1) | σ, ±3σ | σ/√(2L), ±3σ | d^(−½), ±3σ |
+//! | `olmo-core-llama-depth` | N(0, 1) | σ, ±3σ | σ/√(2(i+1)), ±3σ | d^(−½), ±3σ |
+//! | `olmo-core-normalized` | N(0, d^(−½)) | d^(−½), ±3σ | d^(−½)/√(2L) (o, down; up d^(−½)) | d^(−½), ±3σ |
+//! | `nanogpt` | N(0, 0.02) | N(0, 0.02) | N(0, 0.02/√(2L)) | N(0, 0.02) |
+//! | `spectral` | N(0, 1) | (1/√fan_in)·min(1, √(fan_out/fan_in)) | same | same |
+//! | `depth-mup`, `completep` | as `mup` | as `mup` | `mup`'s std × L^(−α), α = ½, 1; hidden lr × L^(α−1) | as `mup` |
+//!
+//! `neox-wang` is another name of `small-init`. torchtitan and OLMo-core apply
+//! to the Llama family only (Llama, Mistral, Qwen2, Qwen3, Gemma 2, Mixtral).
+//!
 //! Schemes that scale v apart from q and k (T-Fixup, DeepNorm) cannot be
 //! applied to a fused qkv tensor (GPT-2's `c_attn`) with one rule: they
 //! refuse it with [`Error::UnsupportedScheme`] rather than silently scale
