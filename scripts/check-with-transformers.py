@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Load folders written by `nninit materialize --scheme hf` with `transformers` and check them.
 
-For each model (presets gpt2, bert-base, vit-base and a small llama config given with --config):
+For each model (presets gpt2, bert-base, vit-base, and small Llama, Qwen2, Qwen3, Mistral, Gemma 2 and Mixtral
+configs given with --config):
   1. `nninit materialize ... --scheme hf --seed S --out DIR` (f32, sharded when --max-shard-size is given);
   2. `from_pretrained(DIR, output_loading_info=True)`: no missing, unexpected or mismatched keys and no
      error messages, and every tensor in the files reaches the model unchanged (bit for bit; tensors
@@ -49,12 +50,28 @@ from safetensors.torch import load_file
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-# A small Llama (grouped-query attention, untied head), given to nninit with --config.
-SMALL_LLAMA = {
-    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 256,
-    "intermediate_size": 688, "num_hidden_layers": 4, "num_attention_heads": 8, "num_key_value_heads": 4,
-    "vocab_size": 1000, "max_position_embeddings": 256, "initializer_range": 0.02, "rms_norm_eps": 1e-5,
-    "tie_word_embeddings": False, "hidden_act": "silu",
+# Small configs given to nninit with --config: every decoder family nninit builds, each with grouped-query
+# attention and its own features (Qwen2's q/k/v biases, Qwen3's q/k norms, Gemma 2's 1 + w norms and scaled
+# embeddings, Mixtral's router and experts), small enough to load and run on a CPU.
+_DECODER = {"hidden_size": 256, "intermediate_size": 688, "num_hidden_layers": 4, "num_attention_heads": 8,
+            "num_key_value_heads": 4, "vocab_size": 1000, "max_position_embeddings": 256, "initializer_range": 0.02,
+            "rms_norm_eps": 1e-5, "hidden_act": "silu"}
+SMALL = {
+    "llama-small": {"architectures": ["LlamaForCausalLM"], "model_type": "llama", **_DECODER,
+                    "tie_word_embeddings": False},
+    "qwen2-small": {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", **_DECODER,
+                    "tie_word_embeddings": True},
+    "qwen3-small": {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", **_DECODER, "head_dim": 64,
+                    "tie_word_embeddings": False},
+    "mistral-small": {"architectures": ["MistralForCausalLM"], "model_type": "mistral", **_DECODER,
+                      "sliding_window": 64, "tie_word_embeddings": False},
+    "gemma2-small": {"architectures": ["Gemma2ForCausalLM"], "model_type": "gemma2",
+                     **{k: v for k, v in _DECODER.items() if k != "hidden_act"}, "head_dim": 32,
+                     "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 32, "sliding_window": 64,
+                     "tie_word_embeddings": True},
+    "mixtral-small": {"architectures": ["MixtralForCausalLM"], "model_type": "mixtral", **_DECODER,
+                      "intermediate_size": 128, "num_local_experts": 4, "num_experts_per_tok": 2,
+                      "tie_word_embeddings": False},
 }
 
 MODELS = [
@@ -62,8 +79,7 @@ MODELS = [
     ("gpt2", ["--preset", "gpt2"], "AutoModelForCausalLM", "tokens"),
     ("bert-base", ["--preset", "bert-base"], "AutoModelForMaskedLM", "tokens"),
     ("vit-base", ["--preset", "vit-base"], "AutoModel", "pixels"),
-    ("llama-small", ["--config", None], "AutoModelForCausalLM", "tokens"),
-]
+] + [(label, ["--config", None], "AutoModelForCausalLM", "tokens") for label in SMALL]
 
 
 def materialize(exe, args, seed, out, max_shard_size):
@@ -120,7 +136,7 @@ def model_input(kind, config):
 
 def check_model(label, nninit_args, auto, kind, args, work):
     out = work / label
-    nninit_args = [a if a is not None else str(work / "small-llama.json") for a in nninit_args]
+    nninit_args = [a if a is not None else str(work / f"{label}.json") for a in nninit_args]
     cmd = materialize(args.nninit, nninit_args, args.seed, out, args.max_shard_size)
     failures = []
     config = transformers.AutoConfig.from_pretrained(out)
@@ -197,7 +213,8 @@ def main():
     results = []
     with tempfile.TemporaryDirectory(prefix="nninit-hfcheck-") as tmp:
         work = pathlib.Path(tmp)
-        (work / "small-llama.json").write_text(json.dumps(SMALL_LLAMA))
+        for label, config in SMALL.items():
+            (work / f"{label}.json").write_text(json.dumps(config))
         for label, nargs, auto, kind in MODELS:
             if args.only and label not in args.only:
                 continue

@@ -48,6 +48,22 @@ EXTRA = {
     "bert-tiny-pretraining": {"model_type": "bert", "architectures": ["BertForPreTraining"], "hidden_size": 32,
                               "num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 48,
                               "vocab_size": 100},
+    "qwen3-tiny-bias-model": {"model_type": "qwen3", "architectures": ["Qwen3Model"], "hidden_size": 64,
+                              "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+                              "num_key_value_heads": 2, "head_dim": 32, "vocab_size": 100, "attention_bias": True},
+    "qwen3-tiny-untied": {"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "hidden_size": 64,
+                          "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+                          "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 100, "tie_word_embeddings": False},
+    "gemma2-tiny": {"model_type": "gemma2", "architectures": ["Gemma2ForCausalLM"], "hidden_size": 64,
+                    "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+                    "num_key_value_heads": 2, "head_dim": 16, "vocab_size": 100},
+    "mixtral-tiny": {"model_type": "mixtral", "architectures": ["MixtralForCausalLM"], "hidden_size": 64,
+                     "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+                     "num_key_value_heads": 2, "vocab_size": 100, "num_local_experts": 3, "num_experts_per_tok": 2},
+    "mixtral-tiny-model": {"model_type": "mixtral", "architectures": ["MixtralModel"], "hidden_size": 32,
+                           "intermediate_size": 48, "num_hidden_layers": 1, "num_attention_heads": 4,
+                           "num_key_value_heads": 4, "vocab_size": 100, "num_local_experts": 2,
+                           "num_experts_per_tok": 1},
     "vit-tiny-classifier": {"model_type": "vit", "architectures": ["ViTForImageClassification"], "hidden_size": 32,
                             "num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 48,
                             "image_size": 32, "patch_size": 8, "id2label": {"0": "a", "1": "b", "2": "c"},
@@ -98,6 +114,16 @@ def main():
                 # Renamed on save: keep the file's names, sorted.
                 keys = sorted([k, s] for k, s in saved.items())
                 source = "save_pretrained (renamed on save; sorted)"
+        else:
+            # Too large to save here: apply the conversion save_pretrained applies (transformers 5 fuses
+            # some weights in memory, Mixtral's experts, and writes the checkpoint names back), on the
+            # meta tensors.
+            from transformers.core_model_loading import revert_weight_conversion
+            state = {n: p for n, p in model.named_parameters()}
+            saved = {k: list(v.shape) for k, v in revert_weight_conversion(model, state).items()}
+            if sorted(saved) != sorted(k for k, _ in keys):
+                keys = sorted([k, s] for k, s in saved.items())
+                source = "named_parameters, save_pretrained's conversion (renamed on save; sorted)"
         print(f"{name}: {len(keys)} keys from {source}", file=sys.stderr)
         out["models"][name] = {"config": config, "source": source, "keys": keys}
     OUT.write_text(json.dumps(out, indent=1) + "\n")

@@ -313,3 +313,68 @@ fn a_shape_too_large_to_build_is_refused_at_once() {
     );
     assert!(!out.exists());
 }
+
+fn tensor<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["tensors"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("{name}"))
+}
+
+#[test]
+fn todays_presets_explain_under_todays_schemes() {
+    let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&ok(args)).unwrap() };
+    let g = json(&["explain", "--preset", "gemma2-2b", "--scheme", "hf", "--json"]);
+    assert_eq!(g["parameters"], 2_614_341_888u64);
+    let norm = tensor(&g, "model.layers.0.pre_feedforward_layernorm.weight");
+    assert_eq!(norm["rule"]["init"], "zeros", "{norm}");
+    assert_eq!(tensor(&g, "model.embed_tokens.weight")["numbers"]["forward_multiplier"], 48.0);
+    let m = json(&["explain", "--preset", "mixtral-8x7b", "--scheme", "torchtitan", "--json"]);
+    assert_eq!(m["parameters"], 46_702_792_704u64);
+    let router = tensor(&m, "model.layers.1.block_sparse_moe.gate.weight");
+    assert_eq!((router["role"].as_str(), router["shape"].clone()), (Some("router"), serde_json::json!([8, 4096])));
+    assert!((router["std"].as_f64().unwrap() - 0.01).abs() < 1e-12, "0.02/√(2·2): {router}");
+    let q = json(&["explain", "--preset", "qwen3-0.6b", "--scheme", "olmo-core-llama-depth", "--json"]);
+    assert_eq!(tensor(&q, "model.layers.0.self_attn.q_norm.weight")["shape"], serde_json::json!([128]));
+    let down = tensor(&q, "model.layers.7.mlp.down_proj.weight");
+    assert!((down["rule"]["std"].as_f64().unwrap() - 0.02 / 4.0).abs() < 1e-12, "σ/√(2·8), cut at ±3σ: {down}");
+    let c = json(&["explain", "--preset", "qwen2-0.5b", "--scheme", "completep", "--json"]);
+    assert_eq!(c["scheme"], "completep:256");
+    for preset in ["mistral-7b", "llama-1b"] {
+        for scheme in ["spectral", "nanogpt", "neox-wang", "torchtitan-no-depth", "olmo-core-normalized", "depth-mup"] {
+            ok(&["explain", "--preset", preset, "--scheme", scheme]);
+        }
+    }
+}
+
+#[test]
+fn a_mixtral_is_materialized_with_per_expert_names_and_absurd_expert_counts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"model_type": "mixtral", "architectures": ["MixtralForCausalLM"], "hidden_size": 32,
+        "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "vocab_size": 100, "num_local_experts": 3, "num_experts_per_tok": 2}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (c, o) = (config.to_str().unwrap(), out.to_str().unwrap());
+    ok(&["materialize", "--config", c, "--scheme", "olmo-core-llama", "--seed", "1", "--out", o]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("nninit-manifest.json")).unwrap()).unwrap();
+    let text = manifest.to_string();
+    for name in ["model.layers.1.block_sparse_moe.gate.weight", "model.layers.1.block_sparse_moe.experts.2.w3.weight"] {
+        assert!(text.contains(name), "{name}");
+    }
+    assert!(!text.contains("gate_up_proj"));
+    std::fs::write(
+        &config,
+        r#"{"model_type": "mixtral", "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 4096,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100, "num_local_experts": 4096}"#,
+    )
+    .unwrap();
+    let fresh = dir.path().join("fresh");
+    assert_bad(
+        &["materialize", "--config", c, "--scheme", "hf", "--out", fresh.to_str().unwrap()],
+        "num_local_experts",
+        &fresh,
+    );
+}

@@ -9,6 +9,7 @@
 //! | [`Layout::TorchTransposed`] | `[16, 32, 3, 3]` = `[in, out/groups, k…]` | `nn.ConvTranspose2d.weight` |
 //! | [`Layout::Jax`] | `[3, 3, 16, 32]` = `[k…, in/groups, out]` | Flax/Keras kernels (HWIO), `Dense` `[in, out]` |
 //! | [`Layout::Axes`] | any | explicit input and output axes, e.g. an attention kernel `[d_model, heads, head_dim]` with in = `[0]`, out = `[1, 2]` |
+//! | [`Layout::TorchStacked`] | `[8, 14336, 4096]` = `[experts, out, in]` | a stack of independent PyTorch weights: a mixture of experts' fused `[E, out, in]` (transformers 5's `MixtralExperts.down_proj`, torchtitan's `GroupedExperts`) |
 //!
 //! and in every case
 //!
@@ -18,7 +19,9 @@
 //! fan_out = (output extent per group) · receptive field
 //! ```
 //!
-//! so a permutation of the storage never changes the fans.
+//! so a permutation of the storage never changes the fans. The stack axes of
+//! [`Layout::TorchStacked`] index separate matrices and count in neither fan:
+//! an `[experts, out, in]` tensor has the fans of one expert.
 //!
 //! # Groups
 //! A grouped convolution with `G` groups connects each output to `in/G`
@@ -64,19 +67,27 @@ pub enum Layout {
         /// The output axes (their product is the output extent).
         out_axes: Vec<usize>,
     },
+    /// `stack_axes` leading axes indexing independent PyTorch weights,
+    /// `[stack…, out, in/groups, k…]`: each member's fans, the stack axes in
+    /// neither (a mixture of experts' `[experts, out, in]`).
+    TorchStacked {
+        /// How many leading axes index the members of the stack.
+        stack_axes: usize,
+    },
 }
 
 impl Layout {
     /// Parses `torch`, `torch-transposed`, `jax` (also `pytorch`, `keras`,
-    /// `flax`, `tf`), or `axes:IN;OUT` with comma-separated axis lists, e.g.
-    /// `axes:0;1,2`.
+    /// `flax`, `tf`), `axes:IN;OUT` with comma-separated axis lists, e.g.
+    /// `axes:0;1,2`, or `torch-stacked:N` (N leading stack axes, e.g. experts).
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] for anything else.
     pub fn parse(text: &str) -> Result<Self> {
         let bad = || Error::InvalidConfig {
             reason: format!(
-                "unknown layout `{text}` (known: torch, torch-transposed, jax, axes:IN;OUT such as axes:0;1,2)"
+                "unknown layout `{text}` (known: torch, torch-transposed, jax, axes:IN;OUT such as axes:0;1,2, \
+                 torch-stacked:N)"
             ),
         };
         match text.to_ascii_lowercase().as_str() {
@@ -84,6 +95,9 @@ impl Layout {
             "torch-transposed" | "torch_transposed" | "transposed" => Ok(Self::TorchTransposed),
             "jax" | "flax" | "keras" | "tf" | "tensorflow" => Ok(Self::Jax),
             other => {
+                if let Some(n) = other.strip_prefix("torch-stacked:") {
+                    return Ok(Self::TorchStacked { stack_axes: n.trim().parse().map_err(|_| bad())? });
+                }
                 let spec = other.strip_prefix("axes:").ok_or_else(bad)?;
                 let (ins, outs) = spec.split_once(';').ok_or_else(bad)?;
                 let list = |s: &str| -> Result<Vec<usize>> {
@@ -97,12 +111,17 @@ impl Layout {
     /// The axes of a rank-`rank` tensor: inputs, outputs and receptive field.
     ///
     /// # Errors
-    /// [`Error::RankTooSmall`] below rank 2 (the `shape` is only used for the
-    /// message), [`Error::InvalidAxis`] for axes out of range, repeated, or
-    /// an empty input or output list.
+    /// [`Error::RankTooSmall`] below rank 2 (below the stack axes + 2 for
+    /// [`Layout::TorchStacked`]; the `shape` is only used for the message),
+    /// [`Error::InvalidAxis`] for axes out of range, repeated, or an empty
+    /// input or output list.
     pub fn roles(&self, shape: &Shape) -> Result<Roles> {
         let rank = shape.rank();
-        if rank < 2 {
+        let stack = match self {
+            Self::TorchStacked { stack_axes } => *stack_axes,
+            _ => 0,
+        };
+        if rank < 2 || rank - 2 < stack {
             return Err(Error::RankTooSmall { rank, shape: shape.dims().to_vec() });
         }
         let (inputs, outputs) = match self {
@@ -110,8 +129,13 @@ impl Layout {
             Self::TorchTransposed => (vec![0], vec![1]),
             Self::Jax => (vec![rank - 2], vec![rank - 1]),
             Self::Axes { in_axes, out_axes } => (in_axes.clone(), out_axes.clone()),
+            Self::TorchStacked { .. } => (vec![stack + 1], vec![stack]),
         };
+        let stacked: Vec<usize> = (0..stack).collect();
         let mut seen = vec![false; rank];
+        for &axis in &stacked {
+            seen[axis] = true;
+        }
         for &axis in inputs.iter().chain(&outputs) {
             if axis >= rank {
                 return Err(Error::InvalidAxis { axis, rank, reason: "out of range" });
@@ -130,9 +154,9 @@ impl Layout {
         let spatial = (0..rank).filter(|a| !seen[*a]).collect();
         let per_group = match self {
             Self::TorchTransposed => PerGroup::Outputs,
-            Self::Torch | Self::Jax | Self::Axes { .. } => PerGroup::Inputs,
+            Self::Torch | Self::Jax | Self::Axes { .. } | Self::TorchStacked { .. } => PerGroup::Inputs,
         };
-        Ok(Roles { inputs, outputs, spatial, per_group })
+        Ok(Roles { inputs, outputs, spatial, stacked, per_group })
     }
 }
 
@@ -155,6 +179,8 @@ pub struct Roles {
     pub outputs: Vec<usize>,
     /// Receptive-field (spatial) axes, in storage order.
     pub spatial: Vec<usize>,
+    /// Stack axes (the experts of [`Layout::TorchStacked`]): in neither fan.
+    pub stacked: Vec<usize>,
     /// Which extent is stored per group.
     pub per_group: PerGroup,
 }
@@ -354,9 +380,17 @@ impl MatrixView {
     /// The view of `shape` under `layout`.
     ///
     /// # Errors
-    /// Those of [`Layout::roles`].
+    /// Those of [`Layout::roles`]; [`Error::UnsupportedShape`] for a
+    /// [`Layout::TorchStacked`] tensor (several matrices, not one).
     pub fn new(shape: &Shape, layout: &Layout) -> Result<Self> {
         let roles = layout.roles(shape)?;
+        if !roles.stacked.is_empty() {
+            return Err(Error::UnsupportedShape {
+                init: "structured",
+                shape: shape.dims().to_vec(),
+                reason: "a stacked layout holds several matrices; structured rules work on one matrix".into(),
+            });
+        }
         let strides = shape.strides();
         let dims = shape.dims();
         let pairs = |axes: &[usize]| axes.iter().map(|&a| (dims[a], strides[a])).collect::<Vec<_>>();
@@ -439,6 +473,28 @@ mod tests {
 
     fn shape(d: &[usize]) -> Shape {
         Shape::new(d.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn stacked_experts_have_the_fans_of_one_expert() {
+        let experts = Layout::TorchStacked { stack_axes: 1 };
+        let fan = Fan::from_shape(&shape(&[8, 14336, 4096]), &experts, 1).unwrap();
+        assert_eq!((fan.fan_in(), fan.fan_out()), (4096, 14336), "the expert axis counts in neither fan");
+        assert_eq!(fan, Fan::from_shape(&shape(&[14336, 4096]), &Layout::Torch, 1).unwrap());
+        // Axes would count the expert axis as receptive field: 8× both fans.
+        let axes = Layout::Axes { in_axes: vec![2], out_axes: vec![1] };
+        assert_eq!(Fan::from_shape(&shape(&[8, 14336, 4096]), &axes, 1).unwrap().fan_in(), 8 * 4096);
+        // Two stack axes and a kernel: [2, 3, out 16, in 4, k 3]
+        let two = Layout::TorchStacked { stack_axes: 2 };
+        let fan = Fan::from_shape(&shape(&[2, 3, 16, 4, 3]), &two, 1).unwrap();
+        assert_eq!((fan.fan_in(), fan.fan_out()), (12, 48));
+        assert_eq!(Layout::parse("torch-stacked:1").unwrap(), experts);
+        assert!(Layout::parse("torch-stacked:x").is_err());
+        assert!(matches!(Fan::from_shape(&shape(&[8, 16]), &experts, 1), Err(Error::RankTooSmall { .. })));
+        assert!(matches!(MatrixView::new(&shape(&[8, 16, 4]), &experts), Err(Error::UnsupportedShape { .. })));
+        let json = serde_json::to_string(&experts).unwrap();
+        assert_eq!(json, r#"{"kind":"torch_stacked","stack_axes":1}"#);
+        assert_eq!(serde_json::from_str::<Layout>(&json).unwrap(), experts);
     }
 
     #[test]

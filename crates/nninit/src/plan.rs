@@ -61,6 +61,9 @@ pub enum Role {
     Dense,
     /// Output head (LM head, classifier).
     Head,
+    /// The router of a mixture-of-experts MLP: the Linear `[experts, hidden]`
+    /// that scores the experts for each token (Mixtral's `block_sparse_moe.gate`).
+    Router,
 }
 
 impl Role {
@@ -84,6 +87,7 @@ impl Role {
             Self::NormBias => "norm_bias",
             Self::Dense => "dense",
             Self::Head => "head",
+            Self::Router => "router",
         }
     }
 
@@ -144,6 +148,9 @@ pub enum Module {
     LayerNorm,
     /// An RMSNorm (`LlamaRMSNorm`: weight ones).
     RmsNorm,
+    /// An RMSNorm that scales by `1 + w` (`Gemma2RMSNorm`), so its weight
+    /// starts at 0 for a unit scale.
+    OffsetRmsNorm,
     /// A bare `nn.Parameter` created by the model (ViT's cls token and
     /// position embeddings, `torch.randn`; BERT's prediction bias, zeros).
     Parameter,
@@ -178,6 +185,8 @@ pub struct PlannedTensor {
     pub module: Module,
     /// The residual block the tensor belongs to (0-based), if any.
     pub layer: Option<usize>,
+    /// The expert of a mixture-of-experts MLP the tensor belongs to (0-based), if any.
+    pub expert: Option<usize>,
     /// The tensor whose values this one shares; a tied tensor is not written
     /// (as `transformers` saves tied weights: once, under the source's name).
     pub tied_to: Option<String>,
@@ -201,6 +210,7 @@ impl PlannedTensor {
             part: Part::Weight,
             module,
             layer: None,
+            expert: None,
             tied_to: None,
             init: None,
             provenance: None,
@@ -264,6 +274,8 @@ struct TensorView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     layer: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    expert: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     tied_to: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     init: Option<&'a Init>,
@@ -284,6 +296,7 @@ impl Serialize for PlannedTensor {
             part: self.part,
             module: self.module,
             layer: self.layer,
+            expert: self.expert,
             tied_to: self.tied_to.as_deref(),
             init: self.init.as_ref(),
             provenance: self.provenance.as_ref(),

@@ -8,7 +8,7 @@
 //! | `model_type` | classes (`architectures[0]`) | notes |
 //! |---|---|---|
 //! | `gpt2` | `GPT2LMHeadModel` (default), `GPT2Model` | `Conv1D` weights are `[in, out]`; `lm_head.weight` is tied to `transformer.wte.weight` and not saved |
-//! | `llama`, `mistral`, `qwen2` | `*ForCausalLM` (default), `*Model` | grouped-query attention via `num_key_value_heads`; `lm_head.weight` saved unless `tie_word_embeddings`; Qwen2 has q/k/v biases |
+//! | `llama`, `mistral`, `qwen2`, `qwen3`, `gemma2`, `mixtral` | `*ForCausalLM` (default), `*Model` | grouped-query attention via `num_key_value_heads`; `lm_head.weight` saved unless `tie_word_embeddings`; Qwen2 has q/k/v biases, Qwen3 per-head q/k RMSNorms, Gemma 2 `1 + w` norms (initialized 0) before and after each MLP and √d-scaled embeddings, Mixtral a router and per-expert SwiGLU MLPs (see [`MAX_EXPERTS`], [`MAX_EXPERT_LAYERS`]) |
 //! | `bert` | `BertForMaskedLM` (default), `BertForPreTraining`, `BertModel` | the decoder of the MLM head is tied to the word embeddings, its bias to `cls.predictions.bias` |
 //! | `vit` | `ViTModel` (default, with pooler), `ViTForImageClassification` | the patch embedding is a `Conv2d` `[hidden, channels, p, p]` |
 //!
@@ -52,6 +52,7 @@ use crate::fan::{Fan, Layout};
 use crate::plan::{Module, Plan, PlannedTensor, Role};
 use crate::tensor::DType;
 
+pub use llama::{MAX_EXPERT_LAYERS, MAX_EXPERTS};
 pub use presets::PRESETS;
 
 /// The architecture families nninit builds.
@@ -61,7 +62,7 @@ pub use presets::PRESETS;
 pub enum Family {
     /// GPT-2.
     Gpt2,
-    /// Llama and the models sharing its layout (Mistral, Qwen2).
+    /// Llama and the models sharing its layout (Mistral, Qwen2, Qwen3, Gemma 2, Mixtral).
     Llama,
     /// BERT.
     Bert,
@@ -117,7 +118,7 @@ enum Kind {
 }
 
 /// The `model_type` values nninit reads.
-pub const MODEL_TYPES: &str = "gpt2, llama, mistral, qwen2, bert, vit";
+pub const MODEL_TYPES: &str = "gpt2, llama, mistral, qwen2, qwen3, gemma2, mixtral, bert, vit";
 
 impl Model {
     /// Reads a Hugging Face `config.json`.
@@ -165,7 +166,7 @@ impl Model {
                 let (dims, class) = c.dims_and_class(class)?;
                 (Family::Gpt2, Stack::Decoder, dims, class, Kind::Gpt2(c))
             }
-            "llama" | "mistral" | "qwen2" => {
+            "llama" | "mistral" | "qwen2" | "qwen3" | "gemma2" | "mixtral" => {
                 let c = llama::Config::from_value(&model_type, &config)?;
                 let (dims, class) = c.dims_and_class(class)?;
                 (Family::Llama, Stack::Decoder, dims, class, Kind::Llama(c))
@@ -228,6 +229,25 @@ impl Model {
     /// The model class whose state-dict names the plan uses.
     pub fn model_class(&self) -> &str {
         &self.model_class
+    }
+
+    /// The factor the forward pass multiplies the token embeddings by, where
+    /// the architecture has one (Gemma 2: √hidden_size): not part of the
+    /// weights, recorded in each scheme's provenance of the embedding.
+    pub fn embedding_multiplier(&self) -> Option<f64> {
+        match &self.kind {
+            Kind::Llama(c) => c.embedding_multiplier(),
+            _ => None,
+        }
+    }
+
+    /// The routed experts per layer of a mixture-of-experts model (Mixtral's
+    /// `num_local_experts`), `None` for dense models.
+    pub fn experts(&self) -> Option<usize> {
+        match &self.kind {
+            Kind::Llama(c) => c.expert_count(),
+            _ => None,
+        }
     }
 
     /// The config as read (a preset's full config), for writing beside the weights.
@@ -307,11 +327,13 @@ fn pick_class(given: Option<String>, known: &[&str], model_type: &str) -> Result
 struct Builder {
     tensors: Vec<PlannedTensor>,
     layer: Option<usize>,
+    expert: Option<usize>,
 }
 
 impl Builder {
     fn push(&mut self, mut t: PlannedTensor) {
         t.layer = self.layer;
+        t.expert = self.expert;
         self.tensors.push(t);
     }
 
@@ -351,9 +373,8 @@ impl Builder {
         Ok(())
     }
 
-    /// An RMSNorm: weight only.
-    fn rms_norm(&mut self, name: &str, d: usize) -> Result<()> {
-        let module = Module::RmsNorm;
+    /// A weight-only norm of the given module type (`RmsNorm`, `OffsetRmsNorm`).
+    fn norm(&mut self, name: &str, d: usize, module: Module) -> Result<()> {
         self.push(PlannedTensor::new(format!("{name}.weight"), vec![d], Layout::Torch, Role::NormWeight, module)?);
         Ok(())
     }
@@ -367,6 +388,7 @@ impl Builder {
         t.name = name.to_string();
         t.tied_to = Some(source.to_string());
         t.layer = None;
+        t.expert = None;
         self.tensors.push(t);
         Ok(())
     }

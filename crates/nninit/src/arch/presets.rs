@@ -18,6 +18,31 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         "Llama-3-8B's shape: 32 layers, 8 KV heads, vocab 128256, untied",
         include_str!("presets/llama-8b.json"),
     ),
+    (
+        "qwen2-0.5b",
+        "Qwen2-0.5B: hidden 896, 24 layers, 14 heads, 2 KV heads, q/k/v biases, tied (494 M)",
+        include_str!("presets/qwen2-0.5b.json"),
+    ),
+    (
+        "qwen3-0.6b",
+        "Qwen3-0.6B: hidden 1024, 28 layers, 16 heads of 128, 8 KV heads, q/k norms, tied (596 M)",
+        include_str!("presets/qwen3-0.6b.json"),
+    ),
+    (
+        "mistral-7b",
+        "Mistral-7B-v0.1: hidden 4096, 32 layers, 8 KV heads, intermediate 14336, untied (7.24 B)",
+        include_str!("presets/mistral-7b.json"),
+    ),
+    (
+        "gemma2-2b",
+        "Gemma-2-2B: hidden 2304, 26 layers, heads of 256, vocab 256000, 1 + w norms, tied (2.61 B)",
+        include_str!("presets/gemma2-2b.json"),
+    ),
+    (
+        "mixtral-8x7b",
+        "Mixtral-8x7B-v0.1: 32 layers, 8 experts per layer (2 routed per token), untied (46.7 B)",
+        include_str!("presets/mixtral-8x7b.json"),
+    ),
 ];
 
 /// The names of the presets, comma-separated.

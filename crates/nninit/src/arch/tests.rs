@@ -44,6 +44,68 @@ fn parameter_counts() {
     assert_eq!(count("llama-1b"), 953_223_168);
     assert_eq!(count("llama-8b"), 8_030_261_248);
     assert_eq!(count("vit-base"), 86_389_248);
+    // transformers 5.24 on the meta device: sum(p.numel() for p in model.parameters())
+    assert_eq!(count("qwen2-0.5b"), 494_032_768);
+    assert_eq!(count("qwen3-0.6b"), 596_049_920);
+    assert_eq!(count("mistral-7b"), 7_241_732_096);
+    assert_eq!(count("gemma2-2b"), 2_614_341_888);
+    assert_eq!(count("mixtral-8x7b"), 46_702_792_704);
+}
+
+#[test]
+fn gemma2_norms_start_at_zero_and_its_embedding_scale_is_recorded() {
+    let model = Model::preset("gemma2-2b").unwrap();
+    assert_eq!(model.embedding_multiplier(), Some(48.0), "√2304");
+    let mut plan = model.plan(DType::BF16).unwrap();
+    crate::scheme::Scheme::Hf.apply(&model, &mut plan).unwrap();
+    let norms: Vec<_> = plan.tensors.iter().filter(|t| t.role == Role::NormWeight).collect();
+    assert_eq!(norms.len(), 26 * 4 + 1);
+    assert!(norms.iter().all(|t| t.module == Module::OffsetRmsNorm && t.init == Some(crate::init::Init::Zeros)));
+    let embed = plan.get("model.embed_tokens.weight").unwrap().provenance.clone().unwrap();
+    assert_eq!(embed.numbers["forward_multiplier"], 48.0);
+    let llama = Model::preset("llama-1b").unwrap();
+    assert_eq!(llama.embedding_multiplier(), None);
+}
+
+#[test]
+fn mixtral_lists_a_router_and_per_expert_matrices() {
+    let model = Model::preset("mixtral-8x7b").unwrap();
+    assert_eq!(model.experts(), Some(8));
+    let plan = model.plan(DType::BF16).unwrap();
+    let router = plan.get("model.layers.3.block_sparse_moe.gate.weight").unwrap();
+    assert_eq!((router.role, router.layer, router.expert), (Role::Router, Some(3), None));
+    assert_eq!(router.spec.shape().dims(), &[8, 4096]);
+    let w2 = plan.get("model.layers.3.block_sparse_moe.experts.7.w2.weight").unwrap();
+    assert_eq!((w2.role, w2.layer, w2.expert), (Role::MlpDown, Some(3), Some(7)));
+    let fan = w2.spec.fan().unwrap();
+    assert_eq!((fan.fan_in(), fan.fan_out()), (14336, 4096), "fans of one expert");
+    assert_eq!(plan.tensors.iter().filter(|t| t.expert.is_some()).count(), 32 * 8 * 3);
+}
+
+#[test]
+fn expert_counts_are_checked_before_anything_is_listed() {
+    let mixtral = |extra: &str| {
+        Model::from_config_json(&format!(
+            r#"{{"model_type": "mixtral", "hidden_size": 64, "intermediate_size": 96, "num_attention_heads": 4,
+            "num_key_value_heads": 2, "num_hidden_layers": 2, "vocab_size": 100{extra}}}"#
+        ))
+    };
+    let err = mixtral(r#", "num_local_experts": 100000000"#).unwrap_err();
+    assert!(
+        matches!(&err, Error::OutOfRange { what, max, .. } if what.contains("num_local_experts") && *max == MAX_EXPERTS as u64),
+        "{err}"
+    );
+    let err = mixtral(r#", "num_local_experts": 4096, "num_hidden_layers": 4096"#).unwrap_err();
+    assert!(
+        matches!(&err, Error::OutOfRange { what, value: 16_777_216, max, .. }
+            if what.contains("num_local_experts") && *max == MAX_EXPERT_LAYERS as u64),
+        "{err}"
+    );
+    let err = mixtral(r#", "num_local_experts": 2, "num_experts_per_tok": 3"#).unwrap_err();
+    assert!(err.to_string().contains("num_experts_per_tok"), "{err}");
+    assert!(mixtral(r#", "num_local_experts": 0"#).unwrap_err().to_string().contains("at least 1"));
+    assert!(mixtral(r#", "attention_bias": true"#).unwrap_err().to_string().contains("no attention biases"));
+    assert!(mixtral(r#", "num_local_experts": 16, "num_hidden_layers": 4096"#).is_ok(), "65536 expert MLPs");
 }
 
 #[test]

@@ -25,6 +25,23 @@
 //! width (`mup:BASE`, default 256); the manifest records each tensor's Adam
 //! learning-rate multiplier.
 //!
+//! The training stacks' schemes (`docs/schemes.md` gives their tables and the
+//! reference file each follows; `stacks.rs` holds them):
+//!
+//! | scheme | embeddings | q, k, v, MLP gate | residual outputs (o, down; torchtitan/OLMo-core also up) | head |
+//! |---|---|---|---|---|
+//! | `torchtitan` | N(0, 1) | trunc N(0, 0.02), bounds ±2 | 0.02/√(2(i+1)) | trunc N(0, d^(−½)), ±3σ |
+//! | `torchtitan-no-depth` | N(0, 1) | trunc N(0, 0.02), bounds ±2 | 0.02/√(2L) | trunc N(0, d^(−½)), ±3σ |
+//! | `olmo-core-llama` | N(0, 1) | σ, ±3σ | σ/√(2L), ±3σ | d^(−½), ±3σ |
+//! | `olmo-core-llama-depth` | N(0, 1) | σ, ±3σ | σ/√(2(i+1)), ±3σ | d^(−½), ±3σ |
+//! | `olmo-core-normalized` | N(0, d^(−½)) | d^(−½), ±3σ | d^(−½)/√(2L) (o, down; up d^(−½)) | d^(−½), ±3σ |
+//! | `nanogpt` | N(0, 0.02) | N(0, 0.02) | N(0, 0.02/√(2L)) | N(0, 0.02) |
+//! | `spectral` | N(0, 1) | (1/√fan_in)·min(1, √(fan_out/fan_in)) | same | same |
+//! | `depth-mup`, `completep` | as `mup` | as `mup` | `mup`'s std × L^(−α), α = ½, 1; hidden lr × L^(α−1) | as `mup` |
+//!
+//! `neox-wang` is another name of `small-init`. torchtitan and OLMo-core apply
+//! to the Llama family only (Llama, Mistral, Qwen2, Qwen3, Gemma 2, Mixtral).
+//!
 //! Schemes that scale v apart from q and k (T-Fixup, DeepNorm) cannot be
 //! applied to a fused qkv tensor (GPT-2's `c_attn`) with one rule: they
 //! refuse it with [`Error::UnsupportedScheme`] rather than silently scale
@@ -43,8 +60,9 @@ use crate::plan::{Module, Part, Plan, PlannedTensor, Provenance, Role};
 pub const MUP_DEFAULT_BASE_WIDTH: usize = 256;
 
 /// The scheme names [`Scheme::parse`] accepts.
-pub const SCHEME_NAMES: &str =
-    "torch-default, hf, megatron, olmo-mitchell, small-init, t-fixup, deepnorm, mup[:BASE_WIDTH], zero";
+pub const SCHEME_NAMES: &str = "torch-default, hf, megatron, olmo-mitchell, small-init (neox-wang), t-fixup, deepnorm, \
+     mup[:BASE_WIDTH], zero, torchtitan, torchtitan-no-depth, olmo-core-llama, olmo-core-llama-depth, \
+     olmo-core-normalized, nanogpt, spectral, depth-mup[:BASE_WIDTH], completep[:BASE_WIDTH]";
 
 /// A whole-model initialization scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +89,31 @@ pub enum Scheme {
     },
     /// ZerO (Zhao et al. 2022).
     Zero,
+    /// torchtitan's Llama 3 init with `depth_init` (its default): output
+    /// projections std 0.02/√(2·(layer_id+1)).
+    Torchtitan,
+    /// torchtitan's Llama 3 init without `depth_init`: 0.02/√(2·n_layers).
+    TorchtitanNoDepth,
+    /// OLMo-core `InitMethod.llama`.
+    OlmoCoreLlama,
+    /// OLMo-core `InitMethod.llama_depth`.
+    OlmoCoreLlamaDepth,
+    /// OLMo-core `InitMethod.normalized` (nGPT).
+    OlmoCoreNormalized,
+    /// nanoGPT's `_init_weights`: N(0, 0.02), `c_proj` 0.02/√(2·n_layer).
+    NanoGpt,
+    /// The spectral condition (Yang, Simon & Bernstein 2023).
+    Spectral,
+    /// Depth-μP (α = ½): muP with residual branches × L^(−½).
+    DepthMup {
+        /// muP's base width.
+        base_width: usize,
+    },
+    /// CompleteP (α = 1): muP with residual branches × L^(−1).
+    CompleteP {
+        /// muP's base width.
+        base_width: usize,
+    },
 }
 
 impl Scheme {
@@ -90,18 +133,29 @@ impl Scheme {
             "hf" | "transformers" | "huggingface" => Self::Hf,
             "megatron" => Self::Megatron,
             "olmo-mitchell" | "mitchell" => Self::OlmoMitchell,
-            "small-init" | "neox" => Self::SmallInit,
+            "small-init" | "neox" | "neox-wang" | "gpt-neox" => Self::SmallInit,
             "t-fixup" | "tfixup" => Self::TFixup,
             "deepnorm" | "deepnet" => Self::DeepNorm,
             "zero" | "zer-o" => Self::Zero,
-            "mup" => {
+            "torchtitan" | "torchtitan-depth" => Self::Torchtitan,
+            "torchtitan-no-depth" => Self::TorchtitanNoDepth,
+            "olmo-core-llama" | "olmo-core" => Self::OlmoCoreLlama,
+            "olmo-core-llama-depth" => Self::OlmoCoreLlamaDepth,
+            "olmo-core-normalized" | "ngpt" => Self::OlmoCoreNormalized,
+            "nanogpt" => Self::NanoGpt,
+            "spectral" => Self::Spectral,
+            "mup" | "depth-mup" | "completep" => {
                 let base_width = match &arg {
                     None => MUP_DEFAULT_BASE_WIDTH,
                     Some(a) => a.parse::<usize>().ok().filter(|&w| w > 0).ok_or_else(|| Error::InvalidConfig {
-                        reason: format!("muP base width `{a}` must be a positive integer (mup:256)"),
+                        reason: format!("muP base width `{a}` must be a positive integer ({name}:256)"),
                     })?,
                 };
-                return Ok(Self::Mup { base_width });
+                return Ok(match name.as_str() {
+                    "depth-mup" => Self::DepthMup { base_width },
+                    "completep" => Self::CompleteP { base_width },
+                    _ => Self::Mup { base_width },
+                });
             }
             _ => return Err(Error::UnknownName { what: "scheme", name: text.to_string(), known: SCHEME_NAMES.into() }),
         };
@@ -123,13 +177,24 @@ impl Scheme {
             Self::DeepNorm => "deepnorm",
             Self::Mup { .. } => "mup",
             Self::Zero => "zero",
+            Self::Torchtitan => "torchtitan",
+            Self::TorchtitanNoDepth => "torchtitan-no-depth",
+            Self::OlmoCoreLlama => "olmo-core-llama",
+            Self::OlmoCoreLlamaDepth => "olmo-core-llama-depth",
+            Self::OlmoCoreNormalized => "olmo-core-normalized",
+            Self::NanoGpt => "nanogpt",
+            Self::Spectral => "spectral",
+            Self::DepthMup { .. } => "depth-mup",
+            Self::CompleteP { .. } => "completep",
         }
     }
 
     /// The scheme with its argument, as the manifest records it (`mup:256`).
     pub fn label(&self) -> String {
         match self {
-            Self::Mup { base_width } => format!("mup:{base_width}"),
+            Self::Mup { base_width } | Self::DepthMup { base_width } | Self::CompleteP { base_width } => {
+                format!("{}:{base_width}", self.name())
+            }
             other => other.name().to_string(),
         }
     }
@@ -151,7 +216,13 @@ impl Scheme {
                 });
                 continue;
             }
-            let r = self.rule(model, t)?;
+            let mut r = self.rule(model, t)?;
+            if let (Role::Embedding, Some(m)) = (t.role, model.embedding_multiplier()) {
+                r.reason.push_str(&format!(
+                    "; the forward multiplies the embeddings by {m} (√hidden_size), which no weight holds"
+                ));
+                r = r.num("forward_multiplier", m);
+            }
             r.init.check(&t.spec)?;
             t.init = Some(r.init);
             t.provenance =
@@ -163,6 +234,11 @@ impl Scheme {
 
     fn rule(&self, model: &Model, t: &PlannedTensor) -> Result<Rule> {
         match t.role {
+            Role::NormWeight if t.module == Module::OffsetRmsNorm => {
+                return Ok(
+                    Rule::new(Init::Zeros, "norm weight: 0 (the norm scales by 1 + w, so a unit scale)").lr(self, 1.0)
+                );
+            }
             Role::NormWeight => return Ok(Rule::new(Init::Ones, "norm weight: 1").lr(self, 1.0)),
             Role::NormBias => return Ok(Rule::new(Init::Zeros, "norm bias: 0").lr(self, 1.0)),
             _ => {}
@@ -177,6 +253,15 @@ impl Scheme {
             Self::DeepNorm => deepnorm(model, t),
             Self::Mup { base_width } => mup(model, t, *base_width),
             Self::Zero => zero(model, t),
+            Self::Torchtitan => stacks::torchtitan(stacks::Depth::PerLayer, model, t),
+            Self::TorchtitanNoDepth => stacks::torchtitan(stacks::Depth::Total, model, t),
+            Self::OlmoCoreLlama => stacks::olmo_core(stacks::OlmoCore::Llama, model, t),
+            Self::OlmoCoreLlamaDepth => stacks::olmo_core(stacks::OlmoCore::LlamaDepth, model, t),
+            Self::OlmoCoreNormalized => stacks::olmo_core(stacks::OlmoCore::Normalized, model, t),
+            Self::NanoGpt => stacks::nanogpt(model, t),
+            Self::Spectral => stacks::spectral(t),
+            Self::DepthMup { base_width } => stacks::depth_mup(model, t, *base_width, 0.5),
+            Self::CompleteP { base_width } => stacks::depth_mup(model, t, *base_width, 1.0),
         }
     }
 }
@@ -205,9 +290,10 @@ impl Rule {
         self
     }
 
-    /// Sets the learning-rate multiplier under muP (other schemes prescribe none).
+    /// Sets the learning-rate multiplier under muP and its depth extensions
+    /// (other schemes prescribe none).
     fn lr(mut self, scheme: &Scheme, lr: f64) -> Self {
-        if matches!(scheme, Scheme::Mup { .. }) {
+        if matches!(scheme, Scheme::Mup { .. } | Scheme::DepthMup { .. } | Scheme::CompleteP { .. }) {
             self.lr = Some(lr);
         }
         self
@@ -269,6 +355,7 @@ fn torch_default(t: &PlannedTensor) -> Result<Rule> {
         }
         (Module::Parameter, _) => Rule::new(normal(1.0)?, "nn.Parameter(torch.randn(...)) in the model's __init__"),
         (Module::LayerNorm | Module::RmsNorm, _) => Rule::new(Init::Ones, "norm: 1"),
+        (Module::OffsetRmsNorm, _) => Rule::new(Init::Zeros, "norm of 1 + w: 0"),
     })
 }
 
@@ -527,6 +614,8 @@ fn zero(model: &Model, t: &PlannedTensor) -> Result<Rule> {
         ),
     })
 }
+
+mod stacks;
 
 #[cfg(test)]
 mod tests;

@@ -151,3 +151,150 @@ fn zero_and_vit_hf() {
     assert!(matches!(v.get("embeddings.cls_token").unwrap().init, Some(Init::TruncatedNormal(_))));
     close(std_of(&v, "encoder.layer.0.attention.attention.query.weight"), 0.02);
 }
+
+fn init_of(plan: &Plan, name: &str) -> Init {
+    plan.get(name).unwrap_or_else(|| panic!("{name}")).init.unwrap()
+}
+
+fn sigma_and_bounds(init: Init) -> (f64, (f64, f64)) {
+    match init {
+        Init::TruncatedNormal(t) => (t.sigma(), t.bounds()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn torchtitan_follows_llama3_init_weights() {
+    let p = plan("llama-1b", "torchtitan");
+    close(std_of(&p, "model.embed_tokens.weight"), 1.0);
+    for name in ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "mlp.gate_proj"] {
+        let (s, bounds) = sigma_and_bounds(init_of(&p, &format!("model.layers.5.{name}.weight")));
+        close(s, 0.02);
+        assert_eq!(bounds, (-2.0, 2.0), "PyTorch's absolute default bounds");
+    }
+    // depth_init: 0.02/√(2·(layer_id+1)) on wo, w2 and w3 (up_proj)
+    for name in ["self_attn.o_proj", "mlp.up_proj", "mlp.down_proj"] {
+        close(sigma_and_bounds(init_of(&p, &format!("model.layers.5.{name}.weight"))).0, 0.02 / 12f64.sqrt());
+        close(sigma_and_bounds(init_of(&p, &format!("model.layers.0.{name}.weight"))).0, 0.02 / 2f64.sqrt());
+    }
+    let (s, (lo, hi)) = sigma_and_bounds(init_of(&p, "lm_head.weight"));
+    close(s, 2048f64.powf(-0.5));
+    close(hi, 3.0 * s);
+    close(lo, -3.0 * s);
+    let n = plan("llama-1b", "torchtitan-no-depth");
+    close(sigma_and_bounds(init_of(&n, "model.layers.5.mlp.down_proj.weight")).0, 0.02 / 32f64.sqrt());
+    close(sigma_and_bounds(init_of(&n, "model.layers.0.self_attn.o_proj.weight")).0, 0.02 / 32f64.sqrt());
+    // Qwen2's q/k/v biases keep nn.Linear's default (torchtitan never touches them).
+    let q = plan("qwen2-0.5b", "torchtitan");
+    let b = q.get("model.layers.0.self_attn.q_proj.bias").unwrap();
+    assert!(matches!(b.init, Some(Init::Uniform(u)) if (u.high() - 896f64.powf(-0.5)).abs() < 1e-15));
+    let err = Scheme::Torchtitan
+        .apply(&Model::preset("gpt2").unwrap(), &mut Model::preset("gpt2").unwrap().plan(DType::F32).unwrap());
+    assert!(err.unwrap_err().to_string().contains("Llama"));
+}
+
+#[test]
+fn olmo_core_methods_follow_init_py() {
+    let l = plan("llama-1b", "olmo-core-llama");
+    close(std_of(&l, "model.embed_tokens.weight"), 1.0);
+    let cut = |plan: &Plan, name: &str| {
+        let (s, (lo, hi)) = sigma_and_bounds(init_of(plan, name));
+        close(hi, 3.0 * s);
+        close(lo, -3.0 * s);
+        s
+    };
+    close(cut(&l, "model.layers.4.self_attn.q_proj.weight"), 0.02);
+    close(cut(&l, "model.layers.4.mlp.gate_proj.weight"), 0.02);
+    for name in ["self_attn.o_proj", "mlp.up_proj", "mlp.down_proj"] {
+        close(cut(&l, &format!("model.layers.4.{name}.weight")), 0.02 / 32f64.sqrt());
+    }
+    close(cut(&l, "lm_head.weight"), 2048f64.powf(-0.5));
+    let d = plan("llama-1b", "olmo-core-llama-depth");
+    close(cut(&d, "model.layers.4.mlp.down_proj.weight"), 0.02 / 10f64.sqrt());
+    let n = plan("llama-1b", "olmo-core-normalized");
+    let r = 2048f64.powf(-0.5);
+    close(std_of(&n, "model.embed_tokens.weight"), r);
+    close(cut(&n, "model.layers.4.self_attn.k_proj.weight"), r);
+    close(cut(&n, "model.layers.4.mlp.up_proj.weight"), r);
+    close(cut(&n, "model.layers.4.mlp.down_proj.weight"), r / 32f64.sqrt());
+    close(cut(&n, "model.layers.4.self_attn.o_proj.weight"), r / 32f64.sqrt());
+    // MoE: router and experts share the depth-scaled std (init_feed_forward_moe).
+    let m = plan("mixtral-8x7b", "olmo-core-llama-depth");
+    for name in ["gate", "experts.0.w1", "experts.7.w2", "experts.3.w3"] {
+        close(cut(&m, &format!("model.layers.2.block_sparse_moe.{name}.weight")), 0.02 / 6f64.sqrt());
+    }
+}
+
+#[test]
+fn nanogpt_and_spectral_numbers() {
+    let g = plan("gpt2", "nanogpt");
+    close(std_of(&g, "transformer.h.3.attn.c_proj.weight"), 0.02 / 24f64.sqrt());
+    close(std_of(&g, "transformer.h.3.mlp.c_fc.weight"), 0.02);
+    close(std_of(&g, "transformer.wpe.weight"), 0.02);
+    assert_eq!(init_of(&g, "transformer.h.3.attn.c_attn.bias"), Init::Zeros);
+    let s = plan("llama-1b", "spectral");
+    // q_proj 2048 → 2048: 1/√2048; up_proj 2048 → 5632: 1/√2048 (min 1); down 5632 → 2048: √2048/5632
+    close(std_of(&s, "model.layers.0.self_attn.q_proj.weight"), 2048f64.powf(-0.5));
+    close(std_of(&s, "model.layers.0.mlp.up_proj.weight"), 2048f64.powf(-0.5));
+    close(std_of(&s, "model.layers.0.mlp.down_proj.weight"), 5632f64.powf(-0.5) * (2048.0f64 / 5632.0).sqrt());
+    close(std_of(&s, "model.embed_tokens.weight"), 1.0);
+    // k_proj of llama-8b: 4096 → 1024, so √(1/4)/√4096
+    let k = plan("llama-8b", "spectral");
+    close(std_of(&k, "model.layers.0.self_attn.k_proj.weight"), 0.5 / 64.0);
+}
+
+#[test]
+fn depth_mup_and_completep_scale_branches_by_depth() {
+    let (m, l) = (2048.0f64 / 256.0, 16.0f64);
+    for (scheme, alpha) in [("depth-mup", 0.5), ("completep", 1.0)] {
+        let p = plan("llama-1b", scheme);
+        let base = 0.02 / m.sqrt();
+        close(std_of(&p, "model.layers.0.self_attn.q_proj.weight"), base);
+        close(std_of(&p, "model.layers.0.self_attn.o_proj.weight"), base * l.powf(-alpha));
+        close(std_of(&p, "model.layers.9.mlp.down_proj.weight"), base * l.powf(-alpha));
+        let q = p.get("model.layers.0.self_attn.q_proj.weight").unwrap().provenance.clone().unwrap();
+        close(q.lr_multiplier.unwrap(), l.powf(alpha - 1.0) / m);
+        let norm = p.get("model.norm.weight").unwrap().provenance.clone().unwrap();
+        assert_eq!(norm.lr_multiplier, Some(1.0));
+        assert_eq!(Scheme::parse(&format!("{scheme}:128")).unwrap().label(), format!("{scheme}:128"));
+    }
+    // muP itself is unchanged by the depth variants.
+    close(std_of(&plan("llama-1b", "mup"), "model.layers.0.self_attn.o_proj.weight"), 0.02 / m.sqrt());
+}
+
+#[test]
+fn moe_router_and_experts_under_hf_and_torchtitan() {
+    let h = plan("mixtral-8x7b", "hf");
+    close(std_of(&h, "model.layers.0.block_sparse_moe.gate.weight"), 0.02);
+    close(std_of(&h, "model.layers.0.block_sparse_moe.experts.5.w2.weight"), 0.02);
+    let t = plan("mixtral-8x7b", "torchtitan");
+    close(sigma_and_bounds(init_of(&t, "model.layers.1.block_sparse_moe.gate.weight")).0, 0.02 / 2.0);
+    close(sigma_and_bounds(init_of(&t, "model.layers.1.block_sparse_moe.experts.5.w1.weight")).0, 0.02);
+    close(sigma_and_bounds(init_of(&t, "model.layers.1.block_sparse_moe.experts.5.w3.weight")).0, 0.02 / 2.0);
+}
+
+#[test]
+fn new_schemes_apply_to_every_llama_family_preset() {
+    for preset in ["llama-1b", "qwen2-0.5b", "qwen3-0.6b", "mistral-7b", "gemma2-2b", "mixtral-8x7b"] {
+        for scheme in [
+            "torchtitan",
+            "torchtitan-no-depth",
+            "olmo-core-llama",
+            "olmo-core-llama-depth",
+            "olmo-core-normalized",
+            "nanogpt",
+            "spectral",
+            "depth-mup",
+            "completep",
+            "neox-wang",
+        ] {
+            plan(preset, scheme);
+        }
+    }
+    for preset in ["gpt2", "bert-base", "vit-base"] {
+        for scheme in ["nanogpt", "spectral", "depth-mup", "completep"] {
+            plan(preset, scheme);
+        }
+    }
+    assert_eq!(Scheme::parse("neox-wang").unwrap(), Scheme::SmallInit);
+}
