@@ -35,18 +35,42 @@ fn every_method_writes_a_peft_adapter() {
     let dir = tempfile::tempdir().unwrap();
     let base = base(dir.path());
     let b = base.to_str().unwrap();
-    assert!(std::fs::read_dir(&base).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "safetensors")).count() >= 2);
+    assert!(
+        std::fs::read_dir(&base)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "safetensors"))
+            .count()
+            >= 2
+    );
     for method in ["lora", "rslora", "pissa", "olora"] {
         let out = dir.path().join(method);
         let o = out.to_str().unwrap();
-        let args = ["adapter", "--base", b, "--method", method, "--rank", "4", "--alpha", "8", "--target", "q_proj,v_proj,down_proj", "--seed", "3", "--out", o, "--json"];
+        let args = [
+            "adapter",
+            "--base",
+            b,
+            "--method",
+            method,
+            "--rank",
+            "4",
+            "--alpha",
+            "8",
+            "--target",
+            "q_proj,v_proj,down_proj",
+            "--seed",
+            "3",
+            "--out",
+            o,
+            "--json",
+        ];
         let report = json(&args);
         assert_eq!(report["adapter"]["modules"].as_array().unwrap().len(), 6, "{method}");
         let adapter = tensors(&out.join("adapter_model.safetensors"));
         assert_eq!(adapter.len(), 12);
         let a = adapter.iter().find(|t| t.0 == "base_model.model.model.layers.0.mlp.down_proj.lora_A.weight").unwrap();
         assert_eq!(a.1, [4, 88]);
-        let b_ = adapter.iter().find(|t| t.0 == "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight").unwrap();
+        let b_ =
+            adapter.iter().find(|t| t.0 == "base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight").unwrap();
         assert_eq!(b_.1, [16, 4]);
         let config: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("adapter_config.json")).unwrap()).unwrap();
@@ -71,7 +95,8 @@ fn every_method_writes_a_peft_adapter() {
                 assert_eq!(theirs.len(), ours.len());
                 for (t, o) in theirs.iter().zip(&ours) {
                     assert_eq!((&t.0, &t.1), (&o.0, &o.1));
-                    let adapted = ["q_proj", "v_proj", "down_proj"].iter().any(|m| t.0.ends_with(&format!("{m}.weight")));
+                    let adapted =
+                        ["q_proj", "v_proj", "down_proj"].iter().any(|m| t.0.ends_with(&format!("{m}.weight")));
                     assert_eq!(t.2 != o.2, adapted, "{method} {}", t.0);
                 }
             }
@@ -79,13 +104,27 @@ fn every_method_writes_a_peft_adapter() {
         // The same command gives the same bytes.
         let again = dir.path().join(format!("{method}-again"));
         let mut args2 = args;
-        args2[13] = again.to_str().unwrap();
+        args2[14] = again.to_str().unwrap();
         json(&args2);
         assert_eq!(adapter, tensors(&again.join("adapter_model.safetensors")), "{method}");
     }
     // Text output names the files.
     let out = dir.path().join("text");
-    let run = nninit(&["adapter", "--base", b, "--method", "pissa", "--svd", "exact", "--rank", "2", "--target", "q_proj", "--out", out.to_str().unwrap()]);
+    let run = nninit(&[
+        "adapter",
+        "--base",
+        b,
+        "--method",
+        "pissa",
+        "--svd",
+        "exact",
+        "--rank",
+        "2",
+        "--target",
+        "q_proj",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(run.status.success(), "{}", stderr(&run));
     let text = String::from_utf8_lossy(&run.stdout);
     assert!(text.contains("pissa adapter, rank 2") && text.contains("residual"), "{text}");
@@ -106,12 +145,21 @@ fn bad_inputs_are_one_line_and_exit_2() {
     let missing = dir.path().join("missing");
     run(&["--base", missing.to_str().unwrap(), "--method", "lora", "--rank", "2", "--target", "q_proj"], "cannot open");
     run(&["--base", b, "--method", "lora", "--rank", "2", "--target", "qq_proj"], "unknown target module `qq_proj`");
-    run(&["--base", b, "--method", "pissa", "--rank", "17", "--target", "v_proj"], "--rank for `model.layers.0.self_attn.v_proj` ([16, 32])");
+    run(
+        &["--base", b, "--method", "pissa", "--rank", "17", "--target", "v_proj"],
+        "--rank for `model.layers.0.self_attn.v_proj` ([16, 32])",
+    );
     run(&["--base", b, "--method", "lora", "--rank", "0", "--target", "q_proj"], "--rank = 0 is out of range");
     run(&["--base", b, "--method", "lora", "--rank", "2", "--alpha", "0", "--target", "q_proj"], "invalid alpha = 0");
     run(&["--base", b, "--method", "lora", "--rank", "2", "--alpha", "-1", "--target", "q_proj"], "invalid alpha = -1");
-    run(&["--base", b, "--method", "lora", "--rank", "2", "--alpha", "nan", "--target", "q_proj"], "invalid alpha = NaN");
-    run(&["--base", b, "--method", "lora", "--rank", "2", "--alpha", "inf", "--target", "q_proj"], "invalid alpha = inf");
+    run(
+        &["--base", b, "--method", "lora", "--rank", "2", "--alpha", "nan", "--target", "q_proj"],
+        "invalid alpha = NaN",
+    );
+    run(
+        &["--base", b, "--method", "lora", "--rank", "2", "--alpha", "inf", "--target", "q_proj"],
+        "invalid alpha = inf",
+    );
     run(&["--base", b, "--method", "dora", "--rank", "2", "--target", "q_proj"], "unknown adapter method `dora`");
     run(&["--base", b, "--method", "lora", "--rank", "2", "--target", "embed_tokens"], "embedding");
     run(&["--base", b, "--method", "lora", "--rank", "2", "--target", "input_layernorm"], "not a 2-D");
@@ -121,7 +169,25 @@ fn bad_inputs_are_one_line_and_exit_2() {
     assert!(!out.exists(), "a bad request writes nothing");
     let file = dir.path().join("file");
     std::fs::write(&file, b"x").unwrap();
-    assert_bad_input(&["adapter", "--base", b, "--method", "lora", "--rank", "2", "--target", "q_proj", "--out", file.to_str().unwrap()], "is a file");
+    assert_bad_input(
+        &[
+            "adapter",
+            "--base",
+            b,
+            "--method",
+            "lora",
+            "--rank",
+            "2",
+            "--target",
+            "q_proj",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+        "is a file",
+    );
     // The base's own folder as --out for a residual method.
-    assert_bad_input(&["adapter", "--base", b, "--method", "olora", "--rank", "2", "--target", "q_proj", "--out", b], "base checkpoint's folder");
+    assert_bad_input(
+        &["adapter", "--base", b, "--method", "olora", "--rank", "2", "--target", "q_proj", "--out", b],
+        "base checkpoint's folder",
+    );
 }

@@ -303,7 +303,6 @@ fn form_q_in_place<T: RealField + Copy>(mut a: MatMut<'_, T>, coeff: MatRef<'_, 
     }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Low-rank factorizations for adapter init (PiSSA's SVD, OLoRA's QR).
 // ---------------------------------------------------------------------------------------------
@@ -347,15 +346,15 @@ fn orthonormalize_columns(y: &mut Mat<f32>) {
 ///
 /// # Errors
 /// `Err(())` if faer's bidiagonal SVD does not converge.
-fn thin_svd(a: MatRef<'_, f32>) -> std::result::Result<(Mat<f32>, Vec<f32>, Mat<f32>), ()> {
+fn thin_svd<T: RealField + Copy>(a: MatRef<'_, T>) -> std::result::Result<(Mat<T>, Vec<T>, Mat<T>), ()> {
     use faer::linalg::svd::{self, ComputeSvdVectors};
     let (m, n) = a.shape();
     let size = m.min(n);
     let par = par_for(m * n);
-    let mut u = Mat::<f32>::zeros(m, size);
-    let mut v = Mat::<f32>::zeros(n, size);
-    let mut s = faer::diag::Diag::<f32>::zeros(size);
-    let req = svd::svd_scratch::<f32>(m, n, ComputeSvdVectors::Thin, ComputeSvdVectors::Thin, par, Default::default());
+    let mut u = Mat::<T>::zeros(m, size);
+    let mut v = Mat::<T>::zeros(n, size);
+    let mut s = faer::diag::Diag::<T>::zeros(size);
+    let req = svd::svd_scratch::<T>(m, n, ComputeSvdVectors::Thin, ComputeSvdVectors::Thin, par, Default::default());
     let mut buf = MemBuffer::new(req);
     svd::svd(a, s.as_mut(), Some(u.as_mut()), Some(v.as_mut()), par, MemStack::new(&mut buf), Default::default())
         .map_err(|_| ())?;
@@ -364,14 +363,18 @@ fn thin_svd(a: MatRef<'_, f32>) -> std::result::Result<(Mat<f32>, Vec<f32>, Mat<
 }
 
 /// The `rank` leading singular triplets of `a` from its exact thin SVD (as
-/// `torch.linalg.svd(A, full_matrices=False)` truncated).
+/// `torch.linalg.svd(A, full_matrices=False)` truncated), computed in `f64` and rounded to
+/// `f32`: closer to the exact triplets than an `f32` SVD (such as PyTorch's, which PEFT's
+/// `"pissa"` runs) where singular values lie close together.
 ///
 /// # Errors
 /// `Err(())` if the SVD does not converge.
 pub(crate) fn exact_top_svd(a: MatRef<'_, f32>, rank: usize) -> std::result::Result<TopSvd, ()> {
-    let (u, s, v) = thin_svd(a)?;
+    let wide = Mat::<f64>::from_fn(a.nrows(), a.ncols(), |i, j| f64::from(a[(i, j)]));
+    let (u, s, v) = thin_svd(wide.as_ref())?;
     let r = rank.min(s.len());
-    Ok(TopSvd { u: u.get(.., ..r).to_owned(), s: s[..r].to_vec(), v: v.get(.., ..r).to_owned() })
+    let narrow = |m: MatRef<'_, f64>| Mat::<f32>::from_fn(m.nrows(), r, |i, j| m[(i, j)] as f32);
+    Ok(TopSvd { u: narrow(u.as_ref()), s: s[..r].iter().map(|&x| x as f32).collect(), v: narrow(v.as_ref()) })
 }
 
 /// The `rank` leading singular triplets of `a` by randomized subspace iteration (Halko,
@@ -460,7 +463,14 @@ pub(crate) fn leading_qr(a: MatRef<'_, f32>, rank: usize) -> (Mat<f32>, Mat<f32>
 }
 
 /// `out ← out − alpha · L·R` for a row-major `m × n` buffer `out`, `L` `m × r`, `R` `r × n`.
-pub(crate) fn subtract_product(out: &mut [f32], m: usize, n: usize, l: MatRef<'_, f32>, r: MatRef<'_, f32>, alpha: f32) {
+pub(crate) fn subtract_product(
+    out: &mut [f32],
+    m: usize,
+    n: usize,
+    l: MatRef<'_, f32>,
+    r: MatRef<'_, f32>,
+    alpha: f32,
+) {
     let par = par_for(m * n);
     let out = MatMut::from_row_major_slice_mut(out, m, n);
     faer::linalg::matmul::matmul(out, faer::Accum::Add, l, r, -alpha, par);
@@ -679,7 +689,8 @@ mod low_rank_tests {
         let (t, u) = (4.0f64, 6.0f64);
         let tail: f64 = s[k..].iter().map(|x| x * x).sum::<f64>().sqrt();
         let (kf, pf) = (k as f64, p as f64);
-        (1.0 + t * (12.0 * kf / pf).sqrt()) * tail + u * t * (std::f64::consts::E * (kf + pf).sqrt() / (pf + 1.0)) * s[k]
+        (1.0 + t * (12.0 * kf / pf).sqrt()) * tail
+            + u * t * (std::f64::consts::E * (kf + pf).sqrt() / (pf + 1.0)) * s[k]
     }
 
     /// A slowly decaying spectrum (σ_j = 1/(1 + j)^½), where the sketch's error is far from 0.
@@ -736,7 +747,8 @@ mod low_rank_tests {
         let a = with_spectrum(m, n, &s, 3);
         let view = MatRef::from_row_major_slice(&a, m, n);
         let exact = exact_top_svd(view, r).unwrap();
-        let fast = randomized_top_svd(view, r, Sketch { oversample: 8, power_iterations: 4 }, &Philox::new(0, "o")).unwrap();
+        let fast =
+            randomized_top_svd(view, r, Sketch { oversample: 8, power_iterations: 4 }, &Philox::new(0, "o")).unwrap();
         for i in 0..r {
             assert!((f64::from(exact.s[i]) - s[i]).abs() < 1e-4, "exact σ_{i} = {}", exact.s[i]);
             assert!((fast.s[i] - exact.s[i]).abs() < 1e-4 * exact.s[0], "σ_{i}: {} vs {}", fast.s[i], exact.s[i]);

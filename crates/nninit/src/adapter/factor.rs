@@ -30,7 +30,8 @@ pub(crate) struct Factors {
 /// `A` is drawn from `stream`.
 pub(crate) fn lora(out: usize, inp: usize, rank: usize, stream: &Philox) -> Result<Factors> {
     let spec = TensorSpec::new(Shape::new(vec![rank, inp])?);
-    let rule = VarianceScaling::kaiming_uniform(FanMode::FanIn, crate::activation::Activation::leaky_relu(5f64.sqrt())?)?;
+    let rule =
+        VarianceScaling::kaiming_uniform(FanMode::FanIn, crate::activation::Activation::leaky_relu(5f64.sqrt())?)?;
     let mut a = vec![0.0f32; rank * inp];
     rule.fill(&spec, stream, &mut a)?;
     Ok(Factors { a, b: vec![0.0; out * rank], captured: None })
@@ -143,9 +144,9 @@ pub(crate) fn factors(
         (Method::Lora | Method::RsLora, _) => lora(shape.0, shape.1, rank, stream),
         (Method::Pissa, Some(w)) => pissa(name, w, shape, rank, scaling, svd, &stream.derive("pissa_sketch")),
         (Method::Olora, Some(w)) => olora(name, w, shape, rank, scaling),
-        (Method::Pissa | Method::Olora, None) => Err(Error::InvalidPlan {
-            reason: format!("{} needs the base weight of `{name}`", method.name()),
-        }),
+        (Method::Pissa | Method::Olora, None) => {
+            Err(Error::InvalidPlan { reason: format!("{} needs the base weight of `{name}`", method.name()) })
+        }
     }
 }
 
@@ -194,7 +195,8 @@ mod tests {
             let back = reconstruct(&f, &w, (m, n), r, scaling);
             let err = back.iter().zip(&base).map(|(a, &b)| (a - f64::from(b)).abs()).fold(0.0, f64::max);
             assert!(err < 1e-4, "{svd:?}: {err}");
-            let kept: f64 = spectrum[..r].iter().map(|s| s * s).sum::<f64>() / spectrum.iter().map(|s| s * s).sum::<f64>();
+            let kept: f64 =
+                spectrum[..r].iter().map(|s| s * s).sum::<f64>() / spectrum.iter().map(|s| s * s).sum::<f64>();
             assert!((f.captured.unwrap() - kept).abs() < 1e-5, "{svd:?}: {:?} vs {kept}", f.captured);
             // The residual's norm² is the tail of the spectrum (Eckart–Young).
             let tail: f64 = spectrum[r..].iter().map(|s| s * s).sum();

@@ -304,7 +304,8 @@ struct Target {
 /// The module type of each tensor, from the base's `config.json` where nninit knows its
 /// architecture.
 fn module_types(base: &Checkpoint) -> BTreeMap<String, Module> {
-    let Some(plan) = base.config_json().and_then(|j| Model::from_config_json(j).ok()).and_then(|m| m.plan(DType::F32).ok())
+    let Some(plan) =
+        base.config_json().and_then(|j| Model::from_config_json(j).ok()).and_then(|m| m.plan(DType::F32).ok())
     else {
         return BTreeMap::new();
     };
@@ -433,7 +434,11 @@ pub fn init_adapter(base: &Path, out: &Path, opts: &Options) -> Result<Written> 
     }
     let base_folder = checkpoint.files().first().and_then(|f| f.path().parent()).map(Path::to_path_buf);
     let mkdir = |dir: &Path| {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io { action: "cannot create", path: dir.to_path_buf(), source })
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            action: "cannot create",
+            path: dir.to_path_buf(),
+            source,
+        })
     };
     mkdir(out)?;
     let residual_dir = out.join(peft::RESIDUAL_DIR);
@@ -454,10 +459,14 @@ pub fn init_adapter(base: &Path, out: &Path, opts: &Options) -> Result<Written> 
     let mut residual_files = Vec::new();
     if opts.method.has_residual() {
         let by_index: BTreeMap<usize, &Target> = targets.iter().map(|t| (t.index, t)).collect();
-        let index_of = |t: &StoredTensor| checkpoint.tensors().iter().position(|c| c.name == t.name && c.file == t.file);
+        let index_of =
+            |t: &StoredTensor| checkpoint.tensors().iter().position(|c| c.name == t.name && c.file == t.file);
         let metadata = BTreeMap::from([
             ("nninit.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-            ("nninit.residual_of".to_string(), format!("{} adapter, rank {}, alpha {}", opts.method.name(), opts.rank, opts.alpha)),
+            (
+                "nninit.residual_of".to_string(),
+                format!("{} adapter, rank {}, alpha {}", opts.method.name(), opts.rank, opts.alpha),
+            ),
         ]);
         residual_files = peft::write_residual(&checkpoint, &residual_dir, &metadata, |stored, bytes| {
             let Some(target) = index_of(stored).and_then(|i| by_index.get(&i)) else { return Ok(None) };
@@ -478,7 +487,8 @@ pub fn init_adapter(base: &Path, out: &Path, opts: &Options) -> Result<Written> 
         })?;
     } else {
         for t in &targets {
-            let f = factor::factors(opts.method, &t.module, None, t.shape, opts.rank, scaling, opts.svd, &stream_of(t))?;
+            let f =
+                factor::factors(opts.method, &t.module, None, t.shape, opts.rank, scaling, opts.svd, &stream_of(t))?;
             factors.insert(t.index, (f, t));
         }
     }

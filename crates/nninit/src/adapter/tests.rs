@@ -83,9 +83,15 @@ fn residual_plus_adapter_is_the_base_and_the_rest_is_copied() {
                 assert_eq!((r.dtype, &r.shape), (t.dtype, &t.shape));
                 let (_, w) = read_f32(&original, &t.name);
                 let (_, res) = read_f32(&residual, &t.name);
-                let Some(module) = t.name.strip_suffix(".weight").filter(|m| m.ends_with("q_proj") || m.ends_with("v_proj"))
+                let Some(module) =
+                    t.name.strip_suffix(".weight").filter(|m| m.ends_with("q_proj") || m.ends_with("v_proj"))
                 else {
-                    assert_eq!(original.bytes()[t.bytes.clone()], residual.bytes()[r.bytes.clone()], "{} copied", t.name);
+                    assert_eq!(
+                        original.bytes()[t.bytes.clone()],
+                        residual.bytes()[r.bytes.clone()],
+                        "{} copied",
+                        t.name
+                    );
                     continue;
                 };
                 let (_, a) = read_f32(&adapter, &peft::lora_tensor_name(module, Factor::A));
@@ -96,7 +102,12 @@ fn residual_plus_adapter_is_the_base_and_the_rest_is_copied() {
                     for j in 0..n {
                         let ba: f32 = (0..k).map(|l| b[i * k + l] * a[l * n + j]).sum();
                         let back = res[i * n + j] + o.scaling() as f32 * ba;
-                        assert!((back - w[i * n + j]).abs() < tol, "{dtype} {method:?} {}: {back} vs {}", t.name, w[i * n + j]);
+                        assert!(
+                            (back - w[i * n + j]).abs() < tol,
+                            "{dtype} {method:?} {}: {back} vs {}",
+                            t.name,
+                            w[i * n + j]
+                        );
                     }
                 }
             }
@@ -150,7 +161,10 @@ fn bad_requests_are_typed_errors_and_write_nothing() {
 
     assert!(matches!(Options::new(Method::Lora, 0, 1.0, vec!["q".into()], 0), Err(Error::OutOfRange { .. })));
     for alpha in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-        assert!(matches!(Options::new(Method::Lora, 1, alpha, vec!["q".into()], 0), Err(Error::InvalidParameter { .. })));
+        assert!(matches!(
+            Options::new(Method::Lora, 1, alpha, vec!["q".into()], 0),
+            Err(Error::InvalidParameter { .. })
+        ));
     }
     for targets in [vec![], vec!["".to_string()], vec!["a b".into()], vec!["q".into(), "q".into()]] {
         assert!(matches!(Options::new(Method::Lora, 1, 1.0, targets, 0), Err(Error::InvalidConfig { .. })));

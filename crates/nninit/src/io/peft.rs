@@ -174,9 +174,7 @@ pub fn decode_f32(dtype: StoredDType, bytes: &[u8]) -> Option<Vec<f32>> {
     }
     let out = match dtype {
         StoredDType::F32 => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        StoredDType::BF16 => {
-            bytes.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect()
-        }
+        StoredDType::BF16 => bytes.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
         StoredDType::F16 => bytes.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
         StoredDType::F64 => bytes
             .chunks_exact(8)
@@ -205,7 +203,11 @@ pub fn encode_f32(dtype: DType, values: &[f32]) -> Vec<u8> {
 fn header_dtype(path: &Path, t: &StoredTensor) -> Result<DType> {
     t.dtype.float().or((t.dtype == StoredDType::I64).then_some(DType::I64)).ok_or_else(|| Error::UnsupportedFile {
         path: path.to_path_buf(),
-        reason: format!("tensor `{}` is {}; a residual checkpoint copies f32, bf16, f16, f64 and i64 only", t.name, t.dtype.name()),
+        reason: format!(
+            "tensor `{}` is {}; a residual checkpoint copies f32, bf16, f16, f64 and i64 only",
+            t.name,
+            t.dtype.name()
+        ),
     })
 }
 
