@@ -5,6 +5,7 @@
 //! `--fail-on`, default `error`);
 //! no command leaves a partial file behind.
 
+mod adapter;
 mod data;
 mod doctor;
 mod explain;
@@ -56,6 +57,9 @@ enum Command {
     /// Examine a checkpoint (safetensors file, sharded or Hugging Face folder): per-tensor
     /// statistics and spectra, the scheme it follows (statistical tests), findings by severity.
     Doctor(doctor::Args),
+    /// Initialize a LoRA-family adapter (lora, rslora, pissa, olora) from a base checkpoint,
+    /// in PEFT's format; pissa and olora also write the residual base model.
+    Adapter(adapter::Args),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Command::Sample(args) => sample::run(args),
         Command::Materialize(args) => materialize::run(args),
         Command::Theory(args) => theory::run(args),
+        Command::Adapter(args) => adapter::run(args),
         Command::Doctor(args) => match doctor::run(args) {
             // A check the user asked for failed (--expect, --fail-on): exit 1, not a usage error.
             Ok(false) => return ExitCode::from(1),

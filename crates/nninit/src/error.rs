@@ -247,6 +247,23 @@ pub enum Error {
         /// The largest valid value.
         max: u64,
     },
+    // Adapter init (PiSSA, OLoRA) from a base checkpoint.
+    /// A tensor that must be factored holds NaN or infinite values.
+    #[error("tensor `{tensor}` holds {count} non-finite values (NaN or ±inf): it cannot be factored")]
+    NonFiniteTensor {
+        /// The tensor's name.
+        tensor: String,
+        /// How many of its values are not finite.
+        count: u64,
+    },
+    /// An iterative factorization that did not converge.
+    #[error("the {what} of `{tensor}` did not converge")]
+    NoConvergence {
+        /// The factorization (`SVD`).
+        what: &'static str,
+        /// The tensor's name.
+        tensor: String,
+    },
 }
 
 /// What is wrong with a damaged `.safetensors` file or index

@@ -67,6 +67,8 @@
 //! - [`doctor`]: what a checkpoint's weights say: statistics, spectra, the
 //!   scheme they follow (a statistical test per tensor), findings.
 //! - [`theory`]: mean-field signal propagation, edge of chaos, phase diagram.
+//! - [`adapter`]: LoRA-family adapters (LoRA, rsLoRA, PiSSA, OLoRA) initialized from a base
+//!   checkpoint, in PEFT's format.
 //! - [`torch`]: PyTorch's CPU generator and `torch.nn.init`, bit for bit.
 //!
 //! ## Reproducibility
@@ -79,6 +81,7 @@
 #![deny(unsafe_code)]
 
 pub mod activation;
+pub mod adapter;
 pub mod arch;
 pub mod doctor;
 pub mod error;

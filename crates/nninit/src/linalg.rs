@@ -303,6 +303,179 @@ fn form_q_in_place<T: RealField + Copy>(mut a: MatMut<'_, T>, coeff: MatRef<'_, 
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Low-rank factorizations for adapter init (PiSSA's SVD, OLoRA's QR).
+// ---------------------------------------------------------------------------------------------
+
+/// The leading singular triplets of an `m × n` matrix `A`: `A ≈ U · diag(S) · Vᵀ`, with `U`
+/// `m × r` and `V` `n × r` orthonormal columns and `S` non-increasing and non-negative.
+#[derive(Debug)]
+pub(crate) struct TopSvd {
+    /// Left singular vectors, `m × r`.
+    pub u: Mat<f32>,
+    /// Singular values, largest first.
+    pub s: Vec<f32>,
+    /// Right singular vectors, `n × r`.
+    pub v: Mat<f32>,
+}
+
+/// How a randomized SVD sketches its matrix (Halko, Martinsson and Tropp 2011, Algorithm 4.4,
+/// randomized subspace iteration): `rank + oversample` Gaussian test vectors, and
+/// `power_iterations` passes of `A·Aᵀ` with re-orthonormalization between them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Sketch {
+    /// Extra test vectors beyond the rank (`p` in HMT).
+    pub oversample: usize,
+    /// Power (subspace) iterations (`q` in HMT).
+    pub power_iterations: usize,
+}
+
+/// faer's parallelism for work on a matrix of `elements` elements (see [`PAR_MIN_ELEMENTS`]).
+fn par_for(elements: usize) -> Par {
+    if elements >= PAR_MIN_ELEMENTS { Par::rayon(PAR_PIECES) } else { Par::Seq }
+}
+
+/// `Q` of the thin QR of the tall `m × k` matrix `y` (`m ≥ k`), in place.
+fn orthonormalize_columns(y: &mut Mat<f32>) {
+    let par = par_for(y.nrows() * y.ncols());
+    tall_q(y.as_mut(), par);
+}
+
+/// The thin SVD `A = U · diag(S) · Vᵀ` of a small or large matrix, on a fixed split of the
+/// rayon pool (so the result does not depend on the pool's size).
+///
+/// # Errors
+/// `Err(())` if faer's bidiagonal SVD does not converge.
+fn thin_svd<T: RealField + Copy>(a: MatRef<'_, T>) -> std::result::Result<(Mat<T>, Vec<T>, Mat<T>), ()> {
+    use faer::linalg::svd::{self, ComputeSvdVectors};
+    let (m, n) = a.shape();
+    let size = m.min(n);
+    let par = par_for(m * n);
+    let mut u = Mat::<T>::zeros(m, size);
+    let mut v = Mat::<T>::zeros(n, size);
+    let mut s = faer::diag::Diag::<T>::zeros(size);
+    let req = svd::svd_scratch::<T>(m, n, ComputeSvdVectors::Thin, ComputeSvdVectors::Thin, par, Default::default());
+    let mut buf = MemBuffer::new(req);
+    svd::svd(a, s.as_mut(), Some(u.as_mut()), Some(v.as_mut()), par, MemStack::new(&mut buf), Default::default())
+        .map_err(|_| ())?;
+    let s = (0..size).map(|i| s.column_vector()[i]).collect();
+    Ok((u, s, v))
+}
+
+/// The `rank` leading singular triplets of `a` from its exact thin SVD (as
+/// `torch.linalg.svd(A, full_matrices=False)` truncated), computed in `f64` and rounded to
+/// `f32`: closer to the exact triplets than an `f32` SVD (such as PyTorch's, which PEFT's
+/// `"pissa"` runs) where singular values lie close together.
+///
+/// # Errors
+/// `Err(())` if the SVD does not converge.
+pub(crate) fn exact_top_svd(a: MatRef<'_, f32>, rank: usize) -> std::result::Result<TopSvd, ()> {
+    let wide = Mat::<f64>::from_fn(a.nrows(), a.ncols(), |i, j| f64::from(a[(i, j)]));
+    let (u, s, v) = thin_svd(wide.as_ref())?;
+    let r = rank.min(s.len());
+    let narrow = |m: MatRef<'_, f64>| Mat::<f32>::from_fn(m.nrows(), r, |i, j| m[(i, j)] as f32);
+    Ok(TopSvd { u: narrow(u.as_ref()), s: s[..r].iter().map(|&x| x as f32).collect(), v: narrow(v.as_ref()) })
+}
+
+/// The `rank` leading singular triplets of `a` by randomized subspace iteration (Halko,
+/// Martinsson and Tropp 2011, Algorithms 4.4 and 5.1):
+///
+/// 1. `Ω` is `n × k` standard Gaussian with `k = min(rank + oversample, m, n)`, drawn from
+///    `stream` (element `i + n·j` is `Ω[i, j]`);
+/// 2. `Q = orth(A·Ω)`; then `power_iterations` times `Q = orth(A · orth(Aᵀ·Q))`;
+/// 3. `B = Qᵀ·A` (`k × n`), its thin SVD `B = Ũ·Σ·Vᵀ`, and `U = Q·Ũ`; the first `rank` columns.
+///
+/// With `q` power iterations the expected spectral error obeys HMT's Corollary 10.10; with
+/// none, the Frobenius error obeys Theorem 10.5, `E‖A − QQᵀA‖_F ≤ (1 + r/(p−1))^½ ·
+/// (Σ_{j>r} σ_j²)^½` (tested below).
+///
+/// # Errors
+/// `Err(())` if the small SVD does not converge.
+pub(crate) fn randomized_top_svd(
+    a: MatRef<'_, f32>,
+    rank: usize,
+    sketch: Sketch,
+    stream: &crate::stream::Philox,
+) -> std::result::Result<TopSvd, ()> {
+    let basis = randomized_range(a, rank + sketch.oversample, sketch.power_iterations, stream);
+    let (m, n) = a.shape();
+    let k = basis.ncols();
+    let par = par_for(m * n);
+    let mut b = Mat::<f32>::zeros(k, n);
+    faer::linalg::matmul::matmul(b.as_mut(), faer::Accum::Replace, basis.as_ref().transpose(), a, 1.0, par);
+    let (ub, s, vb) = thin_svd(b.as_ref())?;
+    let r = rank.min(s.len());
+    let mut u = Mat::<f32>::zeros(m, r);
+    faer::linalg::matmul::matmul(u.as_mut(), faer::Accum::Replace, basis.as_ref(), ub.get(.., ..r), 1.0, par);
+    Ok(TopSvd { u, s: s[..r].to_vec(), v: vb.get(.., ..r).to_owned() })
+}
+
+/// An orthonormal `m × k` basis `Q` (`k = min(columns, m, n)`) of the range of `A·Ω` after
+/// `power_iterations` rounds of subspace iteration (steps 1–2 of [`randomized_top_svd`]).
+fn randomized_range(
+    a: MatRef<'_, f32>,
+    columns: usize,
+    power_iterations: usize,
+    stream: &crate::stream::Philox,
+) -> Mat<f32> {
+    let (m, n) = a.shape();
+    let k = columns.min(m).min(n);
+    let par = par_for(m * n);
+    let mut omega = vec![0.0f32; n * k];
+    crate::stream::par_fill(0, &mut omega, |start, chunk| stream.normal_f32(start, chunk, 0.0, 1.0));
+    let omega = MatRef::from_column_major_slice(&omega, n, k);
+    let mut y = Mat::<f32>::zeros(m, k);
+    faer::linalg::matmul::matmul(y.as_mut(), faer::Accum::Replace, a, omega, 1.0, par);
+    orthonormalize_columns(&mut y);
+    let mut z = Mat::<f32>::zeros(n, k);
+    for _ in 0..power_iterations {
+        faer::linalg::matmul::matmul(z.as_mut(), faer::Accum::Replace, a.transpose(), y.as_ref(), 1.0, par);
+        orthonormalize_columns(&mut z);
+        faer::linalg::matmul::matmul(y.as_mut(), faer::Accum::Replace, a, z.as_ref(), 1.0, par);
+        orthonormalize_columns(&mut y);
+    }
+    y
+}
+
+/// The first `rank` columns of `Q` and rows of `R` of the thin QR `A = Q·R` (as
+/// `torch.linalg.qr(A)` then `Q[:, :r]`, `R[:r]`), with `R`'s diagonal made non-negative
+/// (LAPACK's and faer's Householder conventions differ by the sign of each pair
+/// `(Q[:, j], R[j])`; the product `Q_r·R_r` does not).
+///
+/// Only the first `rank` columns of `A` determine `Q_r`, and `R_r = Q_rᵀ·A`, so this costs
+/// a QR of `m × r` and one `r × m × n` product rather than a QR of the whole matrix.
+///
+/// Returns `(Q_r` (`m × r`), `R_r` (`r × n`)).
+pub(crate) fn leading_qr(a: MatRef<'_, f32>, rank: usize) -> (Mat<f32>, Mat<f32>) {
+    let (m, n) = a.shape();
+    let r = rank.min(m).min(n);
+    let mut q = a.get(.., ..r).to_owned();
+    let par = par_for(m * r);
+    let signs = tall_q(q.as_mut(), par);
+    for (j, &s) in signs.iter().enumerate() {
+        // sign(0) = 0 would zero a column; a zero pivot's column is any unit vector's sign.
+        let s = if s == 0.0 { 1.0 } else { s };
+        q.col_mut(j).iter_mut().for_each(|x| *x *= s);
+    }
+    let mut rr = Mat::<f32>::zeros(r, n);
+    faer::linalg::matmul::matmul(rr.as_mut(), faer::Accum::Replace, q.as_ref().transpose(), a, 1.0, par_for(m * n));
+    (q, rr)
+}
+
+/// `out ← out − alpha · L·R` for a row-major `m × n` buffer `out`, `L` `m × r`, `R` `r × n`.
+pub(crate) fn subtract_product(
+    out: &mut [f32],
+    m: usize,
+    n: usize,
+    l: MatRef<'_, f32>,
+    r: MatRef<'_, f32>,
+    alpha: f32,
+) {
+    let par = par_for(m * n);
+    let out = MatMut::from_row_major_slice_mut(out, m, n);
+    faer::linalg::matmul::matmul(out, faer::Accum::Add, l, r, -alpha, par);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,5 +635,153 @@ mod tests {
         let mut z = vec![0.0f64; 6];
         orthonormalize_f64(2, 3, &mut z);
         assert!(z.iter().all(|v| v.is_finite() || v.is_nan()));
+    }
+}
+
+#[cfg(test)]
+mod low_rank_tests {
+    use super::*;
+    use crate::stream::Philox;
+
+    /// A row-major `m × n` matrix `U diag(s) Vᵀ` with Haar-like orthonormal `U`, `V`.
+    fn with_spectrum(m: usize, n: usize, s: &[f64], seed: u64) -> Vec<f32> {
+        let k = s.len();
+        let mut u = vec![0.0f64; m * k];
+        Philox::new(seed, "u").normal_f64(0, &mut u, 0.0, 1.0);
+        orthonormalize_f64(m, k, &mut u);
+        let mut v = vec![0.0f64; n * k];
+        Philox::new(seed, "v").normal_f64(0, &mut v, 0.0, 1.0);
+        orthonormalize_f64(n, k, &mut v);
+        let mut w = vec![0.0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                w[i * n + j] = (0..k).map(|l| u[i * k + l] * s[l] * v[j * k + l]).sum::<f64>() as f32;
+            }
+        }
+        w
+    }
+
+    /// `‖A − Q·Qᵀ·A‖_F` in f64.
+    fn projection_error(a: &[f32], m: usize, n: usize, q: &Mat<f32>) -> f64 {
+        let k = q.ncols();
+        let mut err = 0.0;
+        // Qᵀ A, k × n.
+        let mut qa = vec![0.0f64; k * n];
+        for l in 0..k {
+            for j in 0..n {
+                qa[l * n + j] = (0..m).map(|i| f64::from(q[(i, l)]) * f64::from(a[i * n + j])).sum();
+            }
+        }
+        for i in 0..m {
+            for j in 0..n {
+                let p: f64 = (0..k).map(|l| f64::from(q[(i, l)]) * qa[l * n + j]).sum();
+                err += (f64::from(a[i * n + j]) - p).powi(2);
+            }
+        }
+        err.sqrt()
+    }
+
+    /// HMT 2011, Theorem 10.7 with `t = 4`, `u = 6`: with probability at least
+    /// `1 − 5·t^(−p) − e^(−u²/2)` (> 1 − 5·10⁻⁶ for `p = 10`), a Gaussian sketch of `k + p`
+    /// columns has `‖A − QQᵀA‖_F ≤ (1 + t√(12k/p))·τ + u·t·(e√(k+p)/(p+1))·σ_{k+1}`, with
+    /// `τ = (Σ_{j>k} σ_j²)^½`.
+    fn deviation_bound(s: &[f64], k: usize, p: usize) -> f64 {
+        let (t, u) = (4.0f64, 6.0f64);
+        let tail: f64 = s[k..].iter().map(|x| x * x).sum::<f64>().sqrt();
+        let (kf, pf) = (k as f64, p as f64);
+        (1.0 + t * (12.0 * kf / pf).sqrt()) * tail
+            + u * t * (std::f64::consts::E * (kf + pf).sqrt() / (pf + 1.0)) * s[k]
+    }
+
+    /// A slowly decaying spectrum (σ_j = 1/(1 + j)^½), where the sketch's error is far from 0.
+    fn slow_spectrum(n: usize) -> Vec<f64> {
+        (0..n).map(|j| 1.0 / (1.0 + j as f64).sqrt()).collect()
+    }
+
+    #[test]
+    fn randomized_range_meets_hmt_bounds() {
+        let (m, n, k, p) = (150, 100, 10, 10);
+        let s = slow_spectrum(n);
+        let a = with_spectrum(m, n, &s, 1);
+        let view = MatRef::from_row_major_slice(&a, m, n);
+        let tail: f64 = s[k..].iter().map(|x| x * x).sum::<f64>().sqrt();
+        let bound = deviation_bound(&s, k, p);
+        let trials = 20;
+        let mut total = 0.0;
+        for seed in 0..trials {
+            let q = randomized_range(view, k + p, 0, &Philox::new(seed, "omega"));
+            assert_eq!(q.shape(), (m, k + p));
+            let err = projection_error(&a, m, n, &q);
+            // Eckart–Young: no rank-(k+p) projection does better than the optimal tail.
+            let optimum: f64 = s[k + p..].iter().map(|x| x * x).sum::<f64>().sqrt();
+            assert!(err >= optimum * (1.0 - 1e-4), "seed {seed}: {err} below the optimum {optimum}");
+            assert!(err <= bound, "seed {seed}: {err} > {bound}");
+            total += err;
+        }
+        // Theorem 10.5: E‖A − QQᵀA‖_F ≤ (1 + k/(p − 1))^½ · τ, for the mean of the draws.
+        let mean = total / trials as f64;
+        let expected = (1.0 + k as f64 / (p as f64 - 1.0)).sqrt() * tail;
+        assert!(mean <= expected, "mean {mean} > {expected}");
+    }
+
+    #[test]
+    fn twin_a_sketch_one_column_short_of_the_rank_breaks_the_bound() {
+        // σ_1..σ_k = 1 and a tail of 1e-3: a rank-k bound is tiny, but a sketch of k − 1
+        // columns cannot reach σ_k (Eckart–Young: its error is at least σ_k = 1).
+        let (m, n, k, p) = (150, 100, 10, 10);
+        let s: Vec<f64> = (0..n).map(|j| if j < k { 1.0 } else { 1e-3 }).collect();
+        let a = with_spectrum(m, n, &s, 2);
+        let view = MatRef::from_row_major_slice(&a, m, n);
+        let bound = deviation_bound(&s, k, p);
+        let good = projection_error(&a, m, n, &randomized_range(view, k + p, 0, &Philox::new(0, "omega")));
+        assert!(good <= bound, "{good} > {bound}");
+        let short = projection_error(&a, m, n, &randomized_range(view, k - 1, 0, &Philox::new(0, "omega")));
+        assert!(short > bound, "a sketch of k − 1 columns met the bound: {short} <= {bound}");
+        assert!(short >= 1.0 - 1e-4, "{short}");
+    }
+
+    #[test]
+    fn randomized_svd_finds_the_leading_triplets_of_a_gapped_spectrum() {
+        let (m, n, r) = (120, 90, 6);
+        let s: Vec<f64> = (0..n).map(|j| if j < r { 10.0 - j as f64 } else { 0.5 * 0.9f64.powi(j as i32) }).collect();
+        let a = with_spectrum(m, n, &s, 3);
+        let view = MatRef::from_row_major_slice(&a, m, n);
+        let exact = exact_top_svd(view, r).unwrap();
+        let fast =
+            randomized_top_svd(view, r, Sketch { oversample: 8, power_iterations: 4 }, &Philox::new(0, "o")).unwrap();
+        for i in 0..r {
+            assert!((f64::from(exact.s[i]) - s[i]).abs() < 1e-4, "exact σ_{i} = {}", exact.s[i]);
+            assert!((fast.s[i] - exact.s[i]).abs() < 1e-4 * exact.s[0], "σ_{i}: {} vs {}", fast.s[i], exact.s[i]);
+            // Singular vectors agree up to sign.
+            let dot: f64 = (0..m).map(|k| f64::from(fast.u[(k, i)]) * f64::from(exact.u[(k, i)])).sum();
+            assert!((dot.abs() - 1.0).abs() < 1e-4, "u_{i}: |⟨fast, exact⟩| = {dot}");
+        }
+    }
+
+    #[test]
+    fn leading_qr_is_the_first_columns_of_the_full_qr() {
+        let (m, n, r) = (30, 20, 5);
+        let mut a = vec![0.0f32; m * n];
+        Philox::new(4, "a").normal_f32(0, &mut a, 0.0, 1.0);
+        let view = MatRef::from_row_major_slice(&a, m, n);
+        let (q, rr) = leading_qr(view, r);
+        // Q_r has orthonormal columns spanning A's first r columns; R_r = Q_rᵀA is upper
+        // triangular in its first r columns with a positive diagonal.
+        for i in 0..r {
+            for j in 0..r {
+                let dot: f64 = (0..m).map(|k| f64::from(q[(k, i)]) * f64::from(q[(k, j)])).sum();
+                assert!((dot - f64::from(u8::from(i == j))).abs() < 1e-5);
+            }
+            assert!(rr[(i, i)] > 0.0);
+            for j in 0..i {
+                assert!(rr[(i, j)].abs() < 1e-5, "R[{i}, {j}] = {}", rr[(i, j)]);
+            }
+        }
+        for i in 0..m {
+            for j in 0..r {
+                let back: f32 = (0..r).map(|l| q[(i, l)] * rr[(l, j)]).sum();
+                assert!((back - a[i * n + j]).abs() < 1e-4);
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@ mod atomic;
 mod direct;
 pub mod materialize;
 mod npy;
+pub mod peft;
 pub mod reader;
 mod safetensors;
 
