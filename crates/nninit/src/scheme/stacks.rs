@@ -161,8 +161,13 @@ pub(super) fn olmo_core(method: OlmoCore, model: &Model, t: &PlannedTensor) -> R
         OlmoCore::Normalized => d_inv,
         OlmoCore::Llama | OlmoCore::LlamaDepth => sigma,
     };
+    // OLMo-core's own names for the layer index and count.
     let scaled = |depth: Depth| {
-        let (div, what, v) = depth.divisor(model, t);
+        let (div, _, v) = depth.divisor(model, t);
+        let what = match depth {
+            Depth::PerLayer => "block_idx",
+            Depth::Total => "num_blocks",
+        };
         (std / div, what, v)
     };
     let (out_std, what, v) = match method {
