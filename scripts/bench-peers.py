@@ -13,7 +13,12 @@ For 1 and 2 threads it times, on 2**26 float32 elements in a preallocated buffer
   PyTorch: torch.empty(n).normal_(), .uniform_(), nn.init.trunc_normal_(std=0.02),
            nn.init.kaiming_normal_ on an [8192, 8192] tensor, with torch.set_num_threads(t);
   NumPy:   Generator(PCG64).standard_normal / random (dtype float32, out=...), one thread.
-Each figure is the best of --repeats runs, in millions of samples per second.
+Each figure is the best of --repeats runs, in millions of samples per second. The peers
+are interleaved: each repeat runs nninit's probe once (one timed fill of each kind) and then
+PyTorch's and NumPy's fills once, so that a change in the machine's speed during the run
+reaches both sides alike. The probe also times the truncated normal in each convention and,
+in f64, the normal and truncated normals (rows `*_f64`); `trunc/normal` is each truncated
+normal against nninit's own normal fill of the same width and thread count, in the same run.
 """
 import argparse
 import json
@@ -32,17 +37,27 @@ def best_rate(fn, repeats):
     return N / best / 1e6
 
 
+def merge_best(best, new):
+    """Keeps the larger rate per key."""
+    for key, value in new.items():
+        best[key] = max(best.get(key, 0.0), value)
+
+
 def _timed(fn):
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
 
 
-def nninit_rates(threads, repeats, root):
-    exe = os.path.join(root, "target", "release", "throughput")
+def build_probe(root):
     # Always: a binary left from an older checkout would time the old kernels.
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "nninit-benches", "--bin", "throughput"], cwd=root, check=True)
-    out = json.loads(subprocess.run([exe, str(threads), str(repeats)], check=True, capture_output=True, text=True).stdout)
+    return os.path.join(root, "target", "release", "throughput")
+
+
+def nninit_rates(exe, threads):
+    """One repeat of every nninit fill (the probe warms each fill once before timing it)."""
+    out = json.loads(subprocess.run([exe, str(threads), "1"], check=True, capture_output=True, text=True).stdout)
     return out["msamples_per_s"], out["memory_write_beside"]
 
 
@@ -82,14 +97,26 @@ def main():
     args = parser.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, 2^26 float32, best of {args.repeats}, M samples/s")
-    np_rates, np_version = numpy_rates(args.repeats)
-    rows = []
+    exe = build_probe(root)
+    rows, trunc_rows = [], []
+    np_rates, np_version, torch_version = {}, None, None
     for threads in (1, 2):
-        nn, beside = nninit_rates(threads, args.repeats, root)
-        tr, torch_version = torch_rates(threads, args.repeats)
+        nn, beside, tr = {}, {}, {}
+        for _ in range(args.repeats):
+            rates, writes = nninit_rates(exe, threads)
+            merge_best(nn, rates)
+            merge_best(beside, writes)
+            peer, torch_version = torch_rates(threads, 1)
+            merge_best(tr, peer or {})
+            if threads == 1:
+                npy, np_version = numpy_rates(1)
+                merge_best(np_rates, npy or {})
+        for name in sorted(k for k in nn if k.startswith("truncated_normal")):
+            base = "normal_f64" if name.endswith("_f64") else "normal"
+            trunc_rows.append((threads, name, nn[name], nn[base]))
         for name in ("normal", "uniform", "truncated_normal", "kaiming_normal"):
             peer = tr.get(name) if tr else None
-            rows.append((threads, name, nn[name], peer, (np_rates or {}).get(name) if threads == 1 else None, beside[name]))
+            rows.append((threads, name, nn[name], peer, np_rates.get(name) if threads == 1 else None, beside[name]))
         if threads == 1:
             # nninit replaying PyTorch's own generator and normal_ kernel, bit for bit.
             rows.append((threads, "torch_mode_normal", nn["torch_mode_normal"], tr.get("normal") if tr else None, None, beside["torch_mode_normal"]))
@@ -101,6 +128,10 @@ def main():
         ratio = f"{nn / peer:12.2f}" if peer else f"{'—':>12}"
         share = f"{100 * nn / write:9.1f}%" if write else f"{'':>10}"
         print(f"{threads:>7}  {name:<17} {nn:9.0f} {fmt(peer)} {fmt(npy)} {ratio} {share}")
+    print()
+    print(f"{'threads':>7}  {'truncated normal':<34} {'nninit':>9} {'normal':>9} {'trunc/normal':>12}")
+    for threads, name, rate, normal in trunc_rows:
+        print(f"{threads:>7}  {name:<34} {rate:9.0f} {normal:9.0f} {rate / normal:12.2f}")
 
 
 if __name__ == "__main__":

@@ -12,13 +12,10 @@ pub const FILL_LEN: usize = 1 << 26;
 pub fn fills() -> Vec<(&'static str, Init)> {
     let unit_normal = Normal::new(0.0, 1.0).expect("valid");
     let unit_uniform = Uniform::new(0.0, 1.0).expect("valid");
-    let trunc =
-        TruncatedNormal::new(0.0, 0.02, Truncation::Std { lower: -2.0, upper: 2.0, correction: Correction::None })
-            .expect("valid");
     vec![
         ("normal", Init::Normal(unit_normal)),
         ("uniform", Init::Uniform(unit_uniform)),
-        ("truncated_normal", Init::TruncatedNormal(trunc)),
+        ("truncated_normal", Init::TruncatedNormal(truncated_normals()[0].1)),
         (
             "kaiming_normal",
             nninit::init::VarianceScaling::kaiming_normal(FanMode::FanIn, Activation::Relu).expect("valid").into(),
@@ -29,4 +26,19 @@ pub fn fills() -> Vec<(&'static str, Init)> {
 /// A flat tensor of `len` elements with the fans of an 8192 × 8192 matrix.
 pub fn flat_spec(len: usize) -> TensorSpec {
     TensorSpec::new(Shape::new(vec![len]).expect("valid shape")).with_fan(Fan::new(8192, 8192).expect("valid fans"))
+}
+
+/// The truncated normals timed against the normal fill: σ 0.02 at ±2σ in each convention
+/// (JAX/Keras bounds in σ without and with the variance correction, PyTorch's absolute
+/// bounds as timm and torchtitan call `trunc_normal_(std=0.02, a=-0.04, b=0.04)`), and
+/// PyTorch's default absolute bounds ±2, which at σ 0.02 do not truncate at all.
+pub fn truncated_normals() -> Vec<(&'static str, TruncatedNormal)> {
+    let std = |correction| Truncation::Std { lower: -2.0, upper: 2.0, correction };
+    let t = |truncation| TruncatedNormal::new(0.0, 0.02, truncation).expect("valid");
+    vec![
+        ("truncated_normal", t(std(Correction::None))),
+        ("truncated_normal_preserve_std", t(std(Correction::PreserveStd))),
+        ("truncated_normal_absolute", t(Truncation::Absolute { low: -0.04, high: 0.04 })),
+        ("truncated_normal_absolute_pm2", t(Truncation::Absolute { low: -2.0, high: 2.0 })),
+    ]
 }

@@ -9,13 +9,17 @@
 //! samples over the same minute (`memory_write_beside` in the JSON). This host's
 //! speed moves by tens of percent from one minute to the next, and a baseline
 //! timed only once, at the start, was compared with fills timed in another state.
-//! `memory_write` is the best write of the whole run.
+//! `memory_write` is the best write of the whole run. The truncated normals in their other
+//! conventions follow, and then the normal and the truncated normals in f64
+//! (`NAME_f64`, the same element count, no write baseline).
 
 use std::hint::black_box;
 use std::time::Instant;
 
+use nninit::Init;
+use nninit::init::Normal;
 use nninit::stream::Philox;
-use nninit_benches::{FILL_LEN, fills, flat_spec};
+use nninit_benches::{FILL_LEN, fills, flat_spec, truncated_normals};
 
 /// Seconds taken by one call of `f`.
 fn timed(mut f: impl FnMut()) -> f64 {
@@ -82,6 +86,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             result?;
             rates.insert(name.into(), rate.into());
             beside.insert(name.into(), write.into());
+        }
+        // The truncated normals beside the normal fill, in f32 and in f64 (same element
+        // count; the f64 figures are elements per second, as the f32 ones).
+        let normal = Init::Normal(Normal::new(0.0, 1.0)?);
+        for (name, trunc) in truncated_normals().into_iter().skip(1) {
+            let stream = Philox::new(0, name);
+            let mut result = Ok(());
+            let (rate, write) = best_rates(repeats, &mut buf, |buf| {
+                result = Init::TruncatedNormal(trunc).fill(&spec, &stream, buf);
+            });
+            result?;
+            rates.insert(name.into(), rate.into());
+            beside.insert(name.into(), write.into());
+        }
+        let mut wide = vec![0.0f64; FILL_LEN];
+        let f64_fills = std::iter::once(("normal", normal))
+            .chain(truncated_normals().into_iter().map(|(name, t)| (name, Init::TruncatedNormal(t))));
+        for (name, init) in f64_fills {
+            let stream = Philox::new(0, name);
+            let mut result = Ok(());
+            wide.iter_mut().for_each(|x| *x = 1.0);
+            init.fill(&spec, &stream, &mut wide)?;
+            let best = (0..repeats)
+                .map(|_| {
+                    timed(|| {
+                        result = init.fill(&spec, &stream, &mut wide);
+                        black_box(&wide);
+                    })
+                })
+                .fold(f64::INFINITY, f64::min);
+            result?;
+            rates.insert(format!("{name}_f64"), msamples_per_s(best).into());
         }
         Ok(())
     })?;

@@ -178,6 +178,136 @@ impl BlockMap for NormalF32 {
     }
 }
 
+/// 2⁻²³: the spacing of the truncated normal's uniforms.
+const TWO_M23: f32 = 1.0 / 8_388_608.0;
+
+/// An f64 as an unevaluated sum of two f32, `hi + lo` (`lo` flushed to zero below the
+/// normal range, where it no longer matters and would only slow the arithmetic).
+fn split_f32(x: f64) -> [f32; 2] {
+    let hi = x as f32;
+    let lo = (x - f64::from(hi)) as f32;
+    [hi, if lo.abs() < f32::MIN_POSITIVE { 0.0 } else { lo }]
+}
+
+/// `[low, high]` rounded inwards to f32: the smallest f32 at or above `low` and the largest
+/// at or below `high`.
+pub(crate) fn inward_f32(low: f64, high: f64) -> (f32, f32) {
+    let (l, h) = (low as f32, high as f32);
+    (if f64::from(l) < low { l.next_up() } else { l }, if f64::from(h) > high { h.next_down() } else { h })
+}
+
+/// A normal truncated to `[low, high]` in f32, by the inverse CDF on one word per value
+/// (see the parent module's specification): probabilities are carried as pairs of f32
+/// through fused multiply-adds, so that the centre (`q = p − ½`) and each tail
+/// (`t = p` or `1 − p`) keep their own relative precision.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TruncatedF32 {
+    /// `p₀ − ½`, `p₀`, `1 − p₀` and `p₁ − p₀`, each split into two f32.
+    q0: [f32; 2],
+    p0: [f32; 2],
+    c0: [f32; 2],
+    d: [f32; 2],
+    /// σ, negated when the probabilities are survival probabilities.
+    sigma: f32,
+    mean: f32,
+    /// The bounds rounded inwards to f32.
+    low: f32,
+    high: f32,
+}
+
+impl TruncatedF32 {
+    /// The map for `μ + s·σ·Φ⁻¹(p)`, `p` uniform between `p0` and `p1`, where `s = −1`
+    /// when `p0, p1` are survival probabilities (`upper`); `None` where the smallest
+    /// tail probability a 2⁻²³-spaced uniform can reach, `2⁻²⁴·|p1 − p0|`, is below 2⁻¹⁰⁰
+    /// (the interval lies too far out for f32 probabilities: the caller uses f64).
+    pub(crate) fn new(mean: f64, sigma: f64, low: f64, high: f64, p0: f64, p1: f64, upper: bool) -> Option<Self> {
+        let d = p1 - p0;
+        if d.is_nan() || d.abs() < 2f64.powi(-76) {
+            return None;
+        }
+        let (low, high) = inward_f32(low, high);
+        Some(Self {
+            q0: split_f32(p0 - 0.5),
+            p0: split_f32(p0),
+            c0: split_f32(1.0 - p0),
+            d: split_f32(d),
+            sigma: if upper { -sigma as f32 } else { sigma as f32 },
+            mean: mean as f32,
+            low,
+            high,
+        })
+    }
+
+    /// The value of word `w`.
+    #[inline(always)]
+    pub(crate) fn value(self, w: u32) -> f32 {
+        let (q, t) = self.probabilities(w);
+        self.finish(math32::PPND7.inverse_cdf(q, t))
+    }
+
+    /// `(q, t)`: the word's probability less ½, and its distance to the nearer end.
+    #[inline(always)]
+    fn probabilities(self, w: u32) -> (f32, f32) {
+        // u = (2k + 1)·2⁻²⁴ for the top 23 bits k: exact, symmetric, never 0 or 1.
+        let u = ((w >> 9) as i32 as f32).mul_add(TWO_M23, TWO_M23 * 0.5);
+        let along = |a: [f32; 2], v: f32| v.mul_add(self.d[0], a[0]) + v.mul_add(self.d[1], a[1]);
+        let q = along(self.q0, u);
+        // Below ½ the distance is p itself, above it 1 − p: selected by bit masks, so that
+        // the lanes of a vector never split into scalar loads.
+        let lower = math32::mask(q < 0.0);
+        let a = [math32::select(lower, self.p0[0], self.c0[0]), math32::select(lower, self.p0[1], self.c0[1])];
+        (q, along(a, math32::select(lower, u, -u)))
+    }
+
+    /// `fma(σ, z, μ)` clamped to the bounds.
+    #[inline(always)]
+    fn finish(self, z: f32) -> f32 {
+        let v = self.sigma.mul_add(z, self.mean);
+        let v = if v < self.low { self.low } else { v };
+        if v > self.high { self.high } else { v }
+    }
+}
+
+/// Lanes of one group of the truncated normal's body: one AVX2 vector of f32.
+const GROUP: usize = 8;
+
+impl BlockMap for TruncatedF32 {
+    type Out = f32;
+    const PER_BLOCK: usize = 4;
+    #[inline(always)]
+    fn block(self, w: [u32; 4], out: &mut [f32; 4]) {
+        for k in 0..4 {
+            out[k] = self.value(w[k]);
+        }
+    }
+    #[inline(always)]
+    fn lanes(self, a: &[u64; LANES], b: &[u64; LANES], out: &mut [f32]) {
+        let w = words(a, b);
+        for (w, out) in w.chunks_exact(GROUP).zip(out.chunks_exact_mut(GROUP)) {
+            let (mut q, mut t) = ([0f32; GROUP], [0f32; GROUP]);
+            for i in 0..GROUP {
+                (q[i], t[i]) = self.probabilities(w[i]);
+            }
+            // A group with no value in the tails (most, for intervals within about ±2σ)
+            // skips the logarithm; both forms give the same bits.
+            let tails = q.iter().fold(0u32, |any, &q| any | u32::from(q.abs() > math32::PPND7_SPLIT));
+            let mut z = [0f32; GROUP];
+            if tails == 0 {
+                for i in 0..GROUP {
+                    z[i] = math32::PPND7.inverse_cdf_centre(q[i]);
+                }
+            } else {
+                for i in 0..GROUP {
+                    z[i] = math32::PPND7.inverse_cdf(q[i], t[i]);
+                }
+            }
+            for i in 0..GROUP {
+                out[i] = self.finish(z[i]);
+            }
+        }
+    }
+}
+
 /// Applies a per-pair f64 map to both word pairs of each block.
 macro_rules! pairwise_f64 {
     () => {

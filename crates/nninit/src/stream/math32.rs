@@ -1,4 +1,5 @@
-//! Branch-free f32 `ln` and `sincos(2π·s)` with fused multiply-adds at fixed places.
+//! Branch-free f32 `ln`, `sincos(2π·s)` and the inverse normal CDF, with fused multiply-adds
+//! at fixed places.
 //!
 //! Every function here uses only IEEE-754 add, subtract, multiply, fused multiply-add
 //! (`f32::mul_add`: `a·b + c` rounded once), square root, exact integer↔float conversions
@@ -10,8 +11,10 @@
 //! these functions vectorize where the target has FMA; elsewhere `mul_add` is a library
 //! call, slower but the same bits.
 //!
-//! The polynomials are those of Cephes `logf`, `sinf` and `cosf` (S. L. Moshier); the
-//! evaluation order is fixed and written out in the parent module's specification.
+//! The polynomials are those of Cephes `logf`, `sinf` and `cosf` (S. L. Moshier) and the
+//! rational functions of Wichura's single-precision `PPND7` (Applied Statistics algorithm
+//! AS 241, 1988); the evaluation order is fixed and written out in the parent module's
+//! specification.
 
 /// √½ rounded to f32: mantissas below it are doubled before the polynomial.
 pub(crate) const SQRT_HALF: f32 = 0.707_106_77;
@@ -46,13 +49,13 @@ pub(crate) const ROUND_MAGIC: f32 = 12_582_912.0;
 
 /// Selects `a` where `mask` is all ones and `b` where it is zero.
 #[inline(always)]
-fn select(mask: u32, a: f32, b: f32) -> f32 {
+pub(crate) fn select(mask: u32, a: f32, b: f32) -> f32 {
     f32::from_bits((a.to_bits() & mask) | (b.to_bits() & !mask))
 }
 
 /// All ones if `c`, else zero.
 #[inline(always)]
-fn mask(c: bool) -> u32 {
+pub(crate) fn mask(c: bool) -> u32 {
     u32::from(c).wrapping_neg()
 }
 
@@ -119,19 +122,91 @@ pub(crate) fn sincos_turns(s: f32) -> (f32, f32) {
     (sin, cos)
 }
 
+/// Wichura's single-precision `PPND7` (AS 241): its coefficients with the published
+/// digits, each rounded once to f32, highest degree first.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ppnd7 {
+    /// Centre, `Φ⁻¹(½ + q) ≈ q·A(r)/B(r)`, `r = 0.180625 − q²`.
+    pub(crate) a: [f32; 4],
+    pub(crate) b: [f32; 4],
+    /// Tail, `r = √(−ln t) ≤ 5`: `|Φ⁻¹| ≈ C(r − 1.6)/D(r − 1.6)` (D of degree 2).
+    pub(crate) c: [f32; 4],
+    pub(crate) d: [f32; 4],
+    /// Far tail, `r > 5`: `|Φ⁻¹| ≈ E(r − 5)/F(r − 5)` (F of degree 2).
+    pub(crate) e: [f32; 4],
+    pub(crate) f: [f32; 4],
+}
+
+/// The coefficients as Wichura published them (Applied Statistics 37(3), 1988).
+#[allow(clippy::excessive_precision)]
+pub(crate) const PPND7: Ppnd7 = Ppnd7 {
+    a: [5.910_937_472_0e1, 1.592_911_320_2e2, 5.043_427_193_8e1, 3.387_132_717_9],
+    b: [6.718_756_360_0e1, 7.875_775_766_4e1, 1.789_516_946_9e1, 1.0],
+    c: [1.702_382_110_3e-1, 1.306_728_481_6, 2.756_815_390_0, 1.423_437_277_7],
+    d: [0.0, 1.202_113_297_5e-1, 7.370_016_425_0e-1, 1.0],
+    e: [1.733_720_399_7e-2, 4.286_829_433_7e-1, 3.081_226_386_0, 6.657_905_115_0],
+    f: [0.0, 1.225_820_263_5e-2, 2.419_789_422_5e-1, 1.0],
+};
+
+/// `|q|` at or below which the central rational function is used.
+pub(crate) const PPND7_SPLIT: f32 = 0.425;
+/// `0.425²`, exact in f32 (AS 241's `CONST1`).
+pub(crate) const PPND7_CONST1: f32 = 0.180_625;
+
+/// `c[0]·x³ + c[1]·x² + c[2]·x + c[3]` by Horner's rule, one fused multiply-add per step.
+#[inline(always)]
+fn horner3(c: [f32; 4], x: f32) -> f32 {
+    c[0].mul_add(x, c[1]).mul_add(x, c[2]).mul_add(x, c[3])
+}
+
+impl Ppnd7 {
+    /// `Φ⁻¹(½ + q)`, given `q` and the distance `t = min(½ + q, ½ − q)` to the nearer end
+    /// of `(0, 1)`, each computed by the caller to its own relative precision (so that
+    /// neither the centre nor the tails lose digits to cancellation). Branch-free: each lane
+    /// picks its argument and coefficient set (centre, tail or far tail), and one rational
+    /// function is evaluated, `(m·N(y))/D(y)` with `m = q` in the centre and `±1` (the sign
+    /// of `q`) in the tails: the same operations, so the same bits, as evaluating the
+    /// chosen branch alone.
+    ///
+    /// For `t` in `[2⁻¹⁰⁰, ½]` and `q` of the sign of `t − ½`; other inputs give an
+    /// unspecified value but never panic.
+    #[inline(always)]
+    pub(crate) fn inverse_cdf(&self, q: f32, t: f32) -> f32 {
+        let centre = mask(q.abs() <= PPND7_SPLIT);
+        let s = (-ln(t)).sqrt();
+        let far = mask(s > 5.0);
+        let y = select(centre, (-q).mul_add(q, PPND7_CONST1), s - select(far, 5.0, 1.6));
+        let pick =
+            |a: [f32; 4], e: [f32; 4], c: [f32; 4]| [0, 1, 2, 3].map(|i| select(centre, a[i], select(far, e[i], c[i])));
+        let num = horner3(pick(self.a, self.e, self.c), y);
+        let den = horner3(pick(self.b, self.f, self.d), y);
+        let m = select(centre, q, f32::from_bits(0x3f80_0000 | (q.to_bits() & 0x8000_0000)));
+        (m * num) / den
+    }
+
+    /// [`Self::inverse_cdf`] where `|q| ≤ 0.425` (the same bits, without the tail's work).
+    #[inline(always)]
+    pub(crate) fn inverse_cdf_centre(&self, q: f32) -> f32 {
+        let r = (-q).mul_add(q, PPND7_CONST1);
+        (q * horner3(self.a, r)) / horner3(self.b, r)
+    }
+}
+
+/// Error of `got` in units of the last place of the f32 binade holding `exact` (for the
+/// accuracy tests of this module and of the kernels built on it).
+#[cfg(test)]
+pub(crate) fn ulp_error(got: f32, exact: f64) -> f64 {
+    if exact == 0.0 {
+        return if got == 0.0 { 0.0 } else { f64::INFINITY };
+    }
+    let e = exact.abs().log2().floor() as i32;
+    let ulp = 2f64.powi(e.max(-126) - 23);
+    (f64::from(got) - exact).abs() / ulp
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Error of `got` in units of the last place of the f32 binade holding `exact`.
-    fn ulp_error(got: f32, exact: f64) -> f64 {
-        if exact == 0.0 {
-            return if got == 0.0 { 0.0 } else { f64::INFINITY };
-        }
-        let e = exact.abs().log2().floor() as i32;
-        let ulp = 2f64.powi(e.max(-126) - 23);
-        (f64::from(got) - exact).abs() / ulp
-    }
 
     #[test]
     fn constants_are_cephes_rounded_to_f32() {
@@ -262,6 +337,92 @@ mod tests {
         }
         eprintln!("sincos_poly on [0, π/4]: max error sin {ws:.3} ulp, cos {wc:.3} ulp");
         assert!(ws <= 2.0 && wc <= 2.0, "sin {ws} cos {wc}");
+    }
+
+    /// The largest error of `ppnd7` in f32 ulps against AS 241's double-precision `PPND16`
+    /// (accurate to about 1e-16, so a reference for f32), over every uniform the truncated
+    /// normal's grid holds, `u = (2k + 1)·2⁻²⁴`, and over the far tails `t` from 2⁻¹⁰⁰ to
+    /// 2⁻²⁴, sampled by bit pattern.
+    fn ppnd7_max_ulp_error(p: &Ppnd7) -> (f64, f64) {
+        let mut worst = (0.0f64, 0.0f64);
+        for k in 0..(1u32 << 23) {
+            let u = f64::from(2 * k + 1) / 16_777_216.0;
+            let (q, t) = ((u - 0.5) as f32, u.min(1.0 - u) as f32);
+            let err = ulp_error(p.inverse_cdf(q, t), crate::gaussian::inverse_cdf(u));
+            if err > worst.0 {
+                worst = (err, u);
+            }
+        }
+        let (mut bits, end) = (2f32.powi(-100).to_bits(), 2f32.powi(-24).to_bits());
+        while bits < end {
+            let t = f32::from_bits(bits);
+            let err =
+                ulp_error(p.inverse_cdf(f64::from(t) as f32 - 0.5, t), crate::gaussian::inverse_cdf(f64::from(t)));
+            if err > worst.0 {
+                worst = (err, f64::from(t));
+            }
+            bits += 101;
+        }
+        worst
+    }
+
+    /// Largest error of `ppnd7`, measured by `ppnd7_max_ulp_error`: 4.90 ulp, at
+    /// `p = 0.0544` (`Φ⁻¹ ≈ −1.60`, just past the centre/tail split, where `r − 1.6`
+    /// cancels and the ln error and PPND7's own 10⁻⁷ add up); at most 1.7 ulp elsewhere
+    /// in the tails and 0.8 ulp beyond 2⁻⁴⁰.
+    const PPND7_MAX_ULP: f64 = 5.0;
+
+    #[test]
+    fn ppnd7_max_ulp_error_over_the_grid_and_the_far_tails() {
+        let (err, at) = ppnd7_max_ulp_error(&PPND7);
+        eprintln!("ppnd7: max error {err:.3} ulp at p = {at:e}");
+        assert!(err <= PPND7_MAX_ULP, "ppnd7 error {err} ulp at p = {at}");
+    }
+
+    /// The centre-only form gives the same bits as the full one wherever it is used.
+    #[test]
+    fn ppnd7_centre_form_equals_the_full_form() {
+        for k in (0..(1u32 << 23)).step_by(3) {
+            let u = f64::from(2 * k + 1) / 16_777_216.0;
+            let (q, t) = ((u - 0.5) as f32, u.min(1.0 - u) as f32);
+            if q.abs() <= PPND7_SPLIT {
+                assert_eq!(PPND7.inverse_cdf_centre(q).to_bits(), PPND7.inverse_cdf(q, t).to_bits(), "q = {q}");
+            }
+        }
+    }
+
+    /// The twin: a 1 % error in any one coefficient set is seen.
+    #[test]
+    fn ppnd7_error_bound_sees_a_one_percent_coefficient_error() {
+        for which in 0..3 {
+            let mut p = PPND7;
+            match which {
+                0 => p.a[3] *= 1.01,
+                1 => p.c[3] *= 1.01,
+                _ => p.e[3] *= 1.01,
+            }
+            let (err, at) = ppnd7_max_ulp_error(&p);
+            assert!(err > 10.0 * PPND7_MAX_ULP, "set {which}: a 1% error gave only {err} ulp (at {at})");
+        }
+    }
+
+    #[test]
+    fn ppnd7_constants_are_wichuras_digits() {
+        let published = [
+            ["5.9109374720E+01", "1.5929113202E+02", "5.0434271938E+01", "3.3871327179E+00"],
+            ["6.7187563600E+01", "7.8757757664E+01", "1.7895169469E+01", "1"],
+            ["1.7023821103E-01", "1.3067284816E+00", "2.7568153900E+00", "1.4234372777E+00"],
+            ["0", "1.2021132975E-01", "7.3700164250E-01", "1"],
+            ["1.7337203997E-02", "4.2868294337E-01", "3.0812263860E+00", "6.6579051150E+00"],
+            ["0", "1.2258202635E-02", "2.4197894225E-01", "1"],
+        ];
+        let sets = [PPND7.a, PPND7.b, PPND7.c, PPND7.d, PPND7.e, PPND7.f];
+        for (set, digits) in sets.iter().zip(published) {
+            for (c, d) in set.iter().zip(digits) {
+                assert_eq!(*c, d.parse::<f32>().unwrap(), "{d}");
+            }
+        }
+        assert_eq!(PPND7_CONST1, 0.425 * 0.425);
     }
 
     #[test]

@@ -97,6 +97,31 @@
 //!   (`1 − u` is exact and on it). It has 52 bits rather than 53 because
 //!   `(x >> 11) + 0.5` is not representable once `x >> 11 ≥ 2⁵²`: it would round, and
 //!   `x >> 11 = 2⁵³ − 1` would give exactly 1.
+//! - **32-bit truncated normal** (the f32, bf16 and f16 fills of
+//!   [`TruncatedNormal`](crate::init::TruncatedNormal)): a normal `N(μ, σ²)` cut to
+//!   `[low, high]`, by the inverse CDF on one word per element. With `α, β` the bounds in
+//!   σ, the probabilities are `p0 = Φ(α)`, `p1 = Φ(β)` and `s = 1` if `α < 0`, else the
+//!   survival probabilities `p0 = Q(α)`, `p1 = Q(β)` and `s = −1` (all in f64 as
+//!   [`gaussian::cdf`](crate::gaussian::cdf) and [`sf`](crate::gaussian::sf) compute
+//!   them). If `α ≤ −6` and `β ≥ 6`, the interval holds every value the 32-bit normal
+//!   above can give (its `|z| ≤ √(2·24·ln 2) < 5.77`), and the element is that normal's
+//!   element `i` with `mean = f32(μ)`, `std = f32(σ)`, clamped to `[L, H]` (the bounds
+//!   rounded inwards to f32), a clamp that acts only where rounding `μ` to f32 moved it
+//!   by more than 0.2σ. If `|p1 − p0| < 2⁻⁷⁶` the interval is too far out for f32
+//!   probabilities and the element is the f64 sampler's value below rounded to f32.
+//!   Otherwise, in f64,
+//!   `Q0 = p0 − ½`, `P0 = p0`, `C0 = 1 − p0`, `D = p1 − p0`, each split into f32 as
+//!   `hi = f32(x)`, `lo = f32(x − hi)` (0 if `|lo|` is below 2⁻¹²⁶), `S = f32(s·σ)`,
+//!   `M = f32(μ)`, and `L`, `H` the bounds rounded inwards to f32. Element `i` uses word
+//!   `i mod 4` of block `⌊i/4⌋`; in f32, with `along(A, v) = fma(v, D.hi, A.hi) + fma(v, D.lo, A.lo)`:
+//!   `u = fma(w >> 9, 2⁻²³, 2⁻²⁴)` (exact, in `(0, 1)`); `q = along(Q0, u)`;
+//!   `t = along(P0, u)` if `q < 0`, else `along(C0, −u)`; `z = ppnd7(q, t)` (below);
+//!   `v = fma(S, z, M)`, then `L` if `v < L`, `H` if `v > H`. bf16 and f16 round `v` to
+//!   nearest even and step it back inside `[low, high]` if the rounding left it.
+//! - **64-bit truncated normal** (the f64 fill, and the far intervals above): the open
+//!   unit uniform `u` below, `p = p0 + u·(p1 − p0)`, `μ + σ·s·Φ⁻¹(p)` with
+//!   [`gaussian::inverse_cdf`](crate::gaussian::inverse_cdf) (AS 241's `PPND16`), clamped
+//!   to `[low, high]`, rounded to the element type inside the bounds.
 //! - **Bounded integers** ([`Philox::uniform_below`]`(j, n)`): `⌊x·n / 2⁶⁴⌋` (128-bit
 //!   product) with `x = w1 << 32 | w0` of block `j`, in `0..n`. There is no rejection,
 //!   so each value's probability is off from `1/n` by less than `1/2⁶⁴`
@@ -175,6 +200,29 @@
 //! 1.22 ulp for cos on `[−π/4, π/4]`: `1 − z/2` rounded before the last `fma` costs
 //! cos a quarter ulp against the unfused order, which the end-to-end error does not show).
 //!
+//! ## `ppnd7` (f32)
+//!
+//! `Φ⁻¹(½ + q)` from `q` and `t = min(½ + q, ½ − q)`, Wichura's `PPND7` without branches;
+//! each coefficient is the f32 nearest to the decimal Wichura published, and every
+//! polynomial is evaluated by Horner's rule with one `fma` per step, highest degree first.
+//!
+//! 1. Centre: `r = fma(−q, q, 0.180625)`, `c = (q · A(r)) / B(r)` with
+//!    `A = 5.9109374720e1, 1.5929113202e2, 5.0434271938e1, 3.3871327179` and
+//!    `B = 6.7187563600e1, 7.8757757664e1, 1.7895169469e1, 1`.
+//! 2. Tail: `r = sqrt(−ln t)` (`ln` below); if `r > 5`, `x = r − 5` and the coefficients are
+//!    `E = 1.7337203997e-2, 4.2868294337e-1, 3.0812263860, 6.6579051150`,
+//!    `F = 0, 1.2258202635e-2, 2.4197894225e-1, 1`; otherwise `x = r − 1.6` and
+//!    `C = 1.7023821103e-1, 1.3067284816, 2.7568153900, 1.4234372777`,
+//!    `D = 0, 1.2021132975e-1, 7.3700164250e-1, 1`. `e = num(x) / den(x)`, with its sign
+//!    bit set to that of `q`.
+//! 3. The result is `c` if `|q| ≤ 0.425`, else `e`.
+//!
+//! Largest error against the exact quantile of the same uniform, over every uniform of
+//! the grid on `(0, 1)` and the far tails down to `t = 2⁻¹⁰⁰`: see the tests in
+//! `stream/math32.rs`: 4.90 ulp at most (at `p = 0.0544`, just past the split), 0.8 ulp
+//! beyond `t = 2⁻⁴⁰`. The 32-bit truncated normal is within 7 ulp of the exact quantile of
+//! its uniform (6.77 measured over the whole grid, at μ = 0).
+//!
 //! ## Known answers
 //!
 //! The first 8 elements with `mean = 0, std = 1` and `low = 0, high = 1`, as bit
@@ -252,7 +300,7 @@
 //!     <https://doi.org/10.1145/2063384.2063405>
 
 mod kernels;
-mod math32;
+pub(crate) mod math32;
 mod philox;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod simd;
@@ -262,6 +310,7 @@ use half::{bf16, f16};
 use rayon::prelude::*;
 
 use kernels::{Keys, NormalF32, NormalF64, UniformF32, UniformF64, UnitOpenF64};
+pub(crate) use kernels::{TruncatedF32, inward_f32};
 pub use philox::philox4x32_10;
 pub use source::{Source, Stream, TorchStream};
 pub(crate) use source::{TorchCall, torch_fill};
@@ -387,6 +436,12 @@ impl Philox {
     /// [`normal_f32`](Self::normal_f32) value rounded to nearest even.
     pub fn normal_f16(&self, start: u64, out: &mut [f16], mean: f32, std: f32) {
         via_f32(start, out, |s, t| self.normal_f32(s, t, mean, std), f16::from_f32);
+    }
+
+    /// Fills `out[k]` with element `start + k` of the 32-bit truncated normal stream
+    /// described by `map` (see the specification).
+    pub(crate) fn truncated_normal_f32(&self, start: u64, out: &mut [f32], map: TruncatedF32) {
+        kernels::fill(map, self.keys(), start, out);
     }
 
     /// Fills `out[k]` with element `start + k` of the open unit uniform stream: 53-bit

@@ -442,6 +442,25 @@ fn kernel_variants_are_identical() {
             kernels::fill_with(path, kernels::UnitOpenF64, keys, start, &mut f64s[v]);
         }
         assert_eq!(bits64(&f64s[0]), bits64(&f64s[1]), "unit_open_f64 start {start} len {len}");
+        // The truncated normal's vector body (with and without its tail work) and its
+        // per-word form agree: σ 0.02 at ±2σ, and a one-sided interval whose every group
+        // has tail lanes.
+        let (lo, hi) = (crate::gaussian::cdf(-2.0), crate::gaussian::cdf(2.0));
+        for trunc in [
+            kernels::TruncatedF32::new(0.0, 0.02, -0.04, 0.04, lo, hi, false),
+            kernels::TruncatedF32::new(1.0, 1.0, 3.0, 9.0, crate::gaussian::sf(2.0), crate::gaussian::sf(8.0), true),
+        ] {
+            let trunc = trunc.expect("an f32 interval");
+            for (v, path) in variants.into_iter().enumerate() {
+                kernels::fill_with(path, trunc, keys, start, &mut f32s[v]);
+            }
+            assert_eq!(bits32(&f32s[0]), bits32(&f32s[1]), "truncated_f32 start {start} len {len}");
+            for (k, x) in f32s[1].iter().enumerate() {
+                let i = start.wrapping_add(k as u64);
+                let w = p.block(i / 4)[(i % 4) as usize];
+                assert_eq!(x.to_bits(), trunc.value(w).to_bits(), "truncated_f32 element {i}");
+            }
+        }
     }
 }
 
