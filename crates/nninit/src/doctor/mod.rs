@@ -5,7 +5,8 @@
 //!
 //! - **statistics** ([`Stats`]): dtype, shape, mean, std, min, max, NaN/∞,
 //!   zero and subnormal counts with their first indices, the fraction beyond
-//!   6 std, excess kurtosis, and std·√fan_in (fans from the [`fan`](crate::fan) module, through the plan's layout);
+//!   6 std, excess kurtosis, and std·√fan_in (fans from the
+//!   [`fan`](crate::fan) module, through the plan's layout);
 //! - **spectra** ([`Spectral`]) of matrices (rank ≥ 2, viewed through the
 //!   plan's layout as the layer's `[out, in · receptive field]` matrix, see
 //!   [`MatrixView`]): the spectral norm by [`SPECTRAL_ITERATIONS`] passes
