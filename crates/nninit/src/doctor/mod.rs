@@ -3,9 +3,10 @@
 //! [`examine`] reads every floating-point tensor of a [`Checkpoint`]
 //! (memory-mapped, in parallel) and reports:
 //!
-//! - **statistics** ([`Stats`]): dtype, shape, mean, std, min, max, NaN/∞
-//!   counts, the fraction beyond 6 std, excess kurtosis, and std·√fan_in
-//!   (fans from the [`fan`](crate::fan) module, through the plan's layout);
+//! - **statistics** ([`Stats`]): dtype, shape, mean, std, min, max, NaN/∞,
+//!   zero and subnormal counts with their first indices, the fraction beyond
+//!   6 std, excess kurtosis, and std·√fan_in (fans from the
+//!   [`fan`](crate::fan) module, through the plan's layout);
 //! - **spectra** ([`Spectral`]) of matrices (rank ≥ 2, viewed through the
 //!   plan's layout as the layer's `[out, in · receptive field]` matrix, see
 //!   [`MatrixView`]): the spectral norm by [`SPECTRAL_ITERATIONS`] passes
@@ -15,7 +16,13 @@
 //!   tests each tensor against the rule that scheme gives it ([`RuleTest`]:
 //!   mean, variance and kurtosis against their sampling distributions, see
 //!   [`rules`](self::RuleTest));
-//! - a **verdict** ([`Verdict`]) and **findings** ranked by severity.
+//! - a **verdict** ([`Verdict`]) and **findings** ranked by severity, each
+//!   with its fix; the **lints** name the init bugs users report (a tied
+//!   head that differs from its embedding, an untied head off its scheme's
+//!   scale, norms not at their init value, an ignored `initializer_range`,
+//!   NaN/∞/subnormal garbage, exact zeros no scheme gives, a truncation never
+//!   applied, layers that make the signal explode or vanish), with
+//!   statistical thresholds at [`P_LIMIT`] (see docs/doctor.md).
 //!
 //! # Spectral accuracy
 //! Power iteration gives a lower bound `‖A v_k‖^(1/2) ≤ σ_max` (A = WᵀW, v_k

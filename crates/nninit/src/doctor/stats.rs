@@ -333,71 +333,34 @@ pub(crate) fn stats(dtype: StoredDType, bytes: &[u8]) -> Stats {
     let tiny = min_normal(dtype);
     let first = blocks(dtype, bytes, First::EMPTY, |xs, at| First::block(xs, at, tiny), First::merge);
     let m = first.moments;
-    let rare = |s: Stats| Stats {
-        zeros: first.zeros,
-        subnormal: first.subnormal,
-        first_nan: first.first_nan,
-        first_inf: first.first_inf,
-        first_subnormal: first.first_subnormal,
-        first_zero: first.first_zero,
-        ..s
-    };
-    if m.count() == 0 {
-        let nan = f64::NAN;
-        return rare(Stats {
-            count: 0,
-            mean: nan,
-            std: nan,
-            min: nan,
-            max: nan,
-            nan: first.nan,
-            inf: first.inf,
-            beyond_6_std: 0.0,
-            excess_kurtosis: 0.0,
-            rms: nan,
-            ..NO_RARE
-        });
-    }
+    let count = m.count();
+    // An empty sample (every value NaN or ∞) has NaN mean, std, rms and extremes.
+    let extreme = |x: f32| if count == 0 { f64::NAN } else { f64::from(x) };
     let (mean, var) = (m.mean(), m.variance());
     let beyond = if var > 0.0 {
         blocks(dtype, bytes, 0u64, |xs, _| beyond_block(xs, mean, 36.0 * var), |a, b| a + b)
     } else {
         0
     };
-    rare(Stats {
-        count: m.count(),
+    Stats {
+        count,
         mean,
         std: m.std(),
-        min: f64::from(first.min),
-        max: f64::from(first.max),
+        min: extreme(first.min),
+        max: extreme(first.max),
         nan: first.nan,
         inf: first.inf,
-        beyond_6_std: beyond as f64 / m.count() as f64,
+        beyond_6_std: if count == 0 { 0.0 } else { beyond as f64 / count as f64 },
         excess_kurtosis: m.excess_kurtosis(),
         rms: m.rms(),
-        ..NO_RARE
-    })
+        zeros: first.zeros,
+        subnormal: first.subnormal,
+        first_nan: first.first_nan,
+        first_inf: first.first_inf,
+        first_subnormal: first.first_subnormal,
+        first_zero: first.first_zero,
+    }
 }
-
-/// The rare-value fields of a [`Stats`] before they are filled in.
-const NO_RARE: Stats = Stats {
-    count: 0,
-    mean: 0.0,
-    std: 0.0,
-    min: 0.0,
-    max: 0.0,
-    nan: 0,
-    inf: 0,
-    beyond_6_std: 0.0,
-    excess_kurtosis: 0.0,
-    rms: 0.0,
-    zeros: 0,
-    subnormal: 0,
-    first_nan: None,
-    first_inf: None,
-    first_subnormal: None,
-    first_zero: None,
-};
 
 /// Where two tensors' values differ.
 #[derive(Clone, Copy, Debug, PartialEq)]

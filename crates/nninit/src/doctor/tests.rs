@@ -350,6 +350,22 @@ mod real_inputs {
         assert_eq!(report.findings.iter().filter(|f| f.kind == "signal_explosion").count(), 1);
     }
 
+    /// The zero-count threshold and its twin: in the 256 000-value embedding
+    /// (λ = n·2⁻²³ = 0.031 zeros by chance), 3 exact zeros have P ≥ 2·10⁻⁵
+    /// (no finding) and 4 have P ≤ 1.8·10⁻⁷ < P_LIMIT (a finding).
+    #[test]
+    fn four_zeros_in_a_drawn_embedding_are_a_finding_three_are_not() {
+        const EMBED: &str = "model.embed_tokens.weight";
+        for (planted, found) in [(3usize, false), (4, true)] {
+            let report = examined(|name, v| {
+                if name == EMBED {
+                    (0..planted).for_each(|i| v[1000 + 7919 * i] = 0.0);
+                }
+            });
+            assert_eq!(kinds_on(&report, EMBED).contains(&"zero_values"), found, "{planted}: {:?}", report.findings);
+        }
+    }
+
     #[test]
     fn weights_changed_as_training_changes_them_are_trained() {
         let report = examined(|name, v| {

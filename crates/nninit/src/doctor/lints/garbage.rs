@@ -48,9 +48,7 @@ pub(super) fn lint(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             .reduce(f64::min);
         if let (Some(sigma), true) = (sigma, s.subnormal > 0) {
             let v = f64::from(min_normal(stored.dtype));
-            let lambda = n as f64 * (2.0 * v / sigma).min(1.0);
-            let p = rare_count_tail_bound(lambda, s.subnormal);
-            if p < P_LIMIT {
+            if let Some((lambda, p)) = improbable(n, 2.0 * v / sigma, s.subnormal) {
                 out.push(Finding {
                     severity: Severity::Error,
                     kind: "subnormal",
@@ -71,6 +69,14 @@ pub(super) fn lint(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         }
         zeros(ctx, t, n, sigma, stored.dtype, out);
     }
+}
+
+/// The expected count λ = n·p and the tail bound P(K ≥ k), when `k` rare
+/// values out of `n`, each with probability at most `p`, are improbable (P < [`P_LIMIT`]).
+fn improbable(n: u64, p: f64, k: u64) -> Option<(f64, f64)> {
+    let lambda = n as f64 * p.min(1.0);
+    let tail = rare_count_tail_bound(lambda, k);
+    (tail < P_LIMIT).then_some((lambda, tail))
 }
 
 fn non_finite(t: &TensorReport, n: u64) -> Finding {
@@ -135,9 +141,7 @@ fn zeros(
     // transformers zeroes an embedding's padding row (nn.Embedding(padding_idx = pad_token_id)).
     let (padding, width) = padding_zeros(ctx, t, dtype);
     let (zeros, n) = (s.zeros - padding, n - width);
-    let lambda = n as f64 * (GENERATOR_ZERO + min_subnormal(dtype) / sigma).min(1.0);
-    let p = rare_count_tail_bound(lambda, zeros);
-    if p < P_LIMIT {
+    if let Some((lambda, p)) = improbable(n, GENERATOR_ZERO + min_subnormal(dtype) / sigma, zeros) {
         out.push(Finding {
             severity: Severity::Error,
             kind: "zero_values",
