@@ -341,12 +341,15 @@ fn orthonormalize_columns(y: &mut Mat<f32>) {
     tall_q(y.as_mut(), par);
 }
 
+/// `(U, S, V)` of a thin SVD.
+type Triplets<T> = (Mat<T>, Vec<T>, Mat<T>);
+
 /// The thin SVD `A = U · diag(S) · Vᵀ` of a small or large matrix, on a fixed split of the
 /// rayon pool (so the result does not depend on the pool's size).
 ///
 /// # Errors
 /// `Err(())` if faer's bidiagonal SVD does not converge.
-fn thin_svd<T: RealField + Copy>(a: MatRef<'_, T>) -> std::result::Result<(Mat<T>, Vec<T>, Mat<T>), ()> {
+fn thin_svd<T: RealField + Copy>(a: MatRef<'_, T>) -> std::result::Result<Triplets<T>, ()> {
     use faer::linalg::svd::{self, ComputeSvdVectors};
     let (m, n) = a.shape();
     let size = m.min(n);
@@ -741,6 +744,7 @@ mod low_rank_tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)] // i indexes four parallel arrays
     fn randomized_svd_finds_the_leading_triplets_of_a_gapped_spectrum() {
         let (m, n, r) = (120, 90, 6);
         let s: Vec<f64> = (0..n).map(|j| if j < r { 10.0 - j as f64 } else { 0.5 * 0.9f64.powi(j as i32) }).collect();

@@ -131,18 +131,16 @@ pub(crate) fn olora(name: &str, w: &mut [f32], (m, n): (usize, usize), rank: usi
 /// The factors of `method` for one matrix (`w` is replaced by the residual for the methods
 /// that have one).
 pub(crate) fn factors(
-    method: Method,
+    opts: &super::Options,
     name: &str,
     w: Option<&mut [f32]>,
     shape: (usize, usize),
-    rank: usize,
-    scaling: f64,
-    svd: Svd,
     stream: &Philox,
 ) -> Result<Factors> {
+    let (method, rank, scaling) = (opts.method(), opts.rank(), opts.scaling());
     match (method, w) {
         (Method::Lora | Method::RsLora, _) => lora(shape.0, shape.1, rank, stream),
-        (Method::Pissa, Some(w)) => pissa(name, w, shape, rank, scaling, svd, &stream.derive("pissa_sketch")),
+        (Method::Pissa, Some(w)) => pissa(name, w, shape, rank, scaling, opts.svd(), &stream.derive("pissa_sketch")),
         (Method::Olora, Some(w)) => olora(name, w, shape, rank, scaling),
         (Method::Pissa | Method::Olora, None) => {
             Err(Error::InvalidPlan { reason: format!("{} needs the base weight of `{name}`", method.name()) })

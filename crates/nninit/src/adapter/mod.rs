@@ -472,23 +472,13 @@ pub fn init_adapter(base: &Path, out: &Path, opts: &Options) -> Result<Written> 
             let Some(target) = index_of(stored).and_then(|i| by_index.get(&i)) else { return Ok(None) };
             let dtype = peft::residual_dtype(stored.dtype).expect("checked by resolve");
             let mut w = peft::decode_f32(stored.dtype, bytes).expect("a float tensor of whole elements");
-            let f = factor::factors(
-                opts.method,
-                &stored.name,
-                Some(&mut w),
-                target.shape,
-                opts.rank,
-                scaling,
-                opts.svd,
-                &stream_of(target),
-            )?;
+            let f = factor::factors(opts, &stored.name, Some(&mut w), target.shape, &stream_of(target))?;
             factors.insert(target.index, (f, target));
             Ok(Some(peft::encode_f32(dtype, &w)))
         })?;
     } else {
         for t in &targets {
-            let f =
-                factor::factors(opts.method, &t.module, None, t.shape, opts.rank, scaling, opts.svd, &stream_of(t))?;
+            let f = factor::factors(opts, &t.module, None, t.shape, &stream_of(t))?;
             factors.insert(t.index, (f, t));
         }
     }
