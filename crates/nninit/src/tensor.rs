@@ -210,6 +210,13 @@ pub trait Element: sealed::Sealed + Copy + Default + Send + Sync + PartialOrd + 
     const DTYPE: DType;
     /// Rounds an `f32` to this type (nearest, ties to even).
     fn from_f32(v: f32) -> Self;
+    /// Rounds every `src[k]` into `dst[k]` exactly as [`Element::from_f32`] does, a whole
+    /// slice at a time (vectorized for `bf16` and `f16`: the half-precision output of every
+    /// fill goes through here).
+    ///
+    /// # Panics
+    /// If the slices' lengths differ.
+    fn from_f32_slice(src: &[f32], dst: &mut [Self]);
     /// Rounds an `f64` to this type (nearest, ties to even).
     fn from_f64(v: f64) -> Self;
     /// Widens to `f64` (exact).
@@ -240,13 +247,19 @@ pub trait Element: sealed::Sealed + Copy + Default + Send + Sync + PartialOrd + 
     /// outside `[low, high]`, so a bounded distribution never leaves its bounds
     /// even when a bound is not representable in the output type.
     fn round_within(v: f64, low: f64, high: f64) -> Self {
-        let mut x = Self::from_f64(v);
-        if x.to_f64() > high {
-            x = x.next_down();
-        } else if x.to_f64() < low {
-            x = x.next_up();
+        Self::from_f64(v).step_within(low, high)
+    }
+
+    /// `self` moved by one step toward `[low, high]` if it lies outside: the second half
+    /// of [`Element::round_within`], for values already rounded.
+    fn step_within(self, low: f64, high: f64) -> Self {
+        if self.to_f64() > high {
+            self.next_down()
+        } else if self.to_f64() < low {
+            self.next_up()
+        } else {
+            self
         }
-        x
     }
 }
 
@@ -274,13 +287,36 @@ fn f64_to_f32_round_odd(v: f64) -> f32 {
     if f64::from(t) > v { t.next_down() } else { t.next_up() }
 }
 
+/// `f32` to `bf16` bits, nearest with ties to even, NaN kept quiet: the same bits as
+/// `half::bf16::from_f32`, written without branches so that a loop over a slice vectorizes.
+/// Adding `0x7fff` plus the kept part's lowest bit carries into the kept half exactly when the
+/// dropped half is above one half, or at one half with an odd kept part.
+#[inline]
+fn bf16_bits(x: f32) -> u16 {
+    let b = x.to_bits();
+    let rounded = (b.wrapping_add(0x7fff + ((b >> 16) & 1)) >> 16) as u16;
+    let quiet_nan = ((b >> 16) | 0x0040) as u16;
+    if b & 0x7fff_ffff > 0x7f80_0000 { quiet_nan } else { rounded }
+}
+
+/// [`bf16_bits`] over a slice (the lengths are checked by the caller).
+fn bf16_from_f32_slice(src: &[f32], dst: &mut [half::bf16]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = half::bf16::from_bits(bf16_bits(s));
+    }
+}
+
 macro_rules! impl_element_bits {
-    ($t:ty, $dtype:expr, $bits:ty, $sign:expr, $from32:expr, $from64:expr, $to64:expr, $tobits:expr, $frombits:expr, $as32:expr, $as64:expr) => {
+    ($t:ty, $dtype:expr, $bits:ty, $sign:expr, $from32:expr, $from32_slice:expr, $from64:expr, $to64:expr, $tobits:expr, $frombits:expr, $as32:expr, $as64:expr) => {
         impl Element for $t {
             const DTYPE: DType = $dtype;
             #[inline]
             fn from_f32(v: f32) -> Self {
                 $from32(v)
+            }
+            fn from_f32_slice(src: &[f32], dst: &mut [Self]) {
+                assert_eq!(src.len(), dst.len(), "from_f32_slice: lengths differ");
+                $from32_slice(src, dst)
             }
             #[inline]
             fn from_f64(v: f64) -> Self {
@@ -328,6 +364,7 @@ impl_element_bits!(
     u32,
     1 << 31,
     |v| v,
+    |src: &[f32], dst: &mut [f32]| dst.copy_from_slice(src),
     |v| v as f32,
     f64::from,
     f32::to_bits,
@@ -341,6 +378,7 @@ impl_element_bits!(
     u64,
     1 << 63,
     f64::from,
+    |src: &[f32], dst: &mut [f64]| dst.iter_mut().zip(src).for_each(|(d, &s)| *d = f64::from(s)),
     |v| v,
     |v| v,
     f64::to_bits,
@@ -354,6 +392,7 @@ impl_element_bits!(
     u16,
     1 << 15,
     half::bf16::from_f32,
+    bf16_from_f32_slice,
     |v| half::bf16::from_f32(f64_to_f32_round_odd(v)),
     half::bf16::to_f64,
     half::bf16::to_bits,
@@ -367,6 +406,7 @@ impl_element_bits!(
     u16,
     1 << 15,
     half::f16::from_f32,
+    |src: &[f32], dst: &mut [half::f16]| half::slice::HalfFloatSliceExt::convert_from_f32_slice(dst, src),
     |v| half::f16::from_f32(f64_to_f32_round_odd(v)),
     half::f16::to_f64,
     half::f16::to_bits,
@@ -400,6 +440,24 @@ mod tests {
     #[test]
     fn strides_are_row_major() {
         assert_eq!(Shape::new(vec![2, 3, 4]).unwrap().strides(), vec![12, 4, 1]);
+    }
+
+    /// Every kept half of an `f32` (all 2¹⁶: signs, exponents, NaN payloads, infinities) with
+    /// the dropped halves that decide the rounding (zero, just above zero, just below, at and
+    /// around one half, the top): the slice conversions give `half`'s own per-value bits.
+    #[test]
+    fn slice_rounding_is_half_per_value() {
+        let dropped = [0x0000u32, 0x0001, 0x4000, 0x7fff, 0x8000, 0x8001, 0xc000, 0xffff];
+        let src: Vec<f32> =
+            (0..1u32 << 16).flat_map(|hi| dropped.iter().map(move |&lo| f32::from_bits(hi << 16 | lo))).collect();
+        let mut bf = vec![half::bf16::ZERO; src.len()];
+        half::bf16::from_f32_slice(&src, &mut bf);
+        let mut h = vec![half::f16::ZERO; src.len()];
+        half::f16::from_f32_slice(&src, &mut h);
+        for (k, &v) in src.iter().enumerate() {
+            assert_eq!(bf[k].to_bits(), half::bf16::from_f32(v).to_bits(), "bf16 of {:#010x}", v.to_bits());
+            assert_eq!(h[k].to_bits(), half::f16::from_f32(v).to_bits(), "f16 of {:#010x}", v.to_bits());
+        }
     }
 
     #[test]

@@ -104,9 +104,12 @@ fn fill_kernel<E: Element>(
     } else if let Some(out) = E::as_f64_slice(out) {
         stream::par_fill(start, out, |offset, chunk| wide(stream, offset, chunk));
     } else {
-        let convert = |v: f32| match bounds {
-            Bounds::None => E::from_f32(v),
-            Bounds::Within(low, high) => E::round_within(f64::from(v), low, high),
+        // `round_within` of an f32 value is its `from_f32` rounding, stepped back inside.
+        let convert = |src: &[f32], dst: &mut [E]| {
+            E::from_f32_slice(src, dst);
+            if let Bounds::Within(low, high) = bounds {
+                dst.iter_mut().for_each(|d| *d = d.step_within(low, high));
+            }
         };
         stream::par_fill(start, out, |offset, chunk: &mut [E]| {
             stream::via_f32(offset, chunk, |s, tile| narrow(stream, s, tile), convert);

@@ -307,6 +307,8 @@ pub(crate) mod simd;
 mod source;
 
 use half::{bf16, f16};
+
+use crate::tensor::Element;
 use rayon::prelude::*;
 
 use kernels::{Keys, NormalF32, NormalF64, UniformF32, UniformF64, UnitOpenF64};
@@ -417,25 +419,25 @@ impl Philox {
     /// Fills `out[k]` with element `start + k` of the bf16 uniform stream: the
     /// [`uniform_f32`](Self::uniform_f32) value rounded to nearest even.
     pub fn uniform_bf16(&self, start: u64, out: &mut [bf16], low: f32, high: f32) {
-        via_f32(start, out, |s, t| self.uniform_f32(s, t, low, high), bf16::from_f32);
+        via_f32(start, out, |s, t| self.uniform_f32(s, t, low, high), bf16::from_f32_slice);
     }
 
     /// Fills `out[k]` with element `start + k` of the bf16 normal stream: the
     /// [`normal_f32`](Self::normal_f32) value rounded to nearest even.
     pub fn normal_bf16(&self, start: u64, out: &mut [bf16], mean: f32, std: f32) {
-        via_f32(start, out, |s, t| self.normal_f32(s, t, mean, std), bf16::from_f32);
+        via_f32(start, out, |s, t| self.normal_f32(s, t, mean, std), bf16::from_f32_slice);
     }
 
     /// Fills `out[k]` with element `start + k` of the f16 uniform stream: the
     /// [`uniform_f32`](Self::uniform_f32) value rounded to nearest even.
     pub fn uniform_f16(&self, start: u64, out: &mut [f16], low: f32, high: f32) {
-        via_f32(start, out, |s, t| self.uniform_f32(s, t, low, high), f16::from_f32);
+        via_f32(start, out, |s, t| self.uniform_f32(s, t, low, high), f16::from_f32_slice);
     }
 
     /// Fills `out[k]` with element `start + k` of the f16 normal stream: the
     /// [`normal_f32`](Self::normal_f32) value rounded to nearest even.
     pub fn normal_f16(&self, start: u64, out: &mut [f16], mean: f32, std: f32) {
-        via_f32(start, out, |s, t| self.normal_f32(s, t, mean, std), f16::from_f32);
+        via_f32(start, out, |s, t| self.normal_f32(s, t, mean, std), f16::from_f32_slice);
     }
 
     /// Fills `out[k]` with element `start + k` of the 32-bit truncated normal stream
@@ -537,17 +539,20 @@ impl Philox {
     }
 }
 
-/// Generates f32 elements `start..` through a stack tile and converts each with `conv`:
+/// Generates f32 elements `start..` through a stack tile and converts each tile with `conv`:
 /// the one conversion loop behind every narrower output (the bf16 and f16 streams here,
 /// and the initializers' bf16/f16 fills, whose conversion also keeps bounds).
-pub(crate) fn via_f32<T>(start: u64, out: &mut [T], gen_f32: impl Fn(u64, &mut [f32]), conv: impl Fn(f32) -> T) {
+pub(crate) fn via_f32<T: Element>(
+    start: u64,
+    out: &mut [T],
+    gen_f32: impl Fn(u64, &mut [f32]),
+    conv: impl Fn(&[f32], &mut [T]),
+) {
     let mut tile = [0.0f32; TILE];
     for (n, chunk) in out.chunks_mut(TILE).enumerate() {
         let t = &mut tile[..chunk.len()];
         gen_f32(start.wrapping_add((n * TILE) as u64), t);
-        for (o, &v) in chunk.iter_mut().zip(t.iter()) {
-            *o = conv(v);
-        }
+        conv(t, chunk);
     }
 }
 
