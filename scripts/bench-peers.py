@@ -18,7 +18,9 @@ are interleaved: each repeat runs nninit's probe once (one timed fill of each ki
 PyTorch's and NumPy's fills once, so that a change in the machine's speed during the run
 reaches both sides alike. The probe also times the truncated normal in each convention and,
 in f64, the normal and truncated normals (rows `*_f64`); `trunc/normal` is each truncated
-normal against nninit's own normal fill of the same width and thread count, in the same run.
+normal against nninit's own normal fill of the same width and thread count, in the same run,
+and `normal_bf16`/`normal_f16` (the normal fill into half-precision buffers: f32 kernel and
+rounding) against the f32 normal fill.
 """
 import argparse
 import json
@@ -114,6 +116,8 @@ def main():
         for name in sorted(k for k in nn if k.startswith("truncated_normal")):
             base = "normal_f64" if name.endswith("_f64") else "normal"
             trunc_rows.append((threads, name, nn[name], nn[base]))
+        for name in ("normal_bf16", "normal_f16"):
+            trunc_rows.append((threads, name, nn[name], nn["normal"]))
         for name in ("normal", "uniform", "truncated_normal", "kaiming_normal"):
             peer = tr.get(name) if tr else None
             rows.append((threads, name, nn[name], peer, np_rates.get(name) if threads == 1 else None, beside[name]))
@@ -129,7 +133,7 @@ def main():
         share = f"{100 * nn / write:9.1f}%" if write else f"{'':>10}"
         print(f"{threads:>7}  {name:<17} {nn:9.0f} {fmt(peer)} {fmt(npy)} {ratio} {share}")
     print()
-    print(f"{'threads':>7}  {'truncated normal':<34} {'nninit':>9} {'normal':>9} {'trunc/normal':>12}")
+    print(f"{'threads':>7}  {'against the normal fill':<34} {'nninit':>9} {'normal':>9} {'ratio':>12}")
     for threads, name, rate, normal in trunc_rows:
         print(f"{threads:>7}  {name:<34} {rate:9.0f} {normal:9.0f} {rate / normal:12.2f}")
 

@@ -3,14 +3,13 @@
 //! matrix of the same Gaussians (`Mat::qr` then `Qr::compute_thin_Q`, faer's global
 //! parallelism: what a user of faer would write).
 //!
-//! `cargo bench -p nninit-benches`; `RAYON_NUM_THREADS=1` for one thread.
+//! `cargo bench -p nninit-benches`; `RAYON_NUM_THREADS=1` for one thread (the memory-write
+//! baseline runs on the same rayon pool as the fills).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use nninit::init::Orthogonal;
 use nninit::stream::Philox;
-use nninit::{Init, Shape, TensorSpec};
 use nninit_benches::{FILL_LEN, fills, flat_spec};
 
 fn fill(c: &mut Criterion) {
@@ -18,12 +17,7 @@ fn fill(c: &mut Criterion) {
     group.throughput(Throughput::Elements(FILL_LEN as u64));
     group.sample_size(10);
     let mut buf = vec![0.0f32; FILL_LEN];
-    group.bench_function("memory_write_baseline", |b| {
-        b.iter(|| {
-            buf.fill(black_box(1.0));
-            black_box(&buf);
-        })
-    });
+    group.bench_function("memory_write_baseline", |b| b.iter(|| nninit_benches::memory_write(&mut buf)));
     let spec = flat_spec(FILL_LEN);
     for (name, init) in fills() {
         let stream = Philox::new(0, name);
@@ -40,20 +34,16 @@ fn fill(c: &mut Criterion) {
 fn orthogonal(c: &mut Criterion) {
     let mut group = c.benchmark_group("orthogonal_f32");
     group.sample_size(10);
-    let init = Init::Orthogonal(Orthogonal::new(1.0).expect("valid"));
     for n in [1024usize, 4096] {
-        let spec = TensorSpec::new(Shape::new(vec![n, n]).expect("valid"));
+        let (init, spec, stream) = nninit_benches::orthogonal(n);
         let mut buf = vec![0.0f32; n * n];
-        let stream = Philox::new(0, "q");
         group.bench_function(format!("{n}x{n}"), |b| {
             b.iter(|| {
                 init.fill(&spec, &stream, &mut buf).expect("fill");
                 black_box(&buf);
             })
         });
-        // The peer: faer's QR and thin Q of the same Gaussians, already in a faer matrix.
-        stream.normal_f32(0, &mut buf, 0.0, 1.0);
-        let a = faer::Mat::<f32>::from_fn(n, n, |i, j| buf[i * n + j]);
+        let a = nninit_benches::faer_gaussians(n);
         group.bench_function(format!("faer_qr_thin_q_{n}x{n}"), |b| b.iter(|| black_box(a.qr().compute_thin_Q())));
     }
     group.finish();

@@ -2,7 +2,8 @@
 //! benches and the peer-comparison probe measure the same thing.
 
 use nninit::activation::Activation;
-use nninit::init::{Correction, Normal, TruncatedNormal, Truncation, Uniform};
+use nninit::init::{Correction, Normal, Orthogonal, TruncatedNormal, Truncation, Uniform};
+use nninit::stream::Philox;
 use nninit::{Fan, FanMode, Init, Shape, TensorSpec};
 
 /// Elements per fill: 2²⁶ f32 (256 MiB).
@@ -41,4 +42,29 @@ pub fn truncated_normals() -> Vec<(&'static str, TruncatedNormal)> {
         ("truncated_normal_absolute", t(Truncation::Absolute { low: -0.04, high: 0.04 })),
         ("truncated_normal_absolute_pm2", t(Truncation::Absolute { low: -2.0, high: 2.0 })),
     ]
+}
+
+/// The orthogonal workload at `n × n` (gain 1, stream `q`): the initializer, its tensor and
+/// its stream.
+pub fn orthogonal(n: usize) -> (Init, TensorSpec, Philox) {
+    let init = Init::Orthogonal(Orthogonal::new(1.0).expect("valid"));
+    (init, TensorSpec::new(Shape::new(vec![n, n]).expect("valid shape")), Philox::new(0, "q"))
+}
+
+/// The orthogonal workload's peer: the same Gaussians that [`orthogonal`] factors, already in a
+/// faer matrix, for `Mat::qr` then `Qr::compute_thin_Q` (what a user of faer writes).
+pub fn faer_gaussians(n: usize) -> faer::Mat<f32> {
+    let (_, _, stream) = orthogonal(n);
+    let mut buf = vec![0.0f32; n * n];
+    stream.normal_f32(0, &mut buf, 0.0, 1.0);
+    faer::Mat::<f32>::from_fn(n, n, |i, j| buf[i * n + j])
+}
+
+/// A plain parallel memory write of `buf` on the current rayon pool, in chunks of
+/// [`nninit::stream::PAR_CHUNK`]: the baseline a fill is compared with, on as many threads as the
+/// fills use.
+pub fn memory_write(buf: &mut [f32]) {
+    use rayon::prelude::*;
+    buf.par_chunks_mut(nninit::stream::PAR_CHUNK).for_each(|c| c.fill(std::hint::black_box(1.0)));
+    std::hint::black_box(&*buf);
 }

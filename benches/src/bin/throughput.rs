@@ -11,7 +11,8 @@
 //! timed only once, at the start, was compared with fills timed in another state.
 //! `memory_write` is the best write of the whole run. The truncated normals in their other
 //! conventions follow, and then the normal and the truncated normals in f64
-//! (`NAME_f64`, the same element count, no write baseline).
+//! (`NAME_f64`, the same element count, no write baseline), and the normal fill into bf16 and
+//! f16 buffers (`normal_bf16`, `normal_f16`: the f32 kernel and the rounding).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -35,11 +36,7 @@ fn msamples_per_s(secs: f64) -> f64 {
 
 /// One timed plain memory write of `buf`, in seconds.
 fn memory_write(buf: &mut [f32]) -> f64 {
-    timed(|| {
-        use rayon::prelude::*;
-        buf.par_chunks_mut(1 << 16).for_each(|c| c.fill(black_box(1.0)));
-        black_box(&*buf);
-    })
+    timed(|| nninit_benches::memory_write(buf))
 }
 
 /// Best rates of `repeats` timed calls of `fill` and of the memory writes timed just
@@ -56,6 +53,27 @@ fn best_rates(repeats: usize, buf: &mut [f32], mut fill: impl FnMut(&mut [f32]))
         }));
     }
     (msamples_per_s(best), msamples_per_s(write))
+}
+
+/// Best seconds of `repeats` fills of `buf` by `init` (after one untimed fill).
+fn best_fill_secs<E: nninit::Element>(
+    repeats: usize,
+    init: &Init,
+    spec: &nninit::TensorSpec,
+    mut buf: Vec<E>,
+) -> Result<f64, nninit::Error> {
+    let stream = Philox::new(0, "normal");
+    init.fill(spec, &stream, &mut buf)?;
+    let mut best = f64::INFINITY;
+    for _ in 0..repeats {
+        let mut result = Ok(());
+        best = best.min(timed(|| {
+            result = init.fill(spec, &stream, &mut buf);
+            black_box(&buf);
+        }));
+        result?;
+    }
+    Ok(best)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -100,23 +118,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rates.insert(name.into(), rate.into());
             beside.insert(name.into(), write.into());
         }
-        let mut wide = vec![0.0f64; FILL_LEN];
+        // The normal fill into half-precision buffers: the f32 kernel and the rounding.
+        let bf16_best = best_fill_secs(repeats, &normal, &spec, vec![half::bf16::ZERO; FILL_LEN])?;
+        rates.insert("normal_bf16".into(), msamples_per_s(bf16_best).into());
+        let f16_best = best_fill_secs(repeats, &normal, &spec, vec![half::f16::ZERO; FILL_LEN])?;
+        rates.insert("normal_f16".into(), msamples_per_s(f16_best).into());
         let f64_fills = std::iter::once(("normal", normal))
             .chain(truncated_normals().into_iter().map(|(name, t)| (name, Init::TruncatedNormal(t))));
         for (name, init) in f64_fills {
-            let stream = Philox::new(0, name);
-            let mut result = Ok(());
-            wide.iter_mut().for_each(|x| *x = 1.0);
-            init.fill(&spec, &stream, &mut wide)?;
-            let best = (0..repeats)
-                .map(|_| {
-                    timed(|| {
-                        result = init.fill(&spec, &stream, &mut wide);
-                        black_box(&wide);
-                    })
-                })
-                .fold(f64::INFINITY, f64::min);
-            result?;
+            let best = best_fill_secs(repeats, &init, &spec, vec![1.0f64; FILL_LEN])?;
             rates.insert(format!("{name}_f64"), msamples_per_s(best).into());
         }
         Ok(())
