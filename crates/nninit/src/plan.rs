@@ -64,6 +64,22 @@ pub enum Role {
     /// The router of a mixture-of-experts MLP: the Linear `[experts, hidden]`
     /// that scores the experts for each token (Mixtral's `block_sparse_moe.gate`).
     Router,
+    /// A state-space mixer's input projection (Mamba's `in_proj`, `[2I, d]`:
+    /// x and the gate z fused along the output axis).
+    MixerIn,
+    /// A state-space mixer's output projection: the last layer of its
+    /// residual branch (Mamba's `out_proj`).
+    MixerOut,
+    /// The projection to the input-dependent Δ, B and C (Mamba's `x_proj`).
+    SsmProjection,
+    /// The time-step projection Δ (Mamba's `dt_proj`, weight and bias).
+    SsmTimeStep,
+    /// The depthwise causal convolution of a state-space mixer (Mamba's `conv1d`).
+    SsmConv,
+    /// The log of the diagonal state matrix's negation (Mamba's `A_log`).
+    SsmStateLog,
+    /// The skip connection D of a state-space mixer (Mamba's `D`).
+    SsmSkip,
 }
 
 impl Role {
@@ -88,13 +104,20 @@ impl Role {
             Self::Dense => "dense",
             Self::Head => "head",
             Self::Router => "router",
+            Self::MixerIn => "mixer_in",
+            Self::MixerOut => "mixer_out",
+            Self::SsmProjection => "ssm_projection",
+            Self::SsmTimeStep => "ssm_time_step",
+            Self::SsmConv => "ssm_conv",
+            Self::SsmStateLog => "ssm_state_log",
+            Self::SsmSkip => "ssm_skip",
         }
     }
 
     /// Whether the tensor is the last layer of a residual branch (the one
     /// depth-scaled schemes shrink).
     pub fn is_residual_output(self) -> bool {
-        matches!(self, Self::AttentionOut | Self::MlpDown)
+        matches!(self, Self::AttentionOut | Self::MlpDown | Self::MixerOut)
     }
 
     /// Whether the role is a hidden matrix of the network: an attention projection, an MLP
@@ -111,6 +134,9 @@ impl Role {
                 | Self::MlpGate
                 | Self::MlpDown
                 | Self::Dense
+                | Self::MixerIn
+                | Self::MixerOut
+                | Self::SsmProjection
         )
     }
 
@@ -142,6 +168,8 @@ pub enum Module {
     Conv1D,
     /// `torch.nn.Conv2d`.
     Conv2d,
+    /// `torch.nn.Conv1d` with one group per channel (`[channels, 1, k]`; Mamba's `conv1d`).
+    DepthwiseConv1d,
     /// `torch.nn.Embedding`.
     Embedding,
     /// `torch.nn.LayerNorm`.

@@ -152,6 +152,19 @@ pub(crate) fn test(
         }
         Some(Sampler::Normal { .. }) => Moments::NORMAL,
         Some(Sampler::Uniform { .. }) => Moments::UNIFORM,
+        Some(Sampler::InverseSoftplusLogUniform(r)) => {
+            let (low, high) = r.bounds();
+            let tol = low.abs().max(high.abs()) * rounding(dtype);
+            if stats.min < low - tol || stats.max > high + tol {
+                t.why_not = Some(format!(
+                    "values in [{:.6}, {:.6}], outside the rule's range [{low:.6}, {high:.6}]",
+                    stats.min, stats.max
+                ));
+                return Ok(t);
+            }
+            let (_, c) = r.moments();
+            Moments { m4: c[1] / c[0].powi(2), m6: c[2] / c[0].powi(3), m8: c[3] / c[0].powi(4) }
+        }
         Some(Sampler::Truncated(s)) => {
             // A value outside the bounds is impossible under the rule (up to the storage type's rounding).
             let (low, high) = s.bounds();

@@ -62,7 +62,7 @@ pub const MUP_DEFAULT_BASE_WIDTH: usize = 256;
 /// The scheme names [`Scheme::parse`] accepts.
 pub const SCHEME_NAMES: &str = "torch-default, hf, megatron, olmo-mitchell, small-init (neox-wang), t-fixup, deepnorm, \
      mup[:BASE_WIDTH], zero, torchtitan, torchtitan-no-depth, olmo-core-llama, olmo-core-llama-depth, \
-     olmo-core-normalized, nanogpt, spectral, depth-mup[:BASE_WIDTH], completep[:BASE_WIDTH]";
+     olmo-core-normalized, nanogpt, spectral, depth-mup[:BASE_WIDTH], completep[:BASE_WIDTH], mamba";
 
 /// A whole-model initialization scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +114,10 @@ pub enum Scheme {
         /// muP's base width.
         base_width: usize,
     },
+    /// Mamba's own init (`state-spaces/mamba`): S4D-Real `A_log`, `D = 1`,
+    /// Δ's weight U(±R^(−½)) and bias softplus⁻¹(log-uniform dt), PyTorch's
+    /// defaults elsewhere, `out_proj` ÷ √n_layer, embeddings N(0, 0.02).
+    Mamba,
 }
 
 impl Scheme {
@@ -144,6 +148,7 @@ impl Scheme {
             "olmo-core-normalized" | "ngpt" => Self::OlmoCoreNormalized,
             "nanogpt" => Self::NanoGpt,
             "spectral" => Self::Spectral,
+            "mamba" | "mamba-ssm" => Self::Mamba,
             "mup" | "depth-mup" | "completep" => {
                 let base_width = match &arg {
                     None => MUP_DEFAULT_BASE_WIDTH,
@@ -186,6 +191,7 @@ impl Scheme {
             Self::Spectral => "spectral",
             Self::DepthMup { .. } => "depth-mup",
             Self::CompleteP { .. } => "completep",
+            Self::Mamba => "mamba",
         }
     }
 
@@ -243,6 +249,9 @@ impl Scheme {
             Role::NormBias => return Ok(Rule::new(Init::Zeros, "norm bias: 0").lr(self, 1.0)),
             _ => {}
         }
+        if model.family() == Family::Mamba && !matches!(self, Self::Hf | Self::TorchDefault | Self::Mamba) {
+            return Err(ssm::refuse(self, t));
+        }
         match self {
             Self::TorchDefault => torch_default(t),
             Self::Hf => hf(model, t),
@@ -262,6 +271,7 @@ impl Scheme {
             Self::Spectral => stacks::spectral(t),
             Self::DepthMup { base_width } => stacks::depth_mup(model, t, *base_width, 0.5),
             Self::CompleteP { base_width } => stacks::depth_mup(model, t, *base_width, 1.0),
+            Self::Mamba => ssm::rule(ssm::Source::Original, model, t),
         }
     }
 }
@@ -333,13 +343,13 @@ fn fan_in(t: &PlannedTensor) -> Result<u64> {
 
 fn torch_default(t: &PlannedTensor) -> Result<Rule> {
     Ok(match (t.module, t.part) {
-        (Module::Linear | Module::Conv2d, Part::Weight) => Rule::new(
+        (Module::Linear | Module::Conv2d | Module::DepthwiseConv1d, Part::Weight) => Rule::new(
             VarianceScaling::kaiming_uniform(FanMode::FanIn, Activation::LeakyRelu { negative_slope: 5f64.sqrt() })?
                 .into(),
             "nn.Linear/Conv2d reset_parameters: kaiming_uniform_(a=√5) = U(±1/√fan_in)",
         )
         .num("fan_in", fan_in(t)? as f64),
-        (Module::Linear | Module::Conv2d, Part::Bias) => {
+        (Module::Linear | Module::Conv2d | Module::DepthwiseConv1d, Part::Bias) => {
             let fan = t.spec.fan()?;
             let bound = crate::torch::linear_bias_bound(fan);
             Rule::new(Init::Uniform(Uniform::new(-bound, bound)?), "nn.Linear/Conv2d bias: U(±1/√fan_in)")
@@ -350,6 +360,13 @@ fn torch_default(t: &PlannedTensor) -> Result<Rule> {
         }
         (Module::Conv1D, Part::Bias) => Rule::new(Init::Zeros, "transformers Conv1D.__init__: bias zeros"),
         (Module::Embedding, _) => Rule::new(normal(1.0)?, "nn.Embedding reset_parameters: normal_(0, 1)"),
+        (Module::Parameter, _) if t.role == Role::SsmStateLog => Rule::new(
+            Init::S4dRealLog,
+            "nn.Parameter(torch.log(A)) in MambaMixer.__init__: A_log = log(arange(1, d_state + 1)) per channel",
+        ),
+        (Module::Parameter, _) if t.role == Role::SsmSkip => {
+            Rule::new(Init::Ones, "nn.Parameter(torch.ones(d_inner)) in MambaMixer.__init__: D = 1")
+        }
         (Module::Parameter, _) if t.role == Role::Head => {
             Rule::new(Init::Zeros, "nn.Parameter(torch.zeros(vocab)) in the model's __init__")
         }
@@ -363,6 +380,9 @@ fn hf(model: &Model, t: &PlannedTensor) -> Result<Rule> {
     let dims = model.dims();
     let sigma = dims.initializer_range;
     let family = model.family();
+    if family == Family::Mamba {
+        return ssm::rule(ssm::Source::Transformers, model, t);
+    }
     if t.part == Part::Bias {
         return Ok(zero_bias("transformers _init_weights zeroes Linear/Conv biases"));
     }
@@ -615,6 +635,7 @@ fn zero(model: &Model, t: &PlannedTensor) -> Result<Rule> {
     })
 }
 
+mod ssm;
 mod stacks;
 
 #[cfg(test)]

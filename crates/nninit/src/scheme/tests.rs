@@ -29,7 +29,10 @@ fn every_scheme_applies_to_every_preset_except_fused_qkv() {
             let model = Model::preset(preset).unwrap();
             let mut p = model.plan(DType::F32).unwrap();
             let result = Scheme::parse(scheme).unwrap().apply(&model, &mut p);
-            if preset.starts_with("gpt2") && matches!(scheme, "t-fixup" | "deepnorm") {
+            if preset.starts_with("mamba") && !matches!(scheme, "torch-default" | "hf") {
+                let err = result.unwrap_err().to_string();
+                assert!(err.contains("state-space mixer"), "{err}");
+            } else if preset.starts_with("gpt2") && matches!(scheme, "t-fixup" | "deepnorm") {
                 let err = result.unwrap_err().to_string();
                 assert!(err.contains("c_attn") && err.contains("fused"), "{err}");
             } else {
@@ -297,4 +300,39 @@ fn new_schemes_apply_to_every_llama_family_preset() {
         }
     }
     assert_eq!(Scheme::parse("neox-wang").unwrap(), Scheme::SmallInit);
+}
+
+#[test]
+fn mamba_schemes_follow_their_reference_code() {
+    let m = plan("mamba-130m", "mamba");
+    let l0 = "backbone.layers.0.mixer";
+    let get = |p: &Plan, n: &str| p.get(&format!("{l0}.{n}")).unwrap().init.unwrap();
+    assert_eq!(get(&m, "A_log"), Init::S4dRealLog);
+    assert_eq!(get(&m, "D"), Init::Ones);
+    assert_eq!(get(&m, "dt_proj.weight"), Init::Uniform(Uniform::new(-48f64.powf(-0.5), 48f64.powf(-0.5)).unwrap()));
+    assert!(matches!(get(&m, "dt_proj.bias"), Init::InverseSoftplusLogUniform(_)));
+    // PyTorch's defaults: U(±1/√fan_in), conv1d's bias too (fan_in = k = 4); out_proj ÷ √24.
+    close(std_of(&m, &format!("{l0}.in_proj.weight")), 1.0 / (3.0 * 768.0f64).sqrt());
+    close(std_of(&m, &format!("{l0}.conv1d.weight")), 0.5 / 3f64.sqrt());
+    close(std_of(&m, &format!("{l0}.conv1d.bias")), 0.5 / 3f64.sqrt());
+    close(std_of(&m, &format!("{l0}.out_proj.weight")), 1.0 / (3.0 * 1536.0 * 24.0f64).sqrt());
+    close(std_of(&m, "backbone.embeddings.weight"), 0.02);
+    assert!(m.get("lm_head.weight").unwrap().tied_to.is_some());
+    // transformers: Linear N(0, initializer_range = 0.1), conv bias 0, out_proj not depth-scaled.
+    let h = plan("mamba-130m", "hf");
+    close(std_of(&h, &format!("{l0}.in_proj.weight")), 0.1);
+    close(std_of(&h, &format!("{l0}.x_proj.weight")), 0.1);
+    close(std_of(&h, "backbone.embeddings.weight"), 0.1);
+    assert_eq!(get(&h, "conv1d.bias"), Init::Zeros);
+    close(std_of(&h, &format!("{l0}.out_proj.weight")), 1.0 / (3.0 * 1536.0f64).sqrt());
+    assert_eq!(get(&h, "dt_proj.bias"), get(&m, "dt_proj.bias"));
+    // torch-default: A_log and D as MambaMixer.__init__ creates them.
+    let t = plan("mamba-130m", "torch-default");
+    assert_eq!(get(&t, "A_log"), Init::S4dRealLog);
+    close(std_of(&t, "backbone.embeddings.weight"), 1.0);
+    // The mamba scheme refuses transformers.
+    let gpt2 = Model::preset("gpt2").unwrap();
+    let mut p = gpt2.plan(DType::F32).unwrap();
+    let err = Scheme::Mamba.apply(&gpt2, &mut p).unwrap_err().to_string();
+    assert!(err.contains("state-space"), "{err}");
 }
