@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Load folders written by `nninit materialize --scheme hf` with `transformers` and check them.
 
-For each model (presets gpt2, bert-base, vit-base, and small Llama, Qwen2, Qwen3, Mistral, Gemma 2 and Mixtral
-configs given with --config):
+For each model (presets gpt2, bert-base, vit-base, mamba-130m, and small Llama, Qwen2, Qwen3, Mistral, Gemma 2,
+Mixtral and Mamba configs given with --config):
   1. `nninit materialize ... --scheme hf --seed S --out DIR` (f32, sharded when --max-shard-size is given);
   2. `from_pretrained(DIR, output_loading_info=True)`: no missing, unexpected or mismatched keys and no
      error messages, and every tensor in the files reaches the model unchanged (bit for bit; tensors
@@ -72,6 +72,10 @@ SMALL = {
     "mixtral-small": {"architectures": ["MixtralForCausalLM"], "model_type": "mixtral", **_DECODER,
                       "intermediate_size": 128, "num_local_experts": 4, "num_experts_per_tok": 2,
                       "tie_word_embeddings": False},
+    # Mamba with the options the 130m preset leaves off: Linear biases, untied head, out_proj / sqrt(L).
+    "mamba-small": {"architectures": ["MambaForCausalLM"], "model_type": "mamba", "hidden_size": 256,
+                    "num_hidden_layers": 4, "vocab_size": 1000, "state_size": 16, "use_bias": True,
+                    "rescale_prenorm_residual": True, "tie_word_embeddings": False},
 }
 
 MODELS = [
@@ -79,6 +83,7 @@ MODELS = [
     ("gpt2", ["--preset", "gpt2"], "AutoModelForCausalLM", "tokens"),
     ("bert-base", ["--preset", "bert-base"], "AutoModelForMaskedLM", "tokens"),
     ("vit-base", ["--preset", "vit-base"], "AutoModel", "pixels"),
+    ("mamba-130m", ["--preset", "mamba-130m"], "AutoModelForCausalLM", "tokens"),
 ] + [(label, ["--config", None], "AutoModelForCausalLM", "tokens") for label in SMALL]
 
 

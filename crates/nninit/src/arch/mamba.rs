@@ -9,7 +9,7 @@
 //! | `A_log` | `[I, N]` | S4D-Real state matrix, A = −exp(A_log) |
 //! | `D` | `[I]` | skip connection |
 //! | `conv1d.weight`, `.bias` | `[I, 1, K]`, `[I]` | depthwise causal convolution (bias if `use_conv_bias`) |
-//! | `in_proj.weight` | `[2I, d]` | x and the gate z, fused along the output axis |
+//! | `in_proj.weight` | `[2I, d]` | x and the gate z, fused along the output axis (parts `x`, `z`) |
 //! | `x_proj.weight` | `[R + 2N, I]` | the input-dependent Δ (rank R), B and C |
 //! | `dt_proj.weight`, `.bias` | `[I, R]`, `[I]` | Δ's projection up to I channels |
 //! | `out_proj.weight` | `[d, I]` | the residual branch's output |
@@ -226,6 +226,7 @@ impl Config {
             b.push(param("D", vec![inner], Role::SsmSkip)?);
             b.conv1d_depthwise(&format!("{m}.conv1d"), inner, k, self.use_conv_bias)?;
             b.linear(&format!("{m}.in_proj"), 2 * inner, d, self.use_bias, Role::MixerIn)?;
+            b.fuse(&format!("{m}.in_proj.weight"), 0, &[("x", inner, Role::MixerIn), ("z", inner, Role::MlpGate)])?;
             b.linear(&format!("{m}.x_proj"), r + 2 * n, inner, false, Role::SsmProjection)?;
             b.linear(&format!("{m}.dt_proj"), inner, r, true, Role::SsmTimeStep)?;
             b.linear(&format!("{m}.out_proj"), d, inner, self.use_bias, Role::MixerOut)?;

@@ -7,7 +7,7 @@
 //!
 //! | `model_type` | classes (`architectures[0]`) | notes |
 //! |---|---|---|
-//! | `gpt2` | `GPT2LMHeadModel` (default), `GPT2Model` | `Conv1D` weights are `[in, out]`; `lm_head.weight` is tied to `transformer.wte.weight` and not saved |
+//! | `gpt2` | `GPT2LMHeadModel` (default), `GPT2Model` | `Conv1D` weights are `[in, out]`; `c_attn.weight` is q, k, v fused along the output axis (parts, see [`crate::plan::TensorPart`]); `lm_head.weight` is tied to `transformer.wte.weight` and not saved |
 //! | `llama`, `mistral`, `qwen2`, `qwen3`, `gemma2`, `mixtral` | `*ForCausalLM` (default), `*Model` | grouped-query attention via `num_key_value_heads`; `lm_head.weight` saved unless `tie_word_embeddings`; Qwen2 has q/k/v biases, Qwen3 per-head q/k RMSNorms, Gemma 2 `1 + w` norms (initialized 0) before and after each MLP and √d-scaled embeddings, Mixtral a router and per-expert SwiGLU MLPs (see [`MAX_EXPERTS`], [`MAX_EXPERT_LAYERS`]) |
 //! | `bert` | `BertForMaskedLM` (default), `BertForPreTraining`, `BertModel` | the decoder of the MLM head is tied to the word embeddings, its bias to `cls.predictions.bias` |
 //! | `vit` | `ViTModel` (default, with pooler), `ViTForImageClassification` | the patch embedding is a `Conv2d` `[hidden, channels, p, p]` |
@@ -421,6 +421,16 @@ impl Builder {
     /// A weight-only norm of the given module type (`RmsNorm`, `OffsetRmsNorm`).
     fn norm(&mut self, name: &str, d: usize, module: Module) -> Result<()> {
         self.push(PlannedTensor::new(format!("{name}.weight"), vec![d], Layout::Torch, Role::NormWeight, module)?);
+        Ok(())
+    }
+
+    /// Declares the listed tensor `name` fused along `axis` ([`PlannedTensor::fused`]).
+    fn fuse(&mut self, name: &str, axis: usize, parts: &[(&'static str, usize, Role)]) -> Result<()> {
+        let i = self.tensors.iter().position(|t| t.name == name).ok_or_else(|| Error::InvalidPlan {
+            reason: format!("`{name}` is fused before it is listed"),
+        })?;
+        let t = self.tensors[i].clone();
+        self.tensors[i] = t.fused(axis, parts)?;
         Ok(())
     }
 

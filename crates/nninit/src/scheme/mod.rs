@@ -42,10 +42,13 @@
 //! `neox-wang` is another name of `small-init`. torchtitan and OLMo-core apply
 //! to the Llama family only (Llama, Mistral, Qwen2, Qwen3, Gemma 2, Mixtral).
 //!
-//! Schemes that scale v apart from q and k (T-Fixup, DeepNorm) cannot be
-//! applied to a fused qkv tensor (GPT-2's `c_attn`) with one rule: they
-//! refuse it with [`Error::UnsupportedScheme`] rather than silently scale
-//! all of it or none of it.
+//! **Fused tensors.** An architecture declares a fused tensor's parts
+//! ([`crate::plan::TensorPart`]: GPT-2's `c_attn` is q, k, v along its output
+//! axis). A scheme rules each part with the part's own role and fans; when
+//! every part gets the rule the whole tensor gets, the tensor is drawn whole,
+//! from the stream keyed by its name (so no existing output changed); when
+//! they differ (T-Fixup and DeepNorm scale v apart from q and k), each part is
+//! drawn with its own rule from the stream keyed `"{tensor}#{part}"`.
 
 use std::collections::BTreeMap;
 
@@ -222,7 +225,34 @@ impl Scheme {
                 });
                 continue;
             }
-            let mut r = self.rule(model, t)?;
+            let whole = self.rule(model, t);
+            if let Some(parts) = self.part_rules(model, t, whole.as_ref().ok())? {
+                let names: Vec<&str> = t.parts.iter().map(|p| p.name).collect();
+                for (p, r) in t.parts.iter_mut().zip(parts) {
+                    r.init.check(&p.spec)?;
+                    p.init = Some(r.init);
+                    p.provenance = Some(Provenance {
+                        scheme: self.label(),
+                        reason: r.reason,
+                        numbers: r.numbers,
+                        lr_multiplier: r.lr,
+                    });
+                }
+                t.init = None;
+                t.provenance = Some(Provenance {
+                    scheme: self.label(),
+                    reason: format!(
+                        "fused along axis {}: the parts {} take rules of their own, each with its own fans, drawn \
+                         from the streams `{}#<part>`",
+                        t.parts[0].axis,
+                        names.join(", "),
+                        t.name
+                    ),
+                    ..Provenance::default()
+                });
+                continue;
+            }
+            let mut r = whole?;
             if let (Role::Embedding, Some(m)) = (t.role, model.embedding_multiplier()) {
                 r.reason.push_str(&format!(
                     "; the forward multiplies the embeddings by {m} (√hidden_size), which no weight holds"
@@ -236,6 +266,38 @@ impl Scheme {
         }
         plan.scheme = Some(self.label());
         Ok(())
+    }
+
+    /// The rules of a fused tensor's parts, when they are not all the rule the
+    /// whole tensor gets (`None`: the tensor takes `whole`, drawn as one tensor,
+    /// as before parts existed). A scheme that refuses the fused tensor as a whole
+    /// (T-Fixup and DeepNorm scale v apart from q and k) gets each part alone.
+    ///
+    /// # Errors
+    /// The whole tensor's refusal when a part is refused too.
+    fn part_rules(&self, model: &Model, t: &PlannedTensor, whole: Option<&Rule>) -> Result<Option<Vec<Rule>>> {
+        if t.parts.is_empty() {
+            return Ok(None);
+        }
+        let rules: Result<Vec<Rule>> = t
+            .parts
+            .iter()
+            .map(|p| {
+                let mut view = t.clone();
+                view.name = p.stream_key(&t.name);
+                view.role = p.role;
+                view.spec = p.spec.clone();
+                view.parts.clear();
+                self.rule(model, &view)
+            })
+            .collect();
+        match (whole, rules) {
+            (Some(w), Ok(rules)) if rules.iter().all(|r| r.init == w.init) => Ok(None),
+            (Some(_), Err(_)) => Ok(None),
+            (None, Ok(rules)) => Ok(Some(rules)),
+            (Some(_), Ok(rules)) => Ok(Some(rules)),
+            (None, Err(e)) => Err(e),
+        }
     }
 
     fn rule(&self, model: &Model, t: &PlannedTensor) -> Result<Rule> {

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::stream::Philox;
 use crate::arch::Model;
 use crate::scheme::Scheme;
 
