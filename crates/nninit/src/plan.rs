@@ -649,10 +649,11 @@ mod tests {
     /// element-wise or structured.
     #[test]
     fn parts_draw_their_own_rules_from_their_own_streams_in_any_slice() {
-        let gate_up = PlannedTensor::new("mlp.gate_up_proj.weight", vec![6, 4], Layout::Torch, Role::MlpUp, Module::Linear)
-            .unwrap()
-            .fused(0, &[("gate", 2, Role::MlpGate), ("up", 4, Role::MlpUp)])
-            .unwrap();
+        let gate_up =
+            PlannedTensor::new("mlp.gate_up_proj.weight", vec![6, 4], Layout::Torch, Role::MlpUp, Module::Linear)
+                .unwrap()
+                .fused(0, &[("gate", 2, Role::MlpGate), ("up", 4, Role::MlpUp)])
+                .unwrap();
         let qkv = PlannedTensor::new("attn.c_attn.weight", vec![4, 9], Layout::Jax, Role::AttentionQkv, Module::Conv1D)
             .unwrap()
             .fused(1, &[("q", 3, Role::AttentionQuery), ("k", 3, Role::AttentionKey), ("v", 3, Role::AttentionValue)])
@@ -700,7 +701,14 @@ mod tests {
         assert!(t.clone().fused(0, &[("a", 2, Role::MlpGate), ("b", 3, Role::MlpUp)]).is_err());
         assert!(t.clone().fused(2, &[("a", 6, Role::MlpGate)]).is_err());
         assert!(t.clone().fused(0, &[("a", 6, Role::MlpGate), ("b", 0, Role::MlpUp)]).is_err());
-        assert_eq!(t.fused(1, &[("a", 1, Role::MlpGate), ("b", 3, Role::MlpUp)]).unwrap().parts[1].spec.fan().unwrap().fan_in(), 3);
+        assert_eq!(
+            t.fused(1, &[("a", 1, Role::MlpGate), ("b", 3, Role::MlpUp)]).unwrap().parts[1]
+                .spec
+                .fan()
+                .unwrap()
+                .fan_in(),
+            3
+        );
     }
 
     #[test]

@@ -426,9 +426,11 @@ impl Builder {
 
     /// Declares the listed tensor `name` fused along `axis` ([`PlannedTensor::fused`]).
     fn fuse(&mut self, name: &str, axis: usize, parts: &[(&'static str, usize, Role)]) -> Result<()> {
-        let i = self.tensors.iter().position(|t| t.name == name).ok_or_else(|| Error::InvalidPlan {
-            reason: format!("`{name}` is fused before it is listed"),
-        })?;
+        let i = self
+            .tensors
+            .iter()
+            .position(|t| t.name == name)
+            .ok_or_else(|| Error::InvalidPlan { reason: format!("`{name}` is fused before it is listed") })?;
         let t = self.tensors[i].clone();
         self.tensors[i] = t.fused(axis, parts)?;
         Ok(())

@@ -12,8 +12,14 @@ use crate::tensor::Element;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Sampler {
     Constant(f64),
-    Uniform { low: f64, high: f64 },
-    Normal { mean: f64, std: f64 },
+    Uniform {
+        low: f64,
+        high: f64,
+    },
+    Normal {
+        mean: f64,
+        std: f64,
+    },
     Truncated(TruncatedSampler),
     /// Mamba's time-step bias ([`super::InverseSoftplusLogUniform`]), by inversion of the
     /// open unit uniform stream in f64.

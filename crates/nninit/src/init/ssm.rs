@@ -11,7 +11,9 @@ use crate::tensor::Element;
 use crate::torch::{TorchFloat, TorchGenerator};
 
 use super::explain::Explanation;
-use super::rule::{Elementwise, Equivalent, Initializer, doc_list, equivalent, fill_elementwise, fill_structured, no_torch};
+use super::rule::{
+    Elementwise, Equivalent, Initializer, doc_list, equivalent, fill_elementwise, fill_structured, no_torch,
+};
 use super::sample::Sampler;
 
 macro_rules! s4d_real_log_equivalent {
@@ -179,7 +181,11 @@ impl InverseSoftplusLogUniform {
     pub fn new(min: f64, max: f64, floor: f64) -> Result<Self> {
         let (min, max) = error::interval("inverse_softplus_log_uniform", min, max)?;
         if min <= 0.0 {
-            return Err(Error::InvalidInterval { what: "inverse_softplus_log_uniform (min must be > 0)", low: min, high: max });
+            return Err(Error::InvalidInterval {
+                what: "inverse_softplus_log_uniform (min must be > 0)",
+                low: min,
+                high: max,
+            });
         }
         let floor = error::non_negative("floor", floor)?;
         Ok(Self { min, max, floor })
@@ -295,8 +301,8 @@ impl TorchCall for InverseSoftplusLogUniform {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tensor::Shape;
     use crate::stream::Philox;
+    use crate::tensor::Shape;
 
     #[test]
     fn a_log_is_the_log_of_one_to_n_in_every_row_and_any_slice() {

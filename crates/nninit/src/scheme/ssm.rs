@@ -88,10 +88,7 @@ pub(super) fn rule(source: Source, model: &Model, t: &PlannedTensor) -> Result<R
         return Err(Error::UnsupportedScheme {
             scheme,
             tensor: t.name.clone(),
-            reason: format!(
-                "it is the init of Mamba's selective state-space mixer; `{}` has none",
-                model.model_type()
-            ),
+            reason: format!("it is the init of Mamba's selective state-space mixer; `{}` has none", model.model_type()),
         });
     }
     let (simple, seq, hf) = (
@@ -149,17 +146,18 @@ pub(super) fn rule(source: Source, model: &Model, t: &PlannedTensor) -> Result<R
                 Source::Transformers if divisor > 1.0 => {
                     format!("{hf}: out_proj kaiming_uniform_(a=√5), /√num_hidden_layers (rescale_prenorm_residual)")
                 }
-                Source::Transformers => format!(
-                    "{hf}: out_proj kaiming_uniform_(a=√5) (rescale_prenorm_residual false: not depth-scaled)"
-                ),
+                Source::Transformers => {
+                    format!("{hf}: out_proj kaiming_uniform_(a=√5) (rescale_prenorm_residual false: not depth-scaled)")
+                }
             };
             Rule::new(kaiming_uniform_sqrt5(divisor)?, how).num("n_layer", l).num("divisor", divisor)
         }
         (Role::Embedding | Role::Head, _) => match source {
-            Source::Original if t.role == Role::Embedding => {
-                Rule::new(normal(MAMBA_EMBEDDING_STD)?, format!("{seq}: nn.Embedding normal_(std=initializer_range = 0.02)"))
-                    .num("std", MAMBA_EMBEDDING_STD)
-            }
+            Source::Original if t.role == Role::Embedding => Rule::new(
+                normal(MAMBA_EMBEDDING_STD)?,
+                format!("{seq}: nn.Embedding normal_(std=initializer_range = 0.02)"),
+            )
+            .num("std", MAMBA_EMBEDDING_STD),
             Source::Original => Rule::new(
                 kaiming_uniform_sqrt5(1.0)?,
                 "an untied lm_head keeps nn.Linear's default (_init_weights touches only Linear biases)",
@@ -173,8 +171,10 @@ pub(super) fn rule(source: Source, model: &Model, t: &PlannedTensor) -> Result<R
                 kaiming_uniform_sqrt5(1.0)?,
                 format!("nn.Linear reset_parameters, left alone by {seq}: kaiming_uniform_(a=√5) = U(±1/√fan_in)"),
             ),
-            Source::Transformers => Rule::new(normal(sigma)?, format!("{hf}: nn.Linear normal_(std=initializer_range)"))
-                .num("initializer_range", sigma),
+            Source::Transformers => {
+                Rule::new(normal(sigma)?, format!("{hf}: nn.Linear normal_(std=initializer_range)"))
+                    .num("initializer_range", sigma)
+            }
         },
     })
 }

@@ -58,7 +58,11 @@ fn t_fixup_and_deepnorm_rule_gpt2_c_attn_per_part() {
     let s = (9.0f64 * 12.0).powf(-0.25);
     let beta = (8.0f64 * 12.0).powf(-0.25);
     for (scheme, qk, v) in [
-        ("t-fixup", VarianceScaling::xavier_uniform(std::f64::consts::FRAC_1_SQRT_2).unwrap(), VarianceScaling::xavier_uniform(s).unwrap()),
+        (
+            "t-fixup",
+            VarianceScaling::xavier_uniform(std::f64::consts::FRAC_1_SQRT_2).unwrap(),
+            VarianceScaling::xavier_uniform(s).unwrap(),
+        ),
         ("deepnorm", VarianceScaling::xavier_normal(1.0).unwrap(), VarianceScaling::xavier_normal(beta).unwrap()),
     ] {
         let mut p = model.plan(DType::F32).unwrap();
