@@ -18,13 +18,12 @@ use super::sample::Sampler;
 
 macro_rules! s4d_real_log_equivalent {
     ($then:ident $(, $rule:literal)?) => {
-        $then!($($rule,)? "— (`torch.log(torch.arange(1, N + 1)).expand(D, N)`)", "—", "—")
+        $then!($($rule,)? "—", "—", "—")
     };
 }
 macro_rules! inverse_softplus_log_uniform_equivalent {
     ($then:ident $(, $rule:literal)?) => {
-        $then!($($rule,)? "— (`dt = exp(rand·(ln max − ln min) + ln min).clamp(min=floor); dt + log(−expm1(−dt))`)",
-            "—", "—")
+        $then!($($rule,)? "—", "—", "—")
     };
 }
 pub(crate) use {inverse_softplus_log_uniform_equivalent, s4d_real_log_equivalent};
@@ -34,7 +33,8 @@ pub(crate) use {inverse_softplus_log_uniform_equivalent, s4d_real_log_equivalent
 ///
 /// # Formula
 /// `w[..., n] = ln(n + 1)`, `n = 0..N−1` along the last axis (`N = d_state`);
-/// deterministic. Mean `(1/N)·Σ ln(n+1)`, RMS `√((1/N)·Σ ln²(n+1))`.
+/// deterministic. Mean `(1/N)·Σ ln(n+1)`, RMS `√((1/N)·Σ ln²(n+1))`. In PyTorch:
+/// `torch.log(torch.arange(1, N + 1)).expand(D, N)` (no `torch.nn.init` call).
 ///
 /// # Equivalent to
 #[doc = s4d_real_log_equivalent!(doc_list)]
@@ -116,7 +116,9 @@ impl TorchCall for S4dRealLog {
 /// # Formula
 /// `u ~ U(0, 1)`, `dt = max(floor, exp(ln min + u·(ln max − ln min)))`,
 /// `w = dt + ln(1 − e^(−dt))` (= softplus⁻¹(dt)). Mean, std and the higher
-/// moments are computed by quadrature over `u` (Simpson, 2¹⁴ intervals).
+/// moments are computed by quadrature over `u` (Simpson, 2¹⁴ intervals). In PyTorch (no
+/// `torch.nn.init` call): `dt = torch.exp(torch.rand(n) * (log(max) − log(min)) + log(min)).clamp(min=floor)`,
+/// `w = dt + torch.log(-torch.expm1(-dt))`.
 /// Values lie in `[softplus⁻¹(max(min, floor)), softplus⁻¹(max)]`.
 ///
 /// # Parameters
