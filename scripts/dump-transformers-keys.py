@@ -68,6 +68,12 @@ EXTRA = {
                             "num_attention_heads": 4, "num_hidden_layers": 1, "intermediate_size": 48,
                             "image_size": 32, "patch_size": 8, "id2label": {"0": "a", "1": "b", "2": "c"},
                             "label2id": {"a": 0, "b": 1, "c": 2}},
+    "mamba-tiny-untied": {"model_type": "mamba", "architectures": ["MambaForCausalLM"], "hidden_size": 40,
+                          "num_hidden_layers": 2, "vocab_size": 100, "state_size": 8, "expand": 3,
+                          "conv_kernel": 3, "tie_word_embeddings": False},
+    "mamba-tiny-model": {"model_type": "mamba", "architectures": ["MambaModel"], "hidden_size": 32,
+                         "num_hidden_layers": 1, "vocab_size": 100, "state_size": 4, "time_step_rank": 5,
+                         "use_bias": True, "use_conv_bias": False},
 }
 
 

@@ -79,7 +79,8 @@ pub fn run(args: Args) -> Result<()> {
 /// One row of a model's plan.
 #[derive(Serialize)]
 struct Row<'a> {
-    name: &'a str,
+    /// The tensor's name, or `tensor#part` for a part of a fused tensor with a rule of its own.
+    name: std::borrow::Cow<'a, str>,
     shape: &'a [usize],
     role: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,7 +138,7 @@ fn run_plan(args: &Args) -> Result<()> {
         let x = t.init.as_ref().map(|i| i.explain(&t.spec)).transpose()?;
         let p = t.provenance.as_ref();
         rows.push(Row {
-            name: &t.name,
+            name: t.name.as_str().into(),
             shape: t.spec.shape().dims(),
             role: t.role.name(),
             tied_to: t.tied_to.as_deref(),
@@ -148,6 +149,23 @@ fn run_plan(args: &Args) -> Result<()> {
             numbers: p.map(|p| &p.numbers).filter(|n| !n.is_empty()),
             lr_multiplier: p.and_then(|p| p.lr_multiplier),
         });
+        // The parts of a fused tensor drawn part by part, each on its own row.
+        for part in t.parts.iter().filter(|_| t.has_part_rules()) {
+            let x = part.init.as_ref().map(|i| i.explain(&part.spec)).transpose()?;
+            let p = part.provenance.as_ref();
+            rows.push(Row {
+                name: part.stream_key(&t.name).into(),
+                shape: part.spec.shape().dims(),
+                role: part.role.name(),
+                tied_to: None,
+                rule: part.init.as_ref(),
+                std: x.as_ref().and_then(|x| x.std),
+                bound: x.as_ref().and_then(|x| x.bound),
+                why: p.map_or("", |p| p.reason.as_str()),
+                numbers: p.map(|p| &p.numbers).filter(|n| !n.is_empty()),
+                lr_multiplier: p.and_then(|p| p.lr_multiplier),
+            });
+        }
     }
     let report = PlanReport {
         architecture: &plan.architecture,

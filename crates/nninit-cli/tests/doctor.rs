@@ -26,27 +26,96 @@ fn materialize(dir: &Path, config: &str, scheme: &str) -> PathBuf {
     out
 }
 
+/// Tiny Llama and Mamba configs for the training stacks' schemes and Mamba's.
+const TINY_LLAMA: &str = r#"{"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 128,
+  "intermediate_size": 256, "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2,
+  "vocab_size": 1000, "initializer_range": 0.02}"#;
+const TINY_MAMBA: &str = r#"{"model_type": "mamba", "architectures": ["MambaForCausalLM"], "hidden_size": 128,
+  "num_hidden_layers": 3, "vocab_size": 1000, "state_size": 16}"#;
+
+/// The doctor's candidates hold every scheme nninit writes: each is named on its own
+/// output and `--expect` finds it followed (GPT-2 under T-Fixup and DeepNorm, whose c_attn
+/// is drawn per part, too: schemes that were n/a on GPT-2 before parts existed now apply).
 #[test]
 fn names_the_scheme_nninit_wrote() {
     let dir = tempfile::tempdir().unwrap();
-    for scheme in ["hf", "small-init", "olmo-mitchell", "torch-default", "mup"] {
-        let out = materialize(dir.path(), TINY_GPT2, scheme);
+    let gpt2 =
+        ["hf", "small-init", "olmo-mitchell", "torch-default", "mup", "t-fixup", "deepnorm", "nanogpt", "spectral"];
+    let llama = [
+        "torchtitan",
+        "torchtitan-no-depth",
+        "olmo-core-llama",
+        "olmo-core-llama-depth",
+        "olmo-core-normalized",
+        "depth-mup",
+        "completep",
+    ];
+    let cases = gpt2
+        .iter()
+        .map(|s| (TINY_GPT2, "gpt2", *s))
+        .chain(llama.iter().map(|s| (TINY_LLAMA, "llama", *s)))
+        .chain(["mamba", "hf"].iter().map(|s| (TINY_MAMBA, "mamba", *s)));
+    for (config, family, scheme) in cases {
+        let sub = dir.path().join(family);
+        std::fs::create_dir_all(&sub).unwrap();
+        let out = materialize(&sub, config, scheme);
         let v = json(&["doctor", out.to_str().unwrap(), "--json"]);
         let verdict = &v["report"]["verdict"];
-        assert_eq!(verdict["kind"], "init", "{scheme}: {verdict}");
+        assert_eq!(verdict["kind"], "init", "{family} {scheme}: {verdict}");
         let named: Vec<&str> = std::iter::once(&verdict["scheme"])
             .chain(verdict["also"].as_array().unwrap())
             .map(|s| s.as_str().unwrap())
             .collect();
-        let label = if scheme == "mup" { "mup:256" } else { scheme };
-        assert!(named.contains(&label), "{scheme}: {verdict}");
+        let label = match scheme {
+            "mup" | "depth-mup" | "completep" => format!("{scheme}:256"),
+            s => s.to_string(),
+        };
+        assert!(named.contains(&label.as_str()), "{family} {scheme}: {verdict}");
+        let fit = v["report"]["schemes"].as_array().unwrap().iter().find(|f| f["scheme"] == label.as_str()).unwrap();
+        assert!(fit["not_applicable"].is_null(), "{family} {scheme}: {fit}");
         let o = nninit(&["doctor", out.to_str().unwrap(), "--expect", scheme]);
-        assert_eq!(o.status.code(), Some(0), "{scheme}: {}", stdout(&o));
+        assert_eq!(o.status.code(), Some(0), "{family} {scheme}: {}", stdout(&o));
         assert!(stdout(&o).contains("expected scheme: followed"));
     }
 }
 
-/// The twin of the test above: the same checkpoint against a config whose
+/// The twin: GPT-2 drawn under `hf` is not T-Fixup (its per-part xavier rules are
+/// tested and rejected, not n/a), and T-Fixup's output with v drawn at q's rule
+/// fails `--expect t-fixup`.
+#[test]
+fn t_fixup_on_gpt2_is_tested_per_part_and_a_wrong_v_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let hf = materialize(dir.path(), TINY_GPT2, "hf");
+    let v = json(&["doctor", hf.to_str().unwrap(), "--json"]);
+    let fit = v["report"]["schemes"].as_array().unwrap().iter().find(|f| f["scheme"] == "t-fixup").unwrap();
+    assert!(fit["not_applicable"].is_null(), "{fit}");
+    assert!(fit["deviating"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().ends_with("c_attn.weight")));
+    let tf = materialize(dir.path(), TINY_GPT2, "t-fixup");
+    // Rewrite layer 0's c_attn with v drawn like q (xavier_uniform(1/√2) on 128×128 parts).
+    let file = tf.join("model.safetensors");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let offsets = &header["transformer.h.0.attn.c_attn.weight"]["data_offsets"];
+    let start = 8 + header_len + offsets[0].as_u64().unwrap() as usize;
+    let bound = (1.0f64 / 2f64.sqrt()) * (6.0f64 / 256.0).sqrt();
+    let init = Init::Uniform(nninit::init::Uniform::new(-bound, bound).unwrap());
+    let spec = TensorSpec::new(Shape::new(vec![128 * 128]).unwrap());
+    let mut v_part = vec![0.0f32; 128 * 128];
+    init.fill(&spec, &Philox::new(9, "v"), &mut v_part).unwrap();
+    for row in 0..128 {
+        for col in 0..128 {
+            let at = start + 4 * (row * 384 + 256 + col);
+            bytes[at..at + 4].copy_from_slice(&v_part[row * 128 + col].to_le_bytes());
+        }
+    }
+    std::fs::write(&file, &bytes).unwrap();
+    let o = nninit(&["doctor", tf.to_str().unwrap(), "--expect", "t-fixup"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("part v"), "{}", stdout(&o));
+}
+
+/// The twin of `names_the_scheme_nninit_wrote`: the same checkpoint against a config whose
 /// initializer_range is 3% off must fail the hf test (exit 1).
 #[test]
 fn a_std_3_percent_off_is_not_the_scheme() {

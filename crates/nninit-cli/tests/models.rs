@@ -122,7 +122,11 @@ fn bad_input_is_one_line_and_leaves_nothing() {
     assert_bad(&["materialize", "--preset", "gpt5", "--scheme", "hf", "--out", o], "unknown preset `gpt5`", &out);
     assert_bad(&["materialize", "--preset", "gpt2", "--out", o], "--scheme is required", &out);
     assert_bad(&["materialize", "--preset", "gpt2", "--scheme", "nope", "--out", o], "unknown scheme", &out);
-    assert_bad(&["materialize", "--preset", "gpt2", "--scheme", "deepnorm", "--out", o], "fused", &out);
+    assert_bad(
+        &["materialize", "--preset", "mamba-130m", "--scheme", "deepnorm", "--out", o],
+        "state-space mixer",
+        &out,
+    );
     assert_bad(&["materialize", "--config", b, "--scheme", "hf", "--out", o], "not divisible", &out);
     assert_bad(&["materialize", "--config", "/nonexistent.json", "--scheme", "hf", "--out", o], "cannot read", &out);
     assert_bad(
@@ -342,6 +346,44 @@ fn todays_presets_explain_under_todays_schemes() {
             ok(&["explain", "--preset", preset, "--scheme", scheme]);
         }
     }
+}
+
+#[test]
+fn mamba_and_gpt2_parts_through_the_binary() {
+    let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&ok(args)).unwrap() };
+    let m = json(&["explain", "--preset", "mamba-130m", "--scheme", "mamba", "--json"]);
+    assert_eq!(m["parameters"], 129_135_360u64);
+    assert_eq!(tensor(&m, "backbone.layers.5.mixer.A_log")["rule"]["init"], "s4d_real_log");
+    assert_eq!(tensor(&m, "backbone.layers.5.mixer.dt_proj.bias")["rule"]["init"], "inverse_softplus_log_uniform");
+    assert_eq!(tensor(&m, "lm_head.weight")["tied_to"], "backbone.embeddings.weight");
+    // GPT-2 under T-Fixup: c_attn drawn per part; the manifest names each part's stream.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"model_type": "gpt2", "n_embd": 64, "n_layer": 2, "n_head": 4, "vocab_size": 100, "n_positions": 32}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let c = config.to_str().unwrap();
+    ok(&["materialize", "--config", c, "--scheme", "t-fixup", "--seed", "1", "--out", out.to_str().unwrap()]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("nninit-manifest.json")).unwrap()).unwrap();
+    let c_attn = manifest["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "transformer.h.1.attn.c_attn.weight")
+        .unwrap();
+    let parts = c_attn["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 3, "{c_attn}");
+    assert_eq!(parts[2]["stream_key"], "transformer.h.1.attn.c_attn.weight#v");
+    assert_eq!((parts[2]["start"].as_u64(), parts[2]["fan_out"].as_u64()), (Some(128), Some(64)));
+    // hf keeps c_attn whole: no parts in its manifest.
+    let whole = dir.path().join("hf");
+    ok(&["materialize", "--config", c, "--scheme", "hf", "--seed", "1", "--out", whole.to_str().unwrap()]);
+    let manifest = std::fs::read_to_string(whole.join("nninit-manifest.json")).unwrap();
+    assert!(!manifest.contains("\"parts\""));
 }
 
 #[test]

@@ -19,7 +19,8 @@ use crate::error::{Error, Result};
 use crate::fan::{Fan, Layout};
 use crate::init::Init;
 use crate::spec::TensorSpec;
-use crate::tensor::{DType, Shape};
+use crate::stream::Philox;
+use crate::tensor::{DType, Element, Shape};
 
 /// What a tensor does in the model; schemes map roles to rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -64,6 +65,22 @@ pub enum Role {
     /// The router of a mixture-of-experts MLP: the Linear `[experts, hidden]`
     /// that scores the experts for each token (Mixtral's `block_sparse_moe.gate`).
     Router,
+    /// A state-space mixer's input projection (Mamba's `in_proj`, `[2I, d]`:
+    /// x and the gate z fused along the output axis).
+    MixerIn,
+    /// A state-space mixer's output projection: the last layer of its
+    /// residual branch (Mamba's `out_proj`).
+    MixerOut,
+    /// The projection to the input-dependent Δ, B and C (Mamba's `x_proj`).
+    SsmProjection,
+    /// The time-step projection Δ (Mamba's `dt_proj`, weight and bias).
+    SsmTimeStep,
+    /// The depthwise causal convolution of a state-space mixer (Mamba's `conv1d`).
+    SsmConv,
+    /// The log of the diagonal state matrix's negation (Mamba's `A_log`).
+    SsmStateLog,
+    /// The skip connection D of a state-space mixer (Mamba's `D`).
+    SsmSkip,
 }
 
 impl Role {
@@ -88,13 +105,20 @@ impl Role {
             Self::Dense => "dense",
             Self::Head => "head",
             Self::Router => "router",
+            Self::MixerIn => "mixer_in",
+            Self::MixerOut => "mixer_out",
+            Self::SsmProjection => "ssm_projection",
+            Self::SsmTimeStep => "ssm_time_step",
+            Self::SsmConv => "ssm_conv",
+            Self::SsmStateLog => "ssm_state_log",
+            Self::SsmSkip => "ssm_skip",
         }
     }
 
     /// Whether the tensor is the last layer of a residual branch (the one
     /// depth-scaled schemes shrink).
     pub fn is_residual_output(self) -> bool {
-        matches!(self, Self::AttentionOut | Self::MlpDown)
+        matches!(self, Self::AttentionOut | Self::MlpDown | Self::MixerOut)
     }
 
     /// Whether the role is a hidden matrix of the network: an attention projection, an MLP
@@ -111,6 +135,9 @@ impl Role {
                 | Self::MlpGate
                 | Self::MlpDown
                 | Self::Dense
+                | Self::MixerIn
+                | Self::MixerOut
+                | Self::SsmProjection
         )
     }
 
@@ -142,6 +169,8 @@ pub enum Module {
     Conv1D,
     /// `torch.nn.Conv2d`.
     Conv2d,
+    /// `torch.nn.Conv1d` with one group per channel (`[channels, 1, k]`; Mamba's `conv1d`).
+    DepthwiseConv1d,
     /// `torch.nn.Embedding`.
     Embedding,
     /// `torch.nn.LayerNorm`.
@@ -170,6 +199,69 @@ pub struct Provenance {
     pub lr_multiplier: Option<f64>,
 }
 
+/// One part of a fused tensor: a range along one axis (GPT-2's `c_attn` holds
+/// q, k and v side by side along its output axis), with its own role, its own
+/// shape (so its own fans) and, once a scheme gives the parts different rules,
+/// its own rule.
+///
+/// **Stream.** A part with its own rule is drawn from the stream keyed by
+/// `"{tensor}#{part}"` ([`TensorPart::stream_key`]): element `j` of the part
+/// (row-major in the part's own shape) depends only on (seed, that key, j), so
+/// any slice of the fused tensor is generated alone and the same on every
+/// machine. A tensor whose parts all get one rule is drawn whole, from the
+/// stream keyed by its name, as an unfused tensor is.
+///
+/// ```
+/// use nninit::fan::Layout;
+/// use nninit::plan::{Module, PlannedTensor, Role};
+/// // GPT-2's c_attn: Conv1D [in, 3·out], q, k, v along the output axis (1).
+/// let t = PlannedTensor::new("c_attn.weight", vec![4, 12], Layout::Jax, Role::AttentionQkv, Module::Conv1D)?
+///     .fused(1, &[("q", 4, Role::AttentionQuery), ("k", 4, Role::AttentionKey), ("v", 4, Role::AttentionValue)])?;
+/// let v = &t.parts[2];
+/// assert_eq!((v.start, v.len), (8, 4));
+/// assert_eq!(v.spec.fan()?.fan_out(), 4); // the part's own fans, not 12
+/// assert_eq!(v.stream_key(&t.name), "c_attn.weight#v");
+/// // Element runs of the part inside the tensor: (tensor offset, part offset, length).
+/// assert_eq!(v.runs(t.spec.shape().dims()).next(), Some((8, 0, 4)));
+/// # Ok::<(), nninit::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct TensorPart {
+    /// The part's name (`q`, `k`, `v`, `gate`, `up`, ...).
+    pub name: &'static str,
+    /// The axis the tensor is fused along.
+    pub axis: usize,
+    /// Where the part starts along that axis.
+    pub start: usize,
+    /// Its length along that axis.
+    pub len: usize,
+    /// What the part does.
+    pub role: Role,
+    /// The part's own shape (the tensor's, with `len` on `axis`) and layout: its fans.
+    pub spec: TensorSpec,
+    /// The part's rule, when the scheme gives the parts different rules.
+    pub init: Option<Init>,
+    /// Why the part got its rule.
+    pub provenance: Option<Provenance>,
+}
+
+impl TensorPart {
+    /// The stream key of the part's values: `"{tensor}#{name}"`.
+    pub fn stream_key(&self, tensor: &str) -> String {
+        format!("{tensor}#{}", self.name)
+    }
+
+    /// The part's contiguous runs inside a tensor of shape `dims`, in order:
+    /// `(offset in the tensor, offset in the part, length)`, in elements.
+    pub fn runs(&self, dims: &[usize]) -> impl Iterator<Item = (u64, u64, u64)> + use<> {
+        let outer: u64 = dims[..self.axis].iter().map(|&d| d as u64).product();
+        let inner: u64 = dims[self.axis + 1..].iter().map(|&d| d as u64).product();
+        let size = dims[self.axis] as u64;
+        let (start, len) = (self.start as u64 * inner, self.len as u64 * inner);
+        (0..outer).map(move |a| (a * size * inner + start, a * len, len))
+    }
+}
+
 /// One named tensor of a model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlannedTensor {
@@ -194,6 +286,10 @@ pub struct PlannedTensor {
     pub init: Option<Init>,
     /// Why the rule was chosen.
     pub provenance: Option<Provenance>,
+    /// The parts of a fused tensor (empty for an unfused one), in order along
+    /// their axis. When they have rules, the tensor has none ([`Self::init`] is
+    /// `None`) and each part is drawn with its own ([`TensorPart`]).
+    pub parts: Vec<TensorPart>,
 }
 
 impl PlannedTensor {
@@ -214,7 +310,91 @@ impl PlannedTensor {
             tied_to: None,
             init: None,
             provenance: None,
+            parts: Vec::new(),
         })
+    }
+
+    /// Declares the tensor fused along `axis` from `parts` (name, length, role),
+    /// which must fill the axis exactly.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPlan`] for an axis outside the shape or lengths that do
+    /// not add up to its size.
+    pub fn fused(mut self, axis: usize, parts: &[(&'static str, usize, Role)]) -> Result<Self> {
+        let dims = self.spec.shape().dims().to_vec();
+        let total: usize = parts.iter().map(|p| p.1).sum();
+        if axis >= dims.len() || total != dims[axis] || parts.iter().any(|p| p.1 == 0) {
+            return Err(Error::InvalidPlan {
+                reason: format!("`{}` {:?}: parts of lengths {:?} do not fill axis {axis}", self.name, dims, parts),
+            });
+        }
+        let mut start = 0;
+        for &(name, len, role) in parts {
+            let mut d = dims.clone();
+            d[axis] = len;
+            let spec = TensorSpec::new(Shape::new(d)?).with_layout(self.spec.layout().clone());
+            self.parts.push(TensorPart { name, axis, start, len, role, spec, init: None, provenance: None });
+            start += len;
+        }
+        Ok(self)
+    }
+
+    /// Whether the tensor is drawn part by part (its parts have rules of their own).
+    pub fn has_part_rules(&self) -> bool {
+        !self.parts.is_empty() && self.parts.iter().all(|p| p.init.is_some())
+    }
+
+    /// Whether any slice of the tensor is generated alone (every rule involved is element-wise).
+    pub fn is_elementwise(&self) -> bool {
+        match &self.init {
+            Some(init) => init.is_elementwise(),
+            None => self.parts.iter().all(|p| p.init.is_some_and(|i| i.is_elementwise())),
+        }
+    }
+
+    /// Fills `out` with the flattened elements `first..first + out.len()` of the
+    /// tensor drawn with `seed`: its rule from the stream keyed by its name, or
+    /// each part's rule from the part's stream ([`TensorPart`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidPlan`] when the tensor has no rule; the rules' fill errors.
+    pub fn fill_slice<E: Element>(&self, seed: u64, first: u64, out: &mut [E]) -> Result<()> {
+        if let Some(init) = &self.init {
+            return init.fill_slice(&self.spec, &Philox::new(seed, &self.name), first, out);
+        }
+        if !self.has_part_rules() {
+            return Err(Error::InvalidPlan { reason: format!("`{}` has no rule", self.name) });
+        }
+        let end = first + out.len() as u64;
+        let dims = self.spec.shape().dims();
+        for p in &self.parts {
+            let init = p.init.as_ref().expect("checked: every part has a rule");
+            let stream = Philox::new(seed, &p.stream_key(&self.name));
+            let mut whole: Option<Vec<E>> = None;
+            for (at, from, len) in p.runs(dims) {
+                let (lo, hi) = (at.max(first), (at + len).min(end));
+                if at >= end {
+                    break;
+                }
+                if lo >= hi {
+                    continue;
+                }
+                let dst = &mut out[(lo - first) as usize..(hi - first) as usize];
+                let part_first = from + (lo - at);
+                if init.is_elementwise() {
+                    init.fill_slice(&p.spec, &stream, part_first, dst)?;
+                } else {
+                    if whole.is_none() {
+                        let mut w = vec![E::default(); p.spec.numel() as usize];
+                        init.fill(&p.spec, &stream, &mut w)?;
+                        whole = Some(w);
+                    }
+                    let w = whole.as_ref().expect("just filled");
+                    dst.copy_from_slice(&w[part_first as usize..part_first as usize + dst.len()]);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Marks the tensor as the bias of a module whose weight has fans `fan`.
@@ -281,6 +461,50 @@ struct TensorView<'a> {
     init: Option<&'a Init>,
     #[serde(skip_serializing_if = "Option::is_none")]
     provenance: Option<&'a Provenance>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    parts: Vec<PartView<'a>>,
+}
+
+/// The serialized form of a [`TensorPart`].
+#[derive(Serialize)]
+pub(crate) struct PartView<'a> {
+    name: &'static str,
+    axis: usize,
+    start: usize,
+    len: usize,
+    role: Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fan_in: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fan_out: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    init: Option<&'a Init>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    std: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provenance: Option<&'a Provenance>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_key: Option<String>,
+}
+
+impl<'a> PartView<'a> {
+    /// The view of `p`, a part of the tensor `tensor`.
+    pub(crate) fn of(tensor: &str, p: &'a TensorPart) -> Self {
+        let fan = p.spec.fan().ok();
+        Self {
+            name: p.name,
+            axis: p.axis,
+            start: p.start,
+            len: p.len,
+            role: p.role,
+            fan_in: fan.map(|f| f.fan_in()),
+            fan_out: fan.map(|f| f.fan_out()),
+            init: p.init.as_ref(),
+            std: p.init.as_ref().and_then(|i| i.explain(&p.spec).ok()).and_then(|x| x.std),
+            provenance: p.provenance.as_ref(),
+            stream_key: p.init.is_some().then(|| p.stream_key(tensor)),
+        }
+    }
 }
 
 impl Serialize for PlannedTensor {
@@ -300,6 +524,12 @@ impl Serialize for PlannedTensor {
             tied_to: self.tied_to.as_deref(),
             init: self.init.as_ref(),
             provenance: self.provenance.as_ref(),
+            // Parts are listed where they carry rules of their own (a tensor drawn whole serializes as before).
+            parts: if self.has_part_rules() {
+                self.parts.iter().map(|p| PartView::of(&self.name, p)).collect()
+            } else {
+                Vec::new()
+            },
         }
         .serialize(serializer)
     }
@@ -393,6 +623,11 @@ impl Plan {
                     }
                 }
                 (None, Some(init)) => init.check(&t.spec)?,
+                (None, None) if t.has_part_rules() => {
+                    for p in &t.parts {
+                        p.init.as_ref().map_or(Ok(()), |i| i.check(&p.spec))?;
+                    }
+                }
                 (None, None) => {
                     return Err(Error::InvalidPlan { reason: format!("`{}` has no rule: apply a scheme", t.name) });
                 }
@@ -405,6 +640,76 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::init::{Normal, Orthogonal, Uniform};
+
+    /// A fused tensor with a rule per part: every slice equals the same elements of
+    /// the whole, and each part equals its rule drawn alone on the part's shape from
+    /// the stream `name#part`, whatever the axis (rows of a Torch `[2I, d]` gate/up
+    /// projection, columns of a Conv1D `[d, 3d]`) and whether the rule is
+    /// element-wise or structured.
+    #[test]
+    fn parts_draw_their_own_rules_from_their_own_streams_in_any_slice() {
+        let gate_up =
+            PlannedTensor::new("mlp.gate_up_proj.weight", vec![6, 4], Layout::Torch, Role::MlpUp, Module::Linear)
+                .unwrap()
+                .fused(0, &[("gate", 2, Role::MlpGate), ("up", 4, Role::MlpUp)])
+                .unwrap();
+        let qkv = PlannedTensor::new("attn.c_attn.weight", vec![4, 9], Layout::Jax, Role::AttentionQkv, Module::Conv1D)
+            .unwrap()
+            .fused(1, &[("q", 3, Role::AttentionQuery), ("k", 3, Role::AttentionKey), ("v", 3, Role::AttentionValue)])
+            .unwrap();
+        let rules = [
+            Init::Normal(Normal::new(0.0, 1.0).unwrap()),
+            Init::Uniform(Uniform::new(5.0, 6.0).unwrap()),
+            Init::Orthogonal(Orthogonal::new(1.0).unwrap()),
+        ];
+        for mut t in [gate_up, qkv] {
+            assert!(!t.has_part_rules());
+            assert!(t.fill_slice(1, 0, &mut vec![0.0f32; t.numel() as usize]).is_err(), "no rule yet");
+            for (p, r) in t.parts.iter_mut().zip(rules.iter().cycle()) {
+                p.init = Some(*r);
+            }
+            assert!(t.has_part_rules());
+            let n = t.numel() as usize;
+            let mut whole = vec![0.0f64; n];
+            t.fill_slice(42, 0, &mut whole).unwrap();
+            for start in 0..n {
+                for len in [1, 3, n - start] {
+                    let len = len.min(n - start);
+                    let mut part = vec![0.0f64; len];
+                    t.fill_slice(42, start as u64, &mut part).unwrap();
+                    assert_eq!(part, whole[start..start + len], "{} {start}+{len}", t.name);
+                }
+            }
+            let dims = t.spec.shape().dims().to_vec();
+            for p in &t.parts {
+                let mut alone = vec![0.0f64; p.spec.numel() as usize];
+                p.init.unwrap().fill(&p.spec, &Philox::new(42, &p.stream_key(&t.name)), &mut alone).unwrap();
+                let mut gathered = Vec::new();
+                for (at, from, len) in p.runs(&dims) {
+                    assert_eq!(from as usize, gathered.len());
+                    gathered.extend_from_slice(&whole[at as usize..(at + len) as usize]);
+                }
+                assert_eq!(gathered, alone, "{} part {}", t.name, p.name);
+            }
+        }
+    }
+
+    #[test]
+    fn parts_must_fill_their_axis() {
+        let t = PlannedTensor::new("w", vec![6, 4], Layout::Torch, Role::MlpUp, Module::Linear).unwrap();
+        assert!(t.clone().fused(0, &[("a", 2, Role::MlpGate), ("b", 3, Role::MlpUp)]).is_err());
+        assert!(t.clone().fused(2, &[("a", 6, Role::MlpGate)]).is_err());
+        assert!(t.clone().fused(0, &[("a", 6, Role::MlpGate), ("b", 0, Role::MlpUp)]).is_err());
+        assert_eq!(
+            t.fused(1, &[("a", 1, Role::MlpGate), ("b", 3, Role::MlpUp)]).unwrap().parts[1]
+                .spec
+                .fan()
+                .unwrap()
+                .fan_in(),
+            3
+        );
+    }
 
     #[test]
     fn validate_reports_missing_rules_duplicates_and_bad_ties() {

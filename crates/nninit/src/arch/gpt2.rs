@@ -86,6 +86,8 @@ impl Config {
             let h = format!("{p}h.{i}");
             b.layer_norm(&format!("{h}.ln_1"), d)?;
             b.conv1d(&format!("{h}.attn.c_attn"), d, 3 * d, Role::AttentionQkv)?;
+            let qkv = [("q", d, Role::AttentionQuery), ("k", d, Role::AttentionKey), ("v", d, Role::AttentionValue)];
+            b.fuse(&format!("{h}.attn.c_attn.weight"), 1, &qkv)?;
             b.conv1d(&format!("{h}.attn.c_proj"), d, d, Role::AttentionOut)?;
             b.layer_norm(&format!("{h}.ln_2"), d)?;
             b.conv1d(&format!("{h}.mlp.c_fc"), d, inner, Role::MlpUp)?;

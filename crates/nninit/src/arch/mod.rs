@@ -7,10 +7,11 @@
 //!
 //! | `model_type` | classes (`architectures[0]`) | notes |
 //! |---|---|---|
-//! | `gpt2` | `GPT2LMHeadModel` (default), `GPT2Model` | `Conv1D` weights are `[in, out]`; `lm_head.weight` is tied to `transformer.wte.weight` and not saved |
+//! | `gpt2` | `GPT2LMHeadModel` (default), `GPT2Model` | `Conv1D` weights are `[in, out]`; `c_attn.weight` is q, k, v fused along the output axis (parts, see [`crate::plan::TensorPart`]); `lm_head.weight` is tied to `transformer.wte.weight` and not saved |
 //! | `llama`, `mistral`, `qwen2`, `qwen3`, `gemma2`, `mixtral` | `*ForCausalLM` (default), `*Model` | grouped-query attention via `num_key_value_heads`; `lm_head.weight` saved unless `tie_word_embeddings`; Qwen2 has q/k/v biases, Qwen3 per-head q/k RMSNorms, Gemma 2 `1 + w` norms (initialized 0) before and after each MLP and √d-scaled embeddings, Mixtral a router and per-expert SwiGLU MLPs (see [`MAX_EXPERTS`], [`MAX_EXPERT_LAYERS`]) |
 //! | `bert` | `BertForMaskedLM` (default), `BertForPreTraining`, `BertModel` | the decoder of the MLM head is tied to the word embeddings, its bias to `cls.predictions.bias` |
 //! | `vit` | `ViTModel` (default, with pooler), `ViTForImageClassification` | the patch embedding is a `Conv2d` `[hidden, channels, p, p]` |
+//! | `mamba` | `MambaForCausalLM` (default), `MambaModel` | `backbone.` prefix; per block `norm` and `mixer.{A_log, D, conv1d, in_proj, x_proj, dt_proj, out_proj}`; `lm_head.weight` tied to `backbone.embeddings.weight` |
 //!
 //! BERT defaults to `BertForMaskedLM` names (`bert.` prefix, `cls.predictions.*`):
 //! that is what `bert-base-uncased`-style checkpoints hold, and
@@ -41,6 +42,7 @@
 mod bert;
 mod gpt2;
 mod llama;
+mod mamba;
 mod presets;
 mod vit;
 
@@ -53,6 +55,7 @@ use crate::plan::{Module, Plan, PlannedTensor, Role};
 use crate::tensor::DType;
 
 pub use llama::{MAX_EXPERT_LAYERS, MAX_EXPERTS};
+pub use mamba::TimeStep;
 pub use presets::PRESETS;
 
 /// The architecture families nninit builds.
@@ -68,6 +71,8 @@ pub enum Family {
     Bert,
     /// Vision Transformer.
     Vit,
+    /// Mamba: selective state-space mixers instead of attention and MLPs.
+    Mamba,
 }
 
 /// Whether the residual stack is a causal decoder or a bidirectional encoder
@@ -115,10 +120,11 @@ enum Kind {
     Llama(llama::Config),
     Bert(bert::Config),
     Vit(vit::Config),
+    Mamba(mamba::Config),
 }
 
 /// The `model_type` values nninit reads.
-pub const MODEL_TYPES: &str = "gpt2, llama, mistral, qwen2, qwen3, gemma2, mixtral, bert, vit";
+pub const MODEL_TYPES: &str = "gpt2, llama, mistral, qwen2, qwen3, gemma2, mixtral, bert, vit, mamba";
 
 impl Model {
     /// Reads a Hugging Face `config.json`.
@@ -180,6 +186,11 @@ impl Model {
                 let c: vit::Config = parse(&config)?;
                 let (dims, class) = c.dims_and_class(class)?;
                 (Family::Vit, Stack::Encoder, dims, class, Kind::Vit(c))
+            }
+            "mamba" => {
+                let c: mamba::Config = parse(&config)?;
+                let (dims, class) = c.dims_and_class(class)?;
+                (Family::Mamba, Stack::Decoder, dims, class, Kind::Mamba(c))
             }
             other => {
                 return Err(Error::UnknownName {
@@ -250,6 +261,25 @@ impl Model {
         }
     }
 
+    /// Mamba's time-step settings (`time_step_*` of `MambaConfig`), `None` for
+    /// other families.
+    pub fn time_step(&self) -> Option<TimeStep> {
+        match &self.kind {
+            Kind::Mamba(c) => c.time_step().ok(),
+            _ => None,
+        }
+    }
+
+    /// Whether transformers' `_init_weights` divides Mamba's `out_proj` by
+    /// √num_hidden_layers (`rescale_prenorm_residual`, default false); `None`
+    /// for other families.
+    pub fn rescale_prenorm_residual(&self) -> Option<bool> {
+        match &self.kind {
+            Kind::Mamba(c) => Some(c.rescale_prenorm_residual()),
+            _ => None,
+        }
+    }
+
     /// The config as read (a preset's full config), for writing beside the weights.
     pub fn config(&self) -> &serde_json::Value {
         &self.config
@@ -267,6 +297,7 @@ impl Model {
             Kind::Llama(c) => c.tensors(&self.model_class)?,
             Kind::Bert(c) => c.tensors(&self.model_class)?,
             Kind::Vit(c) => c.tensors(&self.model_class)?,
+            Kind::Mamba(c) => c.tensors(&self.model_class)?,
         };
         Ok(Plan {
             architecture: self.model_type.clone(),
@@ -358,6 +389,20 @@ impl Builder {
         Ok(())
     }
 
+    /// `nn.Conv1d(c, c, kernel_size=k, groups=c, bias)`: weight `[c, 1, k]`
+    /// (fans from [`crate::fan`]: fan_in = k), Mamba's `conv1d`.
+    fn conv1d_depthwise(&mut self, name: &str, channels: usize, k: usize, bias: bool) -> Result<()> {
+        let (role, module) = (Role::SsmConv, Module::DepthwiseConv1d);
+        let w = PlannedTensor::new(format!("{name}.weight"), vec![channels, 1, k], Layout::Torch, role, module)?;
+        let fan = w.spec.fan()?;
+        self.push(w);
+        if bias {
+            let b = PlannedTensor::new(format!("{name}.bias"), vec![channels], Layout::Torch, role, module)?;
+            self.push(b.bias_of(fan));
+        }
+        Ok(())
+    }
+
     /// `nn.Embedding(n, d)`: weight `[n, d]`.
     fn embedding(&mut self, name: &str, n: usize, d: usize, role: Role) -> Result<()> {
         let w = PlannedTensor::new(format!("{name}.weight"), vec![n, d], Layout::Torch, role, Module::Embedding)?;
@@ -376,6 +421,18 @@ impl Builder {
     /// A weight-only norm of the given module type (`RmsNorm`, `OffsetRmsNorm`).
     fn norm(&mut self, name: &str, d: usize, module: Module) -> Result<()> {
         self.push(PlannedTensor::new(format!("{name}.weight"), vec![d], Layout::Torch, Role::NormWeight, module)?);
+        Ok(())
+    }
+
+    /// Declares the listed tensor `name` fused along `axis` ([`PlannedTensor::fused`]).
+    fn fuse(&mut self, name: &str, axis: usize, parts: &[(&'static str, usize, Role)]) -> Result<()> {
+        let i = self
+            .tensors
+            .iter()
+            .position(|t| t.name == name)
+            .ok_or_else(|| Error::InvalidPlan { reason: format!("`{name}` is fused before it is listed") })?;
+        let t = self.tensors[i].clone();
+        self.tensors[i] = t.fused(axis, parts)?;
         Ok(())
     }
 

@@ -43,6 +43,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         "Mixtral-8x7B-v0.1: 32 layers, 8 experts per layer (2 routed per token), untied (46.7 B)",
         include_str!("presets/mixtral-8x7b.json"),
     ),
+    (
+        "mamba-130m",
+        "Mamba-130M (state-spaces/mamba-130m-hf): hidden 768, 24 layers, d_state 16, d_inner 1536, dt rank 48, tied (129 M)",
+        include_str!("presets/mamba-130m.json"),
+    ),
 ];
 
 /// The names of the presets, comma-separated.

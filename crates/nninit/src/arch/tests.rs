@@ -50,6 +50,30 @@ fn parameter_counts() {
     assert_eq!(count("mistral-7b"), 7_241_732_096);
     assert_eq!(count("gemma2-2b"), 2_614_341_888);
     assert_eq!(count("mixtral-8x7b"), 46_702_792_704);
+    assert_eq!(count("mamba-130m"), 129_135_360);
+}
+
+#[test]
+fn mamba_time_step_and_sizes_are_checked() {
+    let base = r#""model_type": "mamba", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 10"#;
+    let model = |extra: &str| Model::from_config_json(&format!("{{{base}{extra}}}"));
+    let m = model("").unwrap();
+    assert_eq!(m.time_step().unwrap().rank, 4, "auto: ⌈64/16⌉");
+    assert_eq!(m.dims().intermediate, 128);
+    assert_eq!(m.rescale_prenorm_residual(), Some(false));
+    assert_eq!(m.dims().initializer_range, 0.1);
+    for bad in [
+        r#", "time_step_rank": "half""#,
+        r#", "time_step_rank": 0"#,
+        r#", "time_step_min": 0.2"#,
+        r#", "time_step_init_scheme": "normal""#,
+        r#", "state_size": 0"#,
+        r#", "expand": -1"#,
+        r#", "architectures": ["MambaForSequenceClassification"]"#,
+    ] {
+        assert!(matches!(model(bad), Err(Error::InvalidModelConfig { .. })), "{bad}");
+    }
+    assert!(matches!(model(r#", "hidden_size": 33554432"#), Err(Error::OutOfRange { .. })));
 }
 
 #[test]

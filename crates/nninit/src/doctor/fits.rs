@@ -23,6 +23,16 @@ pub(super) fn candidates() -> Vec<Scheme> {
         Scheme::DeepNorm,
         Scheme::Mup { base_width: MUP_DEFAULT_BASE_WIDTH },
         Scheme::Zero,
+        Scheme::Torchtitan,
+        Scheme::TorchtitanNoDepth,
+        Scheme::OlmoCoreLlama,
+        Scheme::OlmoCoreLlamaDepth,
+        Scheme::OlmoCoreNormalized,
+        Scheme::NanoGpt,
+        Scheme::Spectral,
+        Scheme::DepthMup { base_width: MUP_DEFAULT_BASE_WIDTH },
+        Scheme::CompleteP { base_width: MUP_DEFAULT_BASE_WIDTH },
+        Scheme::Mamba,
     ]
 }
 

@@ -283,11 +283,16 @@ fn tensor_report(
     }
     for sp in plans {
         let Some(planned) = sp.get(&stored.name) else { continue };
-        let Some(init) = &planned.init else { continue };
         if planned.spec.shape().dims() != stored.shape.as_slice() {
             continue;
         }
-        if let Ok(t) = rules::test(&sp.scheme.label(), init, &planned.spec, stored.dtype, &s) {
+        let tested = match &planned.init {
+            Some(init) => rules::test(&sp.scheme.label(), init, &planned.spec, stored.dtype, &s),
+            // A fused tensor whose parts take rules of their own: each part against its rule.
+            None if planned.has_part_rules() => rules::test_parts(&sp.scheme.label(), planned, stored.dtype, bytes),
+            None => continue,
+        };
+        if let Ok(t) = tested {
             if t.consistent {
                 report.consistent_with.push(t.scheme.clone());
             }

@@ -152,6 +152,19 @@ pub(crate) fn test(
         }
         Some(Sampler::Normal { .. }) => Moments::NORMAL,
         Some(Sampler::Uniform { .. }) => Moments::UNIFORM,
+        Some(Sampler::InverseSoftplusLogUniform(r)) => {
+            let (low, high) = r.bounds();
+            let tol = low.abs().max(high.abs()) * rounding(dtype);
+            if stats.min < low - tol || stats.max > high + tol {
+                t.why_not = Some(format!(
+                    "values in [{:.6}, {:.6}], outside the rule's range [{low:.6}, {high:.6}]",
+                    stats.min, stats.max
+                ));
+                return Ok(t);
+            }
+            let (_, c) = r.moments();
+            Moments { m4: c[1] / c[0].powi(2), m6: c[2] / c[0].powi(3), m8: c[3] / c[0].powi(4) }
+        }
         Some(Sampler::Truncated(s)) => {
             // A value outside the bounds is impossible under the rule (up to the storage type's rounding).
             let (low, high) = s.bounds();
@@ -203,4 +216,50 @@ pub(crate) fn test(
         t.why_not = Some(why.join("; "));
     }
     Ok(t)
+}
+
+/// Tests a fused tensor whose parts have rules of their own: each part's values
+/// (gathered from `bytes`, the tensor stored as `dtype`) against its rule. The
+/// tensor is consistent when every part is; the z-scores are the largest of the
+/// parts', the expected mean and std those of the parts pooled.
+///
+/// # Errors
+/// A part's rule's shape errors ([`Init::explain`]).
+pub(crate) fn test_parts(
+    scheme: &str,
+    t: &crate::plan::PlannedTensor,
+    dtype: StoredDType,
+    bytes: &[u8],
+) -> Result<RuleTest> {
+    let size = dtype.size();
+    let dims = t.spec.shape().dims();
+    let mut tests = Vec::with_capacity(t.parts.len());
+    for p in &t.parts {
+        let Some(init) = &p.init else { continue };
+        let mut part = Vec::with_capacity(p.spec.numel() as usize * size);
+        for (at, _, len) in p.runs(dims) {
+            part.extend_from_slice(&bytes[at as usize * size..(at + len) as usize * size]);
+        }
+        let s = super::stats::stats(dtype, &part);
+        tests.push((p.name, p.len as f64, test(scheme, init, &p.spec, dtype, &s)?));
+    }
+    let total: f64 = tests.iter().map(|x| x.1).sum();
+    let mean = tests.iter().map(|(_, w, x)| w * x.expected_mean).sum::<f64>() / total;
+    let second = tests.iter().map(|(_, w, x)| w * (x.expected_std.powi(2) + x.expected_mean.powi(2))).sum::<f64>();
+    let worst = |f: fn(&RuleTest) -> Option<f64>| {
+        tests.iter().filter_map(|(_, _, x)| f(x)).max_by(|a, b| a.abs().total_cmp(&b.abs()))
+    };
+    let why: Vec<String> =
+        tests.iter().filter_map(|(n, _, x)| x.why_not.as_ref().map(|w| format!("part {n}: {w}"))).collect();
+    Ok(RuleTest {
+        scheme: scheme.to_string(),
+        rule: tests.iter().map(|(n, _, x)| format!("{n}: {}", x.rule)).collect::<Vec<_>>().join("; "),
+        expected_mean: mean,
+        expected_std: (second / total - mean * mean).max(0.0).sqrt(),
+        z_mean: worst(|x| x.z_mean),
+        z_std: worst(|x| x.z_std),
+        z_kurtosis: worst(|x| x.z_kurtosis),
+        consistent: !tests.is_empty() && tests.iter().all(|(_, _, x)| x.consistent),
+        why_not: (!why.is_empty()).then(|| why.join("; ")),
+    })
 }

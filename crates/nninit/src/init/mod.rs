@@ -25,6 +25,7 @@ mod elementwise;
 mod explain;
 mod rule;
 pub(crate) mod sample;
+mod ssm;
 pub(crate) mod structured;
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,7 @@ pub use elementwise::{
 };
 pub use explain::Explanation;
 pub use rule::{Equivalent, Initializer};
+pub use ssm::{InverseSoftplusLogUniform, S4dRealLog};
 pub use structured::{DeltaOrthogonal, Dirac, Eye, Orthogonal, Sparse, ZerO};
 
 use crate::activation::Activation;
@@ -124,6 +126,9 @@ fn default_kaiming_activation() -> Activation {
     structured::delta_orthogonal_equivalent!(table_row, "`delta_orthogonal` | [`DeltaOrthogonal`]"),
     structured::sparse_equivalent!(table_row, "`sparse` | [`Sparse`]"),
     structured::zero_equivalent!(table_row, "`zero` | [`ZerO`]"),
+    ssm::s4d_real_log_equivalent!(table_row, "`s4d_real_log` | [`S4dRealLog`]"),
+    ssm::inverse_softplus_log_uniform_equivalent!(table_row,
+        "`inverse_softplus_log_uniform` | [`InverseSoftplusLogUniform`]"),
 )]
 ///
 /// # Example
@@ -174,6 +179,12 @@ pub enum Init {
     /// `2^(−c/2)` when a layer widens; deterministic, no PyTorch/JAX/Keras
     /// counterpart (Zhao, Schäfer & Anandkumar 2022, *ZerO Initialization*).
     Zero,
+    /// S4D-Real's state matrix stored as Mamba's `A_log` ([`S4dRealLog`]):
+    /// `w[..., n] = ln(n + 1)`, deterministic.
+    S4dRealLog,
+    /// The inverse softplus of a log-uniform time step ([`InverseSoftplusLogUniform`]):
+    /// Mamba's `dt_proj.bias`.
+    InverseSoftplusLogUniform(InverseSoftplusLogUniform),
 }
 
 /// Runs `$body` with `$rule` bound to the rule type an [`Init`] names: the one
@@ -206,6 +217,11 @@ macro_rules! with_rule {
                 let $rule = &ZerO;
                 $body
             }
+            Init::S4dRealLog => {
+                let $rule = &S4dRealLog;
+                $body
+            }
+            Init::InverseSoftplusLogUniform($rule) => $body,
         }
     };
 }
@@ -258,6 +274,8 @@ enum InitRepr {
     Sparse(Sparse),
     #[serde(alias = "zer_o")]
     Zero,
+    S4dRealLog,
+    InverseSoftplusLogUniform(InverseSoftplusLogUniform),
 }
 
 impl TryFrom<InitRepr> for Init {
@@ -288,6 +306,8 @@ impl TryFrom<InitRepr> for Init {
             InitRepr::DeltaOrthogonal(d) => Self::DeltaOrthogonal(d),
             InitRepr::Sparse(s) => Self::Sparse(s),
             InitRepr::Zero => Self::Zero,
+            InitRepr::S4dRealLog => Self::S4dRealLog,
+            InitRepr::InverseSoftplusLogUniform(r) => Self::InverseSoftplusLogUniform(r),
         })
     }
 }
@@ -319,6 +339,8 @@ impl From<Init> for InitRepr {
             Init::DeltaOrthogonal(d) => Self::DeltaOrthogonal(d),
             Init::Sparse(s) => Self::Sparse(s),
             Init::Zero => Self::Zero,
+            Init::S4dRealLog => Self::S4dRealLog,
+            Init::InverseSoftplusLogUniform(r) => Self::InverseSoftplusLogUniform(r),
         }
     }
 }
@@ -418,7 +440,8 @@ pub struct InitParams {
     pub upper: Option<f64>,
     /// Variance correction (truncated_normal in σ units).
     pub correction: Option<Correction>,
-    /// Value (constant).
+    /// Value (constant), or the time-step floor of `inverse_softplus_log_uniform`
+    /// (whose `low`/`high` are the time step's min and max).
     pub value: Option<f64>,
     /// Sparsity (sparse).
     pub sparsity: Option<f64>,
@@ -489,7 +512,7 @@ impl InitParams {
 pub const INIT_NAMES: &str = "constant, zeros, ones, uniform, normal, truncated_normal (trunc_normal), \
 variance_scaling, xavier_uniform (glorot_uniform), xavier_normal, glorot_normal, kaiming_uniform (he_uniform), \
 kaiming_normal, he_normal, lecun_uniform, lecun_normal, orthogonal, eye (identity), dirac, delta_orthogonal, \
-sparse, zero (zer_o)";
+sparse, zero (zer_o), s4d_real_log, inverse_softplus_log_uniform";
 
 impl InitParams {
     /// The names of the parameters that are set.
@@ -527,6 +550,7 @@ fn accepted(name: &str) -> &'static [&'static str] {
         "kaiming_uniform" | "kaiming_normal" => &["mode", "nonlinearity"],
         "dirac" => &["groups"],
         "sparse" => &["sparsity", "std"],
+        "inverse_softplus_log_uniform" => &["low", "high", "value"],
         _ => &[],
     }
 }
@@ -617,6 +641,12 @@ impl Init {
             "delta_orthogonal" => InitRepr::DeltaOrthogonal(DeltaOrthogonal::new(gain()?.get())?),
             "sparse" => InitRepr::Sparse(Sparse::new(required(p.sparsity, "sparsity")?, p.std.unwrap_or(0.01))?),
             "zero" | "zer_o" => InitRepr::Zero,
+            "s4d_real_log" => InitRepr::S4dRealLog,
+            "inverse_softplus_log_uniform" => InitRepr::InverseSoftplusLogUniform(InverseSoftplusLogUniform::new(
+                p.low.unwrap_or(0.001),
+                p.high.unwrap_or(0.1),
+                p.value.unwrap_or(1e-4),
+            )?),
             _ => return Err(Error::UnknownInit { name: name.to_string(), known: INIT_NAMES }),
         })
     }
@@ -655,6 +685,7 @@ impl Init {
             Self::Uniform(u) => u.sampler(),
             Self::Normal(n) => n.sampler(),
             Self::TruncatedNormal(t) => t.sampler(),
+            Self::InverseSoftplusLogUniform(r) => Sampler::InverseSoftplusLogUniform(*r),
             Self::VarianceScaling(v) => {
                 return Some(match fan {
                     Some(fan) => v.fan_sampler(fan),

@@ -12,9 +12,18 @@ use crate::tensor::Element;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Sampler {
     Constant(f64),
-    Uniform { low: f64, high: f64 },
-    Normal { mean: f64, std: f64 },
+    Uniform {
+        low: f64,
+        high: f64,
+    },
+    Normal {
+        mean: f64,
+        std: f64,
+    },
     Truncated(TruncatedSampler),
+    /// Mamba's time-step bias ([`super::InverseSoftplusLogUniform`]), by inversion of the
+    /// open unit uniform stream in f64.
+    InverseSoftplusLogUniform(super::InverseSoftplusLogUniform),
 }
 
 /// Elements per stack tile of the truncated normal's uniforms.
@@ -66,6 +75,12 @@ impl Sampler {
                     },
                     |s, o, u| t.fill_f64_path(s, o, u),
                 )
+            }
+            Self::InverseSoftplusLogUniform(r) => {
+                let (low, high) = r.bounds();
+                stream::par_fill(start, out, |offset, chunk: &mut [E]| {
+                    stream.fill_mapped(offset, chunk, |u| E::round_within(r.value(u), low, high));
+                });
             }
             Self::Truncated(t) => match t.f32_map() {
                 Some(map) if E::as_f64_slice(out).is_none() => fill_kernel(

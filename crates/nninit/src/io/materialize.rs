@@ -59,7 +59,6 @@ use super::direct::{ALIGN, AlignedBuf, BlockFile, WriteMode};
 use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::plan::Plan;
-use crate::stream::Philox;
 use crate::tensor::{DType, Element};
 
 /// `transformers`' default `max_shard_size` (5 GB, decimal).
@@ -430,21 +429,17 @@ fn fill_range<E: Element>(
         let dst = &mut out[(a - from) as usize..(b - from) as usize];
         match whole.get(&i) {
             Some(w) => E::write_le_bytes(&w[first as usize..first as usize + n], dst),
-            None => {
-                let init = t.init.as_ref().ok_or_else(|| no_rule(t))?;
-                let stream = Philox::new(seed, &t.name);
-                match E::as_le_elements(dst) {
-                    // Generated straight into the file buffer.
-                    Some(values) => init.fill_slice(&t.spec, &stream, first, values)?,
-                    None => {
-                        if scratch.len() < n {
-                            scratch.resize(n, E::default());
-                        }
-                        init.fill_slice(&t.spec, &stream, first, &mut scratch[..n])?;
-                        E::write_le_bytes(&scratch[..n], dst);
+            None => match E::as_le_elements(dst) {
+                // Generated straight into the file buffer.
+                Some(values) => t.fill_slice(seed, first, values)?,
+                None => {
+                    if scratch.len() < n {
+                        scratch.resize(n, E::default());
                     }
+                    t.fill_slice(seed, first, &mut scratch[..n])?;
+                    E::write_le_bytes(&scratch[..n], dst);
                 }
-            }
+            },
         }
     }
     if to > layout.len {
@@ -533,11 +528,13 @@ fn produce<E: Element>(
         whole.retain(|&i, _| layout.tensors.iter().any(|&(_, e, j)| j == i && e > offset));
         for &(_, _, i) in layout.overlapping(offset, end) {
             let t = &plan.tensors[i];
-            let init = t.init.as_ref().ok_or_else(|| no_rule(t))?;
-            if !init.is_elementwise() && !whole.contains_key(&i) {
+            if t.init.is_none() && !t.has_part_rules() {
+                return Err(no_rule(t));
+            }
+            if !t.is_elementwise() && !whole.contains_key(&i) {
                 let n = usize::try_from(t.numel()).map_err(|_| too_large(plan))?;
                 let mut w = vec![E::default(); n];
-                init.fill(&t.spec, &Philox::new(seed, &t.name), &mut w)?;
+                t.fill_slice(seed, 0, &mut w)?;
                 whole.insert(i, w);
             }
         }
@@ -743,6 +740,8 @@ struct ManifestTensor<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     lr_multiplier: Option<f64>,
     stream_key: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    parts: Vec<crate::plan::PartView<'a>>,
 }
 
 /// One shard as the manifest records it.
@@ -791,6 +790,11 @@ fn manifest(plan: &Plan, seed: u64, shards: &[Shard], records: &[ShardRecord]) -
                 numbers: p.map_or(&empty, |p| &p.numbers),
                 lr_multiplier: p.and_then(|p| p.lr_multiplier),
                 stream_key: t.tied_to.as_deref().unwrap_or(&t.name),
+                parts: if t.has_part_rules() {
+                    t.parts.iter().map(|p| crate::plan::PartView::of(&t.name, p)).collect()
+                } else {
+                    Vec::new()
+                },
             })
         })
         .collect::<Result<Vec<_>>>()?;

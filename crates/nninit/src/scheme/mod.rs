@@ -42,10 +42,13 @@
 //! `neox-wang` is another name of `small-init`. torchtitan and OLMo-core apply
 //! to the Llama family only (Llama, Mistral, Qwen2, Qwen3, Gemma 2, Mixtral).
 //!
-//! Schemes that scale v apart from q and k (T-Fixup, DeepNorm) cannot be
-//! applied to a fused qkv tensor (GPT-2's `c_attn`) with one rule: they
-//! refuse it with [`Error::UnsupportedScheme`] rather than silently scale
-//! all of it or none of it.
+//! **Fused tensors.** An architecture declares a fused tensor's parts
+//! ([`crate::plan::TensorPart`]: GPT-2's `c_attn` is q, k, v along its output
+//! axis). A scheme rules each part with the part's own role and fans; when
+//! every part gets the rule the whole tensor gets, the tensor is drawn whole,
+//! from the stream keyed by its name (so no existing output changed); when
+//! they differ (T-Fixup and DeepNorm scale v apart from q and k), each part is
+//! drawn with its own rule from the stream keyed `"{tensor}#{part}"`.
 
 use std::collections::BTreeMap;
 
@@ -62,7 +65,7 @@ pub const MUP_DEFAULT_BASE_WIDTH: usize = 256;
 /// The scheme names [`Scheme::parse`] accepts.
 pub const SCHEME_NAMES: &str = "torch-default, hf, megatron, olmo-mitchell, small-init (neox-wang), t-fixup, deepnorm, \
      mup[:BASE_WIDTH], zero, torchtitan, torchtitan-no-depth, olmo-core-llama, olmo-core-llama-depth, \
-     olmo-core-normalized, nanogpt, spectral, depth-mup[:BASE_WIDTH], completep[:BASE_WIDTH]";
+     olmo-core-normalized, nanogpt, spectral, depth-mup[:BASE_WIDTH], completep[:BASE_WIDTH], mamba";
 
 /// A whole-model initialization scheme.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +117,10 @@ pub enum Scheme {
         /// muP's base width.
         base_width: usize,
     },
+    /// Mamba's own init (`state-spaces/mamba`): S4D-Real `A_log`, `D = 1`,
+    /// Δ's weight U(±R^(−½)) and bias softplus⁻¹(log-uniform dt), PyTorch's
+    /// defaults elsewhere, `out_proj` ÷ √n_layer, embeddings N(0, 0.02).
+    Mamba,
 }
 
 impl Scheme {
@@ -144,6 +151,7 @@ impl Scheme {
             "olmo-core-normalized" | "ngpt" => Self::OlmoCoreNormalized,
             "nanogpt" => Self::NanoGpt,
             "spectral" => Self::Spectral,
+            "mamba" | "mamba-ssm" => Self::Mamba,
             "mup" | "depth-mup" | "completep" => {
                 let base_width = match &arg {
                     None => MUP_DEFAULT_BASE_WIDTH,
@@ -186,6 +194,7 @@ impl Scheme {
             Self::Spectral => "spectral",
             Self::DepthMup { .. } => "depth-mup",
             Self::CompleteP { .. } => "completep",
+            Self::Mamba => "mamba",
         }
     }
 
@@ -216,7 +225,34 @@ impl Scheme {
                 });
                 continue;
             }
-            let mut r = self.rule(model, t)?;
+            let whole = self.rule(model, t);
+            if let Some(parts) = self.part_rules(model, t, whole.as_ref().ok())? {
+                let names: Vec<&str> = t.parts.iter().map(|p| p.name).collect();
+                for (p, r) in t.parts.iter_mut().zip(parts) {
+                    r.init.check(&p.spec)?;
+                    p.init = Some(r.init);
+                    p.provenance = Some(Provenance {
+                        scheme: self.label(),
+                        reason: r.reason,
+                        numbers: r.numbers,
+                        lr_multiplier: r.lr,
+                    });
+                }
+                t.init = None;
+                t.provenance = Some(Provenance {
+                    scheme: self.label(),
+                    reason: format!(
+                        "fused along axis {}: the parts {} take rules of their own, each with its own fans, drawn \
+                         from the streams `{}#<part>`",
+                        t.parts[0].axis,
+                        names.join(", "),
+                        t.name
+                    ),
+                    ..Provenance::default()
+                });
+                continue;
+            }
+            let mut r = whole?;
             if let (Role::Embedding, Some(m)) = (t.role, model.embedding_multiplier()) {
                 r.reason.push_str(&format!(
                     "; the forward multiplies the embeddings by {m} (√hidden_size), which no weight holds"
@@ -232,6 +268,38 @@ impl Scheme {
         Ok(())
     }
 
+    /// The rules of a fused tensor's parts, when they are not all the rule the
+    /// whole tensor gets (`None`: the tensor takes `whole`, drawn as one tensor,
+    /// as before parts existed). A scheme that refuses the fused tensor as a whole
+    /// (T-Fixup and DeepNorm scale v apart from q and k) gets each part alone.
+    ///
+    /// # Errors
+    /// The whole tensor's refusal when a part is refused too.
+    fn part_rules(&self, model: &Model, t: &PlannedTensor, whole: Option<&Rule>) -> Result<Option<Vec<Rule>>> {
+        if t.parts.is_empty() {
+            return Ok(None);
+        }
+        let rules: Result<Vec<Rule>> = t
+            .parts
+            .iter()
+            .map(|p| {
+                let mut view = t.clone();
+                view.name = p.stream_key(&t.name);
+                view.role = p.role;
+                view.spec = p.spec.clone();
+                view.parts.clear();
+                self.rule(model, &view)
+            })
+            .collect();
+        match (whole, rules) {
+            (Some(w), Ok(rules)) if rules.iter().all(|r| r.init == w.init) => Ok(None),
+            (Some(_), Err(_)) => Ok(None),
+            (None, Ok(rules)) => Ok(Some(rules)),
+            (Some(_), Ok(rules)) => Ok(Some(rules)),
+            (None, Err(e)) => Err(e),
+        }
+    }
+
     fn rule(&self, model: &Model, t: &PlannedTensor) -> Result<Rule> {
         match t.role {
             Role::NormWeight if t.module == Module::OffsetRmsNorm => {
@@ -242,6 +310,9 @@ impl Scheme {
             Role::NormWeight => return Ok(Rule::new(Init::Ones, "norm weight: 1").lr(self, 1.0)),
             Role::NormBias => return Ok(Rule::new(Init::Zeros, "norm bias: 0").lr(self, 1.0)),
             _ => {}
+        }
+        if model.family() == Family::Mamba && !matches!(self, Self::Hf | Self::TorchDefault | Self::Mamba) {
+            return Err(ssm::refuse(self, t));
         }
         match self {
             Self::TorchDefault => torch_default(t),
@@ -262,6 +333,7 @@ impl Scheme {
             Self::Spectral => stacks::spectral(t),
             Self::DepthMup { base_width } => stacks::depth_mup(model, t, *base_width, 0.5),
             Self::CompleteP { base_width } => stacks::depth_mup(model, t, *base_width, 1.0),
+            Self::Mamba => ssm::rule(ssm::Source::Original, model, t),
         }
     }
 }
@@ -333,13 +405,13 @@ fn fan_in(t: &PlannedTensor) -> Result<u64> {
 
 fn torch_default(t: &PlannedTensor) -> Result<Rule> {
     Ok(match (t.module, t.part) {
-        (Module::Linear | Module::Conv2d, Part::Weight) => Rule::new(
+        (Module::Linear | Module::Conv2d | Module::DepthwiseConv1d, Part::Weight) => Rule::new(
             VarianceScaling::kaiming_uniform(FanMode::FanIn, Activation::LeakyRelu { negative_slope: 5f64.sqrt() })?
                 .into(),
             "nn.Linear/Conv2d reset_parameters: kaiming_uniform_(a=√5) = U(±1/√fan_in)",
         )
         .num("fan_in", fan_in(t)? as f64),
-        (Module::Linear | Module::Conv2d, Part::Bias) => {
+        (Module::Linear | Module::Conv2d | Module::DepthwiseConv1d, Part::Bias) => {
             let fan = t.spec.fan()?;
             let bound = crate::torch::linear_bias_bound(fan);
             Rule::new(Init::Uniform(Uniform::new(-bound, bound)?), "nn.Linear/Conv2d bias: U(±1/√fan_in)")
@@ -350,6 +422,13 @@ fn torch_default(t: &PlannedTensor) -> Result<Rule> {
         }
         (Module::Conv1D, Part::Bias) => Rule::new(Init::Zeros, "transformers Conv1D.__init__: bias zeros"),
         (Module::Embedding, _) => Rule::new(normal(1.0)?, "nn.Embedding reset_parameters: normal_(0, 1)"),
+        (Module::Parameter, _) if t.role == Role::SsmStateLog => Rule::new(
+            Init::S4dRealLog,
+            "nn.Parameter(torch.log(A)) in MambaMixer.__init__: A_log = log(arange(1, d_state + 1)) per channel",
+        ),
+        (Module::Parameter, _) if t.role == Role::SsmSkip => {
+            Rule::new(Init::Ones, "nn.Parameter(torch.ones(d_inner)) in MambaMixer.__init__: D = 1")
+        }
         (Module::Parameter, _) if t.role == Role::Head => {
             Rule::new(Init::Zeros, "nn.Parameter(torch.zeros(vocab)) in the model's __init__")
         }
@@ -363,6 +442,9 @@ fn hf(model: &Model, t: &PlannedTensor) -> Result<Rule> {
     let dims = model.dims();
     let sigma = dims.initializer_range;
     let family = model.family();
+    if family == Family::Mamba {
+        return ssm::rule(ssm::Source::Transformers, model, t);
+    }
     if t.part == Part::Bias {
         return Ok(zero_bias("transformers _init_weights zeroes Linear/Conv biases"));
     }
@@ -615,6 +697,7 @@ fn zero(model: &Model, t: &PlannedTensor) -> Result<Rule> {
     })
 }
 
+mod ssm;
 mod stacks;
 
 #[cfg(test)]

@@ -20,8 +20,74 @@ fn close(a: f64, b: f64) {
     assert!((a - b).abs() <= 1e-12 * b.abs().max(1e-300), "{a} vs {b}");
 }
 
+/// Parts change nothing where the scheme gives every part one rule: every
+/// preset under every scheme gets the same rules and reasons as the same plan
+/// with its parts removed (the code path before parts existed), except T-Fixup
+/// and DeepNorm on GPT-2, which refused it before.
 #[test]
-fn every_scheme_applies_to_every_preset_except_fused_qkv() {
+fn parts_change_no_existing_rule() {
+    let schemes = SCHEME_NAMES.split(", ").map(|s| s.split(['[', ' ']).next().unwrap()).collect::<Vec<_>>();
+    assert!(schemes.len() >= 19, "{schemes:?}");
+    let mut fused = 0;
+    for (preset, _, _) in crate::arch::PRESETS {
+        let model = Model::preset(preset).unwrap();
+        for scheme in &schemes {
+            let scheme = Scheme::parse(scheme).unwrap();
+            let mut with = model.plan(DType::F32).unwrap();
+            let mut without = with.clone();
+            without.tensors.iter_mut().for_each(|t| t.parts.clear());
+            let (a, b) = (scheme.apply(&model, &mut with), scheme.apply(&model, &mut without));
+            if preset.starts_with("gpt2") && matches!(scheme, Scheme::TFixup | Scheme::DeepNorm) {
+                assert!(a.is_ok() && b.is_err(), "{preset} {scheme}");
+                continue;
+            }
+            assert_eq!(a.is_ok(), b.is_ok(), "{preset} {scheme}");
+            for (x, y) in with.tensors.iter().zip(&without.tensors) {
+                assert!(!x.has_part_rules(), "{preset} {scheme} {}", x.name);
+                assert_eq!((&x.init, &x.provenance), (&y.init, &y.provenance), "{preset} {scheme} {}", x.name);
+                fused += usize::from(!x.parts.is_empty());
+            }
+        }
+    }
+    assert!(fused > 0);
+}
+
+#[test]
+fn t_fixup_and_deepnorm_rule_gpt2_c_attn_per_part() {
+    let model = Model::preset("gpt2").unwrap();
+    let s = (9.0f64 * 12.0).powf(-0.25);
+    let beta = (8.0f64 * 12.0).powf(-0.25);
+    for (scheme, qk, v) in [
+        (
+            "t-fixup",
+            VarianceScaling::xavier_uniform(std::f64::consts::FRAC_1_SQRT_2).unwrap(),
+            VarianceScaling::xavier_uniform(s).unwrap(),
+        ),
+        ("deepnorm", VarianceScaling::xavier_normal(1.0).unwrap(), VarianceScaling::xavier_normal(beta).unwrap()),
+    ] {
+        let mut p = model.plan(DType::F32).unwrap();
+        Scheme::parse(scheme).unwrap().apply(&model, &mut p).unwrap();
+        p.validate().unwrap();
+        let t = p.get("transformer.h.3.attn.c_attn.weight").unwrap();
+        assert!(t.init.is_none() && t.has_part_rules(), "{scheme}");
+        let inits: Vec<Init> = t.parts.iter().map(|p| p.init.unwrap()).collect();
+        assert_eq!(inits, vec![qk.into(), qk.into(), v.into()], "{scheme}");
+        for part in &t.parts {
+            let fan = part.spec.fan().unwrap();
+            assert_eq!((fan.fan_in(), fan.fan_out()), (768, 768), "each part has its own fans");
+        }
+        // xavier on the part's fans: gain·√(2/(768 + 768)), not the whole tensor's √(2/(768 + 2304)).
+        let v_std = t.parts[2].init.unwrap().explain(&t.parts[2].spec).unwrap().std.unwrap();
+        let gain = if scheme == "t-fixup" { s } else { beta };
+        close(v_std, gain * (2.0f64 / 1536.0).sqrt());
+        assert!(t.provenance.as_ref().unwrap().reason.contains("fused"));
+        let bias = p.get("transformer.h.3.attn.c_attn.bias").unwrap();
+        assert_eq!(bias.init, Some(Init::Zeros));
+    }
+}
+
+#[test]
+fn every_scheme_applies_to_every_preset_but_mamba() {
     for (preset, _, _) in crate::arch::PRESETS {
         for scheme in
             ["torch-default", "hf", "megatron", "olmo-mitchell", "small-init", "mup", "zero", "t-fixup", "deepnorm"]
@@ -29,9 +95,9 @@ fn every_scheme_applies_to_every_preset_except_fused_qkv() {
             let model = Model::preset(preset).unwrap();
             let mut p = model.plan(DType::F32).unwrap();
             let result = Scheme::parse(scheme).unwrap().apply(&model, &mut p);
-            if preset.starts_with("gpt2") && matches!(scheme, "t-fixup" | "deepnorm") {
+            if preset.starts_with("mamba") && !matches!(scheme, "torch-default" | "hf") {
                 let err = result.unwrap_err().to_string();
-                assert!(err.contains("c_attn") && err.contains("fused"), "{err}");
+                assert!(err.contains("state-space mixer"), "{err}");
             } else {
                 result.unwrap_or_else(|e| panic!("{preset} {scheme}: {e}"));
                 p.validate().unwrap();
@@ -297,4 +363,39 @@ fn new_schemes_apply_to_every_llama_family_preset() {
         }
     }
     assert_eq!(Scheme::parse("neox-wang").unwrap(), Scheme::SmallInit);
+}
+
+#[test]
+fn mamba_schemes_follow_their_reference_code() {
+    let m = plan("mamba-130m", "mamba");
+    let l0 = "backbone.layers.0.mixer";
+    let get = |p: &Plan, n: &str| p.get(&format!("{l0}.{n}")).unwrap().init.unwrap();
+    assert_eq!(get(&m, "A_log"), Init::S4dRealLog);
+    assert_eq!(get(&m, "D"), Init::Ones);
+    assert_eq!(get(&m, "dt_proj.weight"), Init::Uniform(Uniform::new(-48f64.powf(-0.5), 48f64.powf(-0.5)).unwrap()));
+    assert!(matches!(get(&m, "dt_proj.bias"), Init::InverseSoftplusLogUniform(_)));
+    // PyTorch's defaults: U(±1/√fan_in), conv1d's bias too (fan_in = k = 4); out_proj ÷ √24.
+    close(std_of(&m, &format!("{l0}.in_proj.weight")), 1.0 / (3.0 * 768.0f64).sqrt());
+    close(std_of(&m, &format!("{l0}.conv1d.weight")), 0.5 / 3f64.sqrt());
+    close(std_of(&m, &format!("{l0}.conv1d.bias")), 0.5 / 3f64.sqrt());
+    close(std_of(&m, &format!("{l0}.out_proj.weight")), 1.0 / (3.0 * 1536.0 * 24.0f64).sqrt());
+    close(std_of(&m, "backbone.embeddings.weight"), 0.02);
+    assert!(m.get("lm_head.weight").unwrap().tied_to.is_some());
+    // transformers: Linear N(0, initializer_range = 0.1), conv bias 0, out_proj not depth-scaled.
+    let h = plan("mamba-130m", "hf");
+    close(std_of(&h, &format!("{l0}.in_proj.weight")), 0.1);
+    close(std_of(&h, &format!("{l0}.x_proj.weight")), 0.1);
+    close(std_of(&h, "backbone.embeddings.weight"), 0.1);
+    assert_eq!(get(&h, "conv1d.bias"), Init::Zeros);
+    close(std_of(&h, &format!("{l0}.out_proj.weight")), 1.0 / (3.0 * 1536.0f64).sqrt());
+    assert_eq!(get(&h, "dt_proj.bias"), get(&m, "dt_proj.bias"));
+    // torch-default: A_log and D as MambaMixer.__init__ creates them.
+    let t = plan("mamba-130m", "torch-default");
+    assert_eq!(get(&t, "A_log"), Init::S4dRealLog);
+    close(std_of(&t, "backbone.embeddings.weight"), 1.0);
+    // The mamba scheme refuses transformers.
+    let gpt2 = Model::preset("gpt2").unwrap();
+    let mut p = gpt2.plan(DType::F32).unwrap();
+    let err = Scheme::Mamba.apply(&gpt2, &mut p).unwrap_err().to_string();
+    assert!(err.contains("state-space"), "{err}");
 }

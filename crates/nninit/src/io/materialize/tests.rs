@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::arch::Model;
 use crate::scheme::Scheme;
+use crate::stream::Philox;
 
 fn planned(preset_json: &str, scheme: &str, dtype: DType) -> (Model, Plan) {
     let model = Model::from_config_json(preset_json).unwrap();
