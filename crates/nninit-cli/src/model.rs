@@ -46,9 +46,7 @@ impl ModelArgs {
             bail!("--scheme is required with --config/--preset (known: {})", nninit::scheme::SCHEME_NAMES)
         };
         let scheme = Scheme::parse(scheme)?;
-        let mut plan = model.plan(dtype)?;
-        scheme.apply(&model, &mut plan)?;
-        plan.validate()?;
+        let plan = scheme.plan(&model, dtype)?;
         Ok((model, plan, scheme))
     }
 }

@@ -19,7 +19,7 @@ pub use direct::WriteMode;
 pub use materialize::{Options, Ranks, materialize};
 pub use npy::{read_npy, write_npy};
 pub use reader::{Checkpoint, SafetensorsFile, StoredDType, StoredTensor};
-pub use safetensors::{TensorData, write_safetensors};
+pub use safetensors::{TensorData, TensorRef, write_safetensors, write_safetensors_refs};
 
 use std::path::Path;
 

@@ -77,6 +77,26 @@ pub(crate) fn header<'a>(
     out
 }
 
+/// A named tensor to write, borrowed: a view of little-endian element bytes held elsewhere
+/// (a framework's tensor storage), so nothing is copied before it is written.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TensorRef<'a> {
+    /// The tensor's name (state-dict key).
+    pub name: &'a str,
+    /// Element type.
+    pub dtype: DType,
+    /// Shape.
+    pub shape: &'a [usize],
+    /// Little-endian element bytes, row-major.
+    pub data: &'a [u8],
+}
+
+impl<'a> From<&'a TensorData> for TensorRef<'a> {
+    fn from(t: &'a TensorData) -> Self {
+        Self { name: &t.name, dtype: t.bytes.dtype, shape: &t.bytes.shape, data: &t.bytes.data }
+    }
+}
+
 /// Writes tensors and string metadata to a `.safetensors` file, atomically.
 ///
 /// Tensors are stored in the order given, metadata in key order, so the same arguments always
@@ -86,31 +106,46 @@ pub(crate) fn header<'a>(
 /// [`Error::Io`] on write errors, [`Error::UnsupportedFile`] if two tensors share a name or a
 /// tensor's bytes do not match its shape and dtype.
 pub fn write_safetensors(path: &Path, tensors: &[TensorData], metadata: &BTreeMap<String, String>) -> Result<()> {
+    let refs: Vec<TensorRef<'_>> = tensors.iter().map(TensorRef::from).collect();
+    write_safetensors_refs(path, &refs, metadata)
+}
+
+/// [`write_safetensors`] from borrowed bytes: the same file, without first copying every
+/// tensor into a [`TensorData`].
+///
+/// # Errors
+/// As [`write_safetensors`].
+pub fn write_safetensors_refs(
+    path: &Path,
+    tensors: &[TensorRef<'_>],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
     let unsupported = |reason: String| Error::UnsupportedFile { path: path.to_path_buf(), reason };
     let mut names = HashSet::new();
     for t in tensors {
-        if !names.insert(t.name.as_str()) {
+        if !names.insert(t.name) {
             return Err(unsupported(format!("two tensors are named `{}`", t.name)));
         }
-        let want = t.bytes.shape.iter().product::<usize>() * t.bytes.dtype.size();
-        if t.bytes.data.len() != want {
+        let want = t.shape.iter().try_fold(t.dtype.size(), |n, &d| n.checked_mul(d));
+        if want != Some(t.data.len()) {
             return Err(unsupported(format!(
-                "tensor `{}` has {} bytes, but shape {:?} of {:?} needs {want}",
+                "tensor `{}` has {} bytes, but shape {:?} of {:?} needs {}",
                 t.name,
-                t.bytes.data.len(),
-                t.bytes.shape,
-                t.bytes.dtype
+                t.data.len(),
+                t.shape,
+                t.dtype,
+                want.map_or_else(|| "more than fit in memory".to_string(), |w| w.to_string())
             )));
         }
     }
     let head = header(
         metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        tensors.iter().map(|t| (t.name.as_str(), t.bytes.dtype, t.bytes.shape.as_slice())),
+        tensors.iter().map(|t| (t.name, t.dtype, t.shape)),
     );
     let mut file = AtomicFile::create(path)?;
     file.write_all(&head)?;
     for t in tensors {
-        file.write_all(&t.bytes.data)?;
+        file.write_all(t.data)?;
     }
     file.commit()
 }

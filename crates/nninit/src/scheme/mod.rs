@@ -58,6 +58,7 @@ use crate::error::{Error, Result};
 use crate::fan::FanMode;
 use crate::init::{Correction, Init, Normal, TruncatedNormal, Truncation, Uniform, VarianceScaling};
 use crate::plan::{Module, Part, Plan, PlannedTensor, Provenance, Role};
+use crate::tensor::DType;
 
 /// The default muP base width.
 pub const MUP_DEFAULT_BASE_WIDTH: usize = 256;
@@ -298,6 +299,19 @@ impl Scheme {
             (Some(_), Ok(rules)) => Ok(Some(rules)),
             (None, Err(e)) => Err(e),
         }
+    }
+
+    /// The model's plan under this scheme, validated: the tensors `nninit materialize --config
+    /// FILE --scheme S --dtype D` writes, with their rules. Framework bridges (nninit-candle)
+    /// build their plan here too, so they draw the same bytes.
+    ///
+    /// # Errors
+    /// The errors of [`Model::plan`], [`Scheme::apply`] and [`Plan::validate`].
+    pub fn plan(&self, model: &Model, dtype: DType) -> Result<Plan> {
+        let mut plan = model.plan(dtype)?;
+        self.apply(model, &mut plan)?;
+        plan.validate()?;
+        Ok(plan)
     }
 
     fn rule(&self, model: &Model, t: &PlannedTensor) -> Result<Rule> {
