@@ -344,15 +344,14 @@ fn fill<E: Element>(name: &str, source: &PlannedTensor, seed: u64) -> Result<Vec
     let mut values = Vec::new();
     values.try_reserve_exact(n).map_err(|_| alloc())?;
     values.resize(n, E::default());
-    // Plan::validate checked that a stored tensor has a rule that accepts it.
-    let init = source.init.as_ref().ok_or_else(|| {
-        Error::nninit(
-            format!("tensor `{name}`"),
-            nninit::Error::InvalidPlan { reason: format!("`{}` has no rule", source.name) },
-        )
-    })?;
-    init.fill(&source.spec, &Philox::new(seed, &source.name), &mut values)
-        .map_err(|e| Error::nninit(format!("tensor `{name}` ({})", init.name()), e))?;
+    // Plan::validate checked that a stored tensor has a rule (or a rule per part) that accepts it.
+    match source.init.as_ref() {
+        Some(init) => init
+            .fill(&source.spec, &Philox::new(seed, &source.name), &mut values)
+            .map_err(|e| Error::nninit(format!("tensor `{name}` ({})", init.name()), e))?,
+        // A fused tensor whose parts take their own rules, each from its part's stream.
+        None => source.fill_slice(seed, 0, &mut values).map_err(|e| Error::nninit(format!("tensor `{name}`"), e))?,
+    }
     Ok(values)
 }
 
