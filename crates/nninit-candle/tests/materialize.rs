@@ -35,28 +35,6 @@ const VIT: &str = r#"{"model_type": "vit", "architectures": ["ViTForImageClassif
     "layer_norm_eps": 1e-12, "image_size": 32, "patch_size": 8, "num_channels": 3, "qkv_bias": true,
     "id2label": {"0": "cat", "1": "dog", "2": "bird"}}"#;
 
-/// Every scheme name nninit parses (with a small muP base width for the small models).
-const SCHEMES: &[&str] = &[
-    "torch-default",
-    "hf",
-    "megatron",
-    "olmo-mitchell",
-    "small-init",
-    "t-fixup",
-    "deepnorm",
-    "mup:16",
-    "zero",
-    "torchtitan",
-    "torchtitan-no-depth",
-    "olmo-core-llama",
-    "olmo-core-llama-depth",
-    "olmo-core-normalized",
-    "nanogpt",
-    "spectral",
-    "depth-mup:16",
-    "completep:16",
-];
-
 /// The candle-transformers models the test builds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Arch {
@@ -242,8 +220,9 @@ fn compare(arch: Arch, config: &str, scheme: &str, seed: u64, dtype: DType) -> O
 fn every_scheme(arch: Arch, config: &str, seed: u64) -> (usize, usize) {
     let mut schemes = 0;
     let mut tensors = 0;
-    for scheme in SCHEMES {
-        if let Some(n) = compare(arch, config, scheme, seed, DType::F32) {
+    // Every scheme nninit has, with a small muP base width for the small models.
+    for scheme in Scheme::all(16) {
+        if let Some(n) = compare(arch, config, &scheme.label(), seed, DType::F32) {
             schemes += 1;
             tensors += n;
         }

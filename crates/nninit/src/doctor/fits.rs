@@ -13,27 +13,7 @@ use crate::scheme::{MUP_DEFAULT_BASE_WIDTH, Scheme};
 
 /// The candidate schemes, in the order ties are reported.
 pub(super) fn candidates() -> Vec<Scheme> {
-    vec![
-        Scheme::Hf,
-        Scheme::TorchDefault,
-        Scheme::Megatron,
-        Scheme::OlmoMitchell,
-        Scheme::SmallInit,
-        Scheme::TFixup,
-        Scheme::DeepNorm,
-        Scheme::Mup { base_width: MUP_DEFAULT_BASE_WIDTH },
-        Scheme::Zero,
-        Scheme::Torchtitan,
-        Scheme::TorchtitanNoDepth,
-        Scheme::OlmoCoreLlama,
-        Scheme::OlmoCoreLlamaDepth,
-        Scheme::OlmoCoreNormalized,
-        Scheme::NanoGpt,
-        Scheme::Spectral,
-        Scheme::DepthMup { base_width: MUP_DEFAULT_BASE_WIDTH },
-        Scheme::CompleteP { base_width: MUP_DEFAULT_BASE_WIDTH },
-        Scheme::Mamba,
-    ]
+    Scheme::all(MUP_DEFAULT_BASE_WIDTH)
 }
 
 /// A scheme's plan, indexed by tensor name (tied tensors resolved to their source).

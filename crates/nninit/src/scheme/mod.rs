@@ -174,6 +174,32 @@ impl Scheme {
         Ok(scheme)
     }
 
+    /// Every scheme, once each, muP and its depth variants at `base_width`: the doctor's
+    /// candidates (in the order its ties are reported) and what a test of "every scheme" runs.
+    pub fn all(base_width: usize) -> Vec<Self> {
+        vec![
+            Self::Hf,
+            Self::TorchDefault,
+            Self::Megatron,
+            Self::OlmoMitchell,
+            Self::SmallInit,
+            Self::TFixup,
+            Self::DeepNorm,
+            Self::Mup { base_width },
+            Self::Zero,
+            Self::Torchtitan,
+            Self::TorchtitanNoDepth,
+            Self::OlmoCoreLlama,
+            Self::OlmoCoreLlamaDepth,
+            Self::OlmoCoreNormalized,
+            Self::NanoGpt,
+            Self::Spectral,
+            Self::DepthMup { base_width },
+            Self::CompleteP { base_width },
+            Self::Mamba,
+        ]
+    }
+
     /// The canonical name.
     pub fn name(&self) -> &'static str {
         match self {
