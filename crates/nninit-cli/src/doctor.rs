@@ -18,9 +18,10 @@ pub struct Args {
     /// The model's config.json, when it is not beside the weights.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Exit with code 1 when a tensor does not follow this scheme (torch-default,
-    /// hf, megatron, olmo-mitchell, small-init, t-fixup, deepnorm, mup[:BASE_WIDTH], zero).
-    #[arg(long, value_name = "SCHEME")]
+    /// Exit with code 1 when a tensor does not follow this scheme (one of
+    /// [`nninit::scheme::SCHEME_NAMES`]).
+    #[arg(long, value_name = "SCHEME",
+          help = format!("Exit with code 1 when a tensor does not follow this scheme ({})", nninit::scheme::SCHEME_NAMES))]
     expect: Option<String>,
     /// Power-iteration passes per matrix for the spectral norm, 0 (skips
     /// spectra) to 1000.

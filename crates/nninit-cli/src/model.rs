@@ -13,15 +13,15 @@ use nninit::scheme::Scheme;
 /// A model and the scheme that initializes it.
 #[derive(Debug, ClapArgs)]
 pub struct ModelArgs {
-    /// A Hugging Face config.json (gpt2, llama, mistral, qwen2, bert, vit).
-    #[arg(long, value_name = "FILE", conflicts_with = "preset")]
+    /// A Hugging Face config.json (its `model_type`: one of [`nninit::arch::MODEL_TYPES`]).
+    #[arg(long, value_name = "FILE", conflicts_with = "preset",
+          help = format!("A Hugging Face config.json (model_type {})", nninit::arch::MODEL_TYPES))]
     pub config: Option<PathBuf>,
-    /// A built-in model: gpt2, gpt2-medium, bert-base, vit-base, llama-1b, llama-8b.
-    #[arg(long, value_name = "NAME")]
+    /// A built-in model (one of [`nninit::arch::PRESETS`]).
+    #[arg(long, value_name = "NAME", help = format!("A built-in model: {}", nninit::arch::preset_names()))]
     pub preset: Option<String>,
-    /// The scheme: torch-default, hf, megatron, olmo-mitchell, small-init,
-    /// t-fixup, deepnorm, mup[:BASE_WIDTH], zero.
-    #[arg(long, value_name = "S")]
+    /// The scheme (one of [`nninit::scheme::SCHEME_NAMES`]).
+    #[arg(long, value_name = "S", help = format!("The scheme: {}", nninit::scheme::SCHEME_NAMES))]
     pub scheme: Option<String>,
 }
 

@@ -56,7 +56,7 @@ use crate::tensor::DType;
 
 pub use llama::{MAX_EXPERT_LAYERS, MAX_EXPERTS};
 pub use mamba::TimeStep;
-pub use presets::PRESETS;
+pub use presets::{PRESETS, names as preset_names};
 
 /// The architecture families nninit builds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

@@ -50,8 +50,8 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The names of the presets, comma-separated.
-pub(super) fn names() -> String {
+/// The names of the presets, comma-separated (for help texts and errors).
+pub fn names() -> String {
     PRESETS.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")
 }
 
