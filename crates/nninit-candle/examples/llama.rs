@@ -2,7 +2,7 @@
 //! with nninit's weights, run a forward pass and save the weights.
 //!
 //! ```text
-//! cargo run -p nninit-candle --example llama -- --config config.json --scheme megatron --seed 42 --out llama.safetensors
+//! cargo run -p nninit-candle --example llama -- --config crates/nninit-candle/examples/llama-155m.json --scheme megatron --seed 42 --out llama.safetensors
 //! ```
 //!
 //! `--dtype bf16` (or f16, f64) builds it in another type. The saved file holds, tensor by
