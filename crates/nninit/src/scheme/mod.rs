@@ -298,7 +298,10 @@ impl Scheme {
     /// The rules of a fused tensor's parts, when they are not all the rule the
     /// whole tensor gets (`None`: the tensor takes `whole`, drawn as one tensor,
     /// as before parts existed). A scheme that refuses the fused tensor as a whole
-    /// (T-Fixup and DeepNorm scale v apart from q and k) gets each part alone.
+    /// (T-Fixup and DeepNorm scale v apart from q and k, and up and gate apart from
+    /// the rest) gets each part alone. "The same rule" means the same distribution
+    /// of every element ([`same_elements`]): a fan-dependent rule (Xavier) is the
+    /// same on a part only where the part's fans give the same std.
     ///
     /// # Errors
     /// The whole tensor's refusal when a part is refused too.
@@ -319,7 +322,9 @@ impl Scheme {
             })
             .collect();
         match (whole, rules) {
-            (Some(w), Ok(rules)) if rules.iter().all(|r| r.init == w.init) => Ok(None),
+            (Some(w), Ok(rules)) if rules.iter().zip(&t.parts).all(|(r, p)| same_elements(&w.init, t, &r.init, p)) => {
+                Ok(None)
+            }
             (Some(_), Err(_)) => Ok(None),
             (None, Ok(rules)) => Ok(Some(rules)),
             (Some(_), Ok(rules)) => Ok(Some(rules)),
@@ -381,6 +386,24 @@ impl Scheme {
 impl std::fmt::Display for Scheme {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.label())
+    }
+}
+
+/// Whether `part` of the fused tensor `t` under `rule` draws its elements
+/// from the distribution `t` under `whole` draws them from: the same rule and,
+/// for an element-wise rule, the same distribution once each one's fans are
+/// applied (`xavier_uniform` on q alone is not `xavier_uniform` on `[q; k; v]`;
+/// `kaiming_uniform` with fan_in is, along the output axis). A structured rule
+/// (ZerO, orthogonal) equal to the whole's is kept whole: the fused tensor is
+/// one module's weight, and that is how it was drawn before parts existed.
+fn same_elements(whole: &Init, t: &PlannedTensor, rule: &Init, part: &crate::plan::TensorPart) -> bool {
+    if whole != rule {
+        return false;
+    }
+    match (whole.elementwise_sampler(t.spec.fan().ok()), rule.elementwise_sampler(part.spec.fan().ok())) {
+        (Some(Ok(a)), Some(Ok(b))) => a == b,
+        (None, None) => true,
+        _ => false,
     }
 }
 
@@ -509,6 +532,12 @@ fn hf(model: &Model, t: &PlannedTensor) -> Result<Rule> {
             .num("n_layer", dims.layers as f64)
             .num("std", std)
         }
+        Family::Llama if t.role == Role::Embedding && model.model_type() == "phi3" => Rule::new(
+            normal(sigma)?,
+            "PreTrainedModel._init_weights (Phi3PreTrainedModel keeps it): N(0, initializer_range); transformers \
+             also zeroes the padding row (pad_token_id), which nninit draws",
+        )
+        .num("initializer_range", sigma),
         Family::Bert if t.role == Role::Embedding => Rule::new(
             normal(sigma)?,
             "BertPreTrainedModel._init_weights: N(0, initializer_range); transformers also zeroes the padding \
@@ -600,8 +629,8 @@ fn refuse_fused(scheme: &'static str, t: &PlannedTensor) -> Error {
     Error::UnsupportedScheme {
         scheme,
         tensor: t.name.clone(),
-        reason: "it scales v apart from q and k, and this fused qkv tensor takes one rule; use an architecture \
-                 with separate q/k/v projections"
+        reason: "it scales v apart from q and k (and the MLP's gate and up apart from the rest), and this fused \
+                 tensor takes one rule; use an architecture with separate projections"
             .into(),
     }
 }
@@ -621,7 +650,7 @@ fn t_fixup(model: &Model, t: &PlannedTensor) -> Result<Rule> {
     };
     let note = "LayerNorms are kept as the architecture has them (T-Fixup removes them)";
     Ok(match t.role {
-        Role::AttentionQkv => return Err(refuse_fused("t-fixup", t)),
+        Role::AttentionQkv | Role::MlpGateUp => return Err(refuse_fused("t-fixup", t)),
         Role::AttentionQuery | Role::AttentionKey => Rule::new(
             xavier_uniform(std::f64::consts::FRAC_1_SQRT_2)?,
             "T-Fixup leaves q, k at fairseq's xavier_uniform_(gain=1/√2)",
@@ -657,7 +686,7 @@ fn deepnorm(model: &Model, t: &PlannedTensor) -> Result<Rule> {
         Stack::Encoder => "encoder-only (N layers)",
     };
     Ok(match t.role {
-        Role::AttentionQkv => return Err(refuse_fused("deepnorm", t)),
+        Role::AttentionQkv | Role::MlpGateUp => return Err(refuse_fused("deepnorm", t)),
         Role::AttentionQuery | Role::AttentionKey => {
             Rule::new(xavier_normal(1.0)?, "DeepNet: q_proj, k_proj xavier_normal_(gain=1), not scaled by β")
         }
