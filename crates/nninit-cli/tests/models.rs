@@ -386,6 +386,56 @@ fn mamba_and_gpt2_parts_through_the_binary() {
     assert!(!manifest.contains("\"parts\""));
 }
 
+/// Phi-3's fused projections through the binary: `explain --config` lists the parts of
+/// qkv_proj and gate_up_proj where a scheme rules them apart (T-Fixup: v, gate and up scaled,
+/// q and k not), the manifest names each part's stream, and hf writes both whole.
+#[test]
+fn phi3_parts_through_the_binary() {
+    let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&ok(args)).unwrap() };
+    let p = json(&["explain", "--preset", "phi3-mini", "--scheme", "hf", "--json"]);
+    assert_eq!(p["parameters"], 3_821_079_552u64);
+    assert_eq!(tensor(&p, "model.layers.0.self_attn.qkv_proj.weight")["shape"], serde_json::json!([9216, 3072]));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "hidden_size": 64, "intermediate_size": 96,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100}"#,
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let e = json(&["explain", "--config", c, "--scheme", "t-fixup", "--json"]);
+    let std = |name: &str| tensor(&e, name)["std"].as_f64().unwrap_or_else(|| panic!("{name}"));
+    let (s, l0) = ((9.0f64 * 2.0).powf(-0.25), "model.layers.0");
+    let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12 * b, "{a} vs {b}");
+    close(std(&format!("{l0}.self_attn.qkv_proj.weight#q")), (0.5f64 * 2.0 / 128.0).sqrt());
+    close(std(&format!("{l0}.self_attn.qkv_proj.weight#k")), (0.5f64 * 2.0 / 96.0).sqrt());
+    close(std(&format!("{l0}.self_attn.qkv_proj.weight#v")), s * (2.0f64 / 96.0).sqrt());
+    for part in ["gate", "up"] {
+        close(std(&format!("{l0}.mlp.gate_up_proj.weight#{part}")), s * (2.0f64 / 160.0).sqrt());
+    }
+    let text = ok(&["explain", "--config", c, "--scheme", "t-fixup"]);
+    assert!(text.contains("model.layers.1.mlp.gate_up_proj.weight#up"), "{text}");
+    let out = dir.path().join("out");
+    ok(&["materialize", "--config", c, "--scheme", "t-fixup", "--seed", "1", "--out", out.to_str().unwrap()]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("nninit-manifest.json")).unwrap()).unwrap();
+    let gate_up = manifest["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "model.layers.1.mlp.gate_up_proj.weight")
+        .unwrap();
+    let parts = gate_up["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2, "{gate_up}");
+    assert_eq!(parts[1]["stream_key"], "model.layers.1.mlp.gate_up_proj.weight#up");
+    assert_eq!((parts[1]["start"].as_u64(), parts[1]["fan_out"].as_u64()), (Some(96), Some(96)));
+    let whole = dir.path().join("hf");
+    ok(&["materialize", "--config", c, "--scheme", "hf", "--seed", "1", "--out", whole.to_str().unwrap()]);
+    let manifest = std::fs::read_to_string(whole.join("nninit-manifest.json")).unwrap();
+    assert!(!manifest.contains("\"parts\"") && manifest.contains("qkv_proj"));
+}
+
 #[test]
 fn a_mixtral_is_materialized_with_per_expert_names_and_absurd_expert_counts_are_refused() {
     let dir = tempfile::tempdir().unwrap();
