@@ -515,3 +515,23 @@ fn a_fan_dependent_rule_is_the_same_on_a_part_only_with_the_same_fans() {
     assert!(same_elements(&Init::Zero, &t, &Init::Zero, &t.parts[0]));
     assert!(!same_elements(&kaiming, &t, &xavier, &t.parts[0]));
 }
+
+/// GPT-2's fused c_attn bias `[3d]` is not declared in parts: every scheme that applies to
+/// GPT-2 zeroes it (Conv1D's own init included), so q, k and v biases could get no different
+/// rules. (The only non-zero Linear bias rule, nn.Linear's U(±1/√fan_in), depends on fan_in
+/// alone, which fusing along the output axis keeps: it too is one rule for every part.)
+#[test]
+fn gpt2_c_attn_bias_is_zero_under_every_scheme_so_it_needs_no_parts() {
+    let model = Model::preset("gpt2").unwrap();
+    let mut applied = 0;
+    for scheme in Scheme::all(256) {
+        let Ok(p) = scheme.plan(&model, DType::F32) else { continue };
+        applied += 1;
+        for layer in 0..12 {
+            let bias = p.get(&format!("transformer.h.{layer}.attn.c_attn.bias")).unwrap();
+            assert!(bias.parts.is_empty());
+            assert_eq!(bias.init, Some(Init::Zeros), "{scheme}");
+        }
+    }
+    assert!(applied >= 13, "{applied}");
+}
