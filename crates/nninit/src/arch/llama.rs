@@ -268,7 +268,8 @@ impl Config {
                 b.linear(&format!("{l}.self_attn.o_proj"), d, q, false, Role::AttentionOut)?;
                 let qkv = format!("{l}.self_attn.qkv_proj");
                 b.linear(&qkv, q + 2 * kv, d, false, Role::AttentionQkv)?;
-                let parts = [("q", q, Role::AttentionQuery), ("k", kv, Role::AttentionKey), ("v", kv, Role::AttentionValue)];
+                let parts =
+                    [("q", q, Role::AttentionQuery), ("k", kv, Role::AttentionKey), ("v", kv, Role::AttentionValue)];
                 b.fuse(&format!("{qkv}.weight"), 0, &parts)?;
             } else {
                 b.linear(&format!("{l}.self_attn.q_proj"), q, d, self.qkv_bias, Role::AttentionQuery)?;
