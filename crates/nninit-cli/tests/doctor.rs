@@ -59,24 +59,36 @@ fn names_the_scheme_nninit_wrote() {
         let sub = dir.path().join(family);
         std::fs::create_dir_all(&sub).unwrap();
         let out = materialize(&sub, config, scheme);
-        let v = json(&["doctor", out.to_str().unwrap(), "--json"]);
-        let verdict = &v["report"]["verdict"];
-        assert_eq!(verdict["kind"], "init", "{family} {scheme}: {verdict}");
-        let named: Vec<&str> = std::iter::once(&verdict["scheme"])
-            .chain(verdict["also"].as_array().unwrap())
-            .map(|s| s.as_str().unwrap())
-            .collect();
-        let label = match scheme {
-            "mup" | "depth-mup" | "completep" => format!("{scheme}:256"),
-            s => s.to_string(),
-        };
-        assert!(named.contains(&label.as_str()), "{family} {scheme}: {verdict}");
-        let fit = v["report"]["schemes"].as_array().unwrap().iter().find(|f| f["scheme"] == label.as_str()).unwrap();
+        let report = assert_named_and_followed(&out, scheme, family);
+        let label = label(scheme);
+        let fit = report["schemes"].as_array().unwrap().iter().find(|f| f["scheme"] == label.as_str()).unwrap();
         assert!(fit["not_applicable"].is_null(), "{family} {scheme}: {fit}");
-        let o = nninit(&["doctor", out.to_str().unwrap(), "--expect", scheme]);
-        assert_eq!(o.status.code(), Some(0), "{family} {scheme}: {}", stdout(&o));
-        assert!(stdout(&o).contains("expected scheme: followed"));
     }
+}
+
+/// The label the doctor reports a scheme by (muP's with its base width).
+fn label(scheme: &str) -> String {
+    match scheme {
+        "mup" | "depth-mup" | "completep" => format!("{scheme}:256"),
+        s => s.to_string(),
+    }
+}
+
+/// Asserts that the doctor's verdict on `out` is an init naming `scheme` (or tied with it) and
+/// that `--expect scheme` finds it followed; returns the report.
+fn assert_named_and_followed(out: &Path, scheme: &str, what: &str) -> serde_json::Value {
+    let v = json(&["doctor", out.to_str().unwrap(), "--json"]);
+    let verdict = &v["report"]["verdict"];
+    assert_eq!(verdict["kind"], "init", "{what} {scheme}: {verdict}");
+    let named: Vec<&str> = std::iter::once(&verdict["scheme"])
+        .chain(verdict["also"].as_array().unwrap())
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(named.contains(&label(scheme).as_str()), "{what} {scheme}: {verdict}");
+    let o = nninit(&["doctor", out.to_str().unwrap(), "--expect", scheme]);
+    assert_eq!(o.status.code(), Some(0), "{what} {scheme}: {}", stdout(&o));
+    assert!(stdout(&o).contains("expected scheme: followed"));
+    v["report"].clone()
 }
 
 /// The twin: GPT-2 drawn under `hf` is not T-Fixup (its per-part xavier rules are
@@ -127,47 +139,21 @@ const TINY_PHI3: &str = r#"{"model_type": "phi3", "architectures": ["Phi3ForCaus
 #[test]
 fn names_every_scheme_nninit_wrote_on_phi3_and_none_is_not_applicable() {
     let dir = tempfile::tempdir().unwrap();
-    let schemes = [
-        "hf",
-        "torch-default",
-        "megatron",
-        "olmo-mitchell",
-        "small-init",
-        "t-fixup",
-        "deepnorm",
-        "mup",
-        "torchtitan",
-        "torchtitan-no-depth",
-        "olmo-core-llama",
-        "olmo-core-llama-depth",
-        "olmo-core-normalized",
-        "nanogpt",
-        "spectral",
-        "depth-mup",
-        "completep",
-    ];
+    // Every scheme but Mamba's (which refuses a model without state-space mixers).
+    let schemes = nninit::scheme::Scheme::all(256)
+        .into_iter()
+        .map(|s| s.name())
+        .filter(|s| !matches!(*s, "mamba"))
+        .collect::<Vec<_>>();
+    assert!(schemes.len() >= 18, "{schemes:?}");
     for scheme in schemes {
         let out = materialize(dir.path(), TINY_PHI3, scheme);
-        let v = json(&["doctor", out.to_str().unwrap(), "--json"]);
-        let verdict = &v["report"]["verdict"];
-        assert_eq!(verdict["kind"], "init", "{scheme}: {verdict}");
-        let named: Vec<&str> = std::iter::once(&verdict["scheme"])
-            .chain(verdict["also"].as_array().unwrap())
-            .map(|s| s.as_str().unwrap())
-            .collect();
-        let label = match scheme {
-            "mup" | "depth-mup" | "completep" => format!("{scheme}:256"),
-            s => s.to_string(),
-        };
-        assert!(named.contains(&label.as_str()), "{scheme}: {verdict}");
-        for fit in v["report"]["schemes"].as_array().unwrap() {
+        let report = assert_named_and_followed(&out, scheme, "phi3");
+        for fit in report["schemes"].as_array().unwrap() {
             if fit["scheme"] != "mamba" {
                 assert!(fit["not_applicable"].is_null(), "{scheme}: {fit}");
             }
         }
-        let o = nninit(&["doctor", out.to_str().unwrap(), "--expect", scheme]);
-        assert_eq!(o.status.code(), Some(0), "{scheme}: {}", stdout(&o));
-        assert!(stdout(&o).contains("expected scheme: followed"));
     }
 }
 

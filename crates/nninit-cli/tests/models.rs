@@ -318,6 +318,12 @@ fn a_shape_too_large_to_build_is_refused_at_once() {
     assert!(!out.exists());
 }
 
+/// The `nninit-manifest.json` of a materialized folder.
+fn manifest(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("nninit-manifest.json")).unwrap()).unwrap()
+}
+
+/// The entry `name` of a report's or a manifest's `tensors`.
 fn tensor<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["tensors"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("{name}"))
 }
@@ -367,14 +373,8 @@ fn mamba_and_gpt2_parts_through_the_binary() {
     let out = dir.path().join("out");
     let c = config.to_str().unwrap();
     ok(&["materialize", "--config", c, "--scheme", "t-fixup", "--seed", "1", "--out", out.to_str().unwrap()]);
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("nninit-manifest.json")).unwrap()).unwrap();
-    let c_attn = manifest["tensors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "transformer.h.1.attn.c_attn.weight")
-        .unwrap();
+    let manifest = manifest(&out);
+    let c_attn = tensor(&manifest, "transformer.h.1.attn.c_attn.weight");
     let parts = c_attn["parts"].as_array().unwrap();
     assert_eq!(parts.len(), 3, "{c_attn}");
     assert_eq!(parts[2]["stream_key"], "transformer.h.1.attn.c_attn.weight#v");
@@ -418,14 +418,8 @@ fn phi3_parts_through_the_binary() {
     assert!(text.contains("model.layers.1.mlp.gate_up_proj.weight#up"), "{text}");
     let out = dir.path().join("out");
     ok(&["materialize", "--config", c, "--scheme", "t-fixup", "--seed", "1", "--out", out.to_str().unwrap()]);
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("nninit-manifest.json")).unwrap()).unwrap();
-    let gate_up = manifest["tensors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "model.layers.1.mlp.gate_up_proj.weight")
-        .unwrap();
+    let manifest = manifest(&out);
+    let gate_up = tensor(&manifest, "model.layers.1.mlp.gate_up_proj.weight");
     let parts = gate_up["parts"].as_array().unwrap();
     assert_eq!(parts.len(), 2, "{gate_up}");
     assert_eq!(parts[1]["stream_key"], "model.layers.1.mlp.gate_up_proj.weight#up");
