@@ -40,15 +40,20 @@
 //! | `depth-mup`, `completep` | as `mup` | as `mup` | `mup`'s std × L^(−α), α = ½, 1; hidden lr × L^(α−1) | as `mup` |
 //!
 //! `neox-wang` is another name of `small-init`. torchtitan and OLMo-core apply
-//! to the Llama family only (Llama, Mistral, Qwen2, Qwen3, Gemma 2, Mixtral).
+//! to the Llama family only (Llama, Mistral, Qwen2, Qwen3, Gemma 2, Mixtral, Phi-3).
 //!
 //! **Fused tensors.** An architecture declares a fused tensor's parts
-//! ([`crate::plan::TensorPart`]: GPT-2's `c_attn` is q, k, v along its output
-//! axis). A scheme rules each part with the part's own role and fans; when
-//! every part gets the rule the whole tensor gets, the tensor is drawn whole,
-//! from the stream keyed by its name (so no existing output changed); when
-//! they differ (T-Fixup and DeepNorm scale v apart from q and k), each part is
-//! drawn with its own rule from the stream keyed `"{tensor}#{part}"`.
+//! ([`crate::plan::TensorPart`]: GPT-2's `c_attn` and Phi-3's `qkv_proj` are
+//! q, k, v along their output axis, Phi-3's `gate_up_proj` gate, up). A scheme
+//! rules each part with the part's own role and fans, so Phi-3's parts get the
+//! rules Llama's separate projections get; when every part's elements follow
+//! the distribution the whole tensor's rule gives (fans applied), the tensor is
+//! drawn whole, from the stream keyed by its name (so no existing output
+//! changed); when they differ (T-Fixup and DeepNorm scale v apart from q and k,
+//! torchtitan depth-scales up and not gate), each part is drawn with its own
+//! rule from the stream keyed `"{tensor}#{part}"`. Fused biases are not split:
+//! GPT-2's `c_attn.bias` is zero under every scheme, and nn.Linear's
+//! U(±1/√fan_in) is the same on every part along the output axis.
 
 use std::collections::BTreeMap;
 
