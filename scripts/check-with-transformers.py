@@ -2,7 +2,7 @@
 """Load folders written by `nninit materialize --scheme hf` with `transformers` and check them.
 
 For each model (presets gpt2, bert-base, vit-base, mamba-130m, and small Llama, Qwen2, Qwen3, Mistral, Gemma 2,
-Mixtral and Mamba configs given with --config):
+Mixtral, Phi-3 and Mamba configs given with --config):
   1. `nninit materialize ... --scheme hf --seed S --out DIR` (f32, sharded when --max-shard-size is given);
   2. `from_pretrained(DIR, output_loading_info=True)`: no missing, unexpected or mismatched keys and no
      error messages, and every tensor in the files reaches the model unchanged (bit for bit; tensors
@@ -21,7 +21,8 @@ with sigma the mean of the two stds and kappa the sample kurtosis of the two ten
 normal, 1.8 for a uniform; estimated, so truncated normals are handled too). Constant tensors (norm
 weights 1, biases 0, both stds 0) must agree exactly. Known deviation: transformers zeroes BERT's
 padding row of the word embeddings and nninit draws it; one row in 30522 moves the std by ~3e-5
-relative, far inside the tolerance. Known transformers behaviour: with rescale_prenorm_residual=True,
+relative, far inside the tolerance. Phi-3 the same (its config sets pad_token_id, 32000 of 32064 in
+Phi-3-mini, 999 of 1000 here: 5e-4 relative, z ~ 0.25). Known transformers behaviour: with rescale_prenorm_residual=True,
 Mamba's from_pretrained divides the loaded out_proj.weight by sqrt(num_hidden_layers) again (the
 division in _init_weights is not skipped for loaded weights); the script checks that the loaded tensor is
 exactly the file's divided once more and compares the file's values (load_rescaled).
@@ -75,6 +76,10 @@ SMALL = {
     "mixtral-small": {"architectures": ["MixtralForCausalLM"], "model_type": "mixtral", **_DECODER,
                       "intermediate_size": 128, "num_local_experts": 4, "num_experts_per_tok": 2,
                       "tie_word_embeddings": False},
+    # Phi-3: q, k, v fused in qkv_proj (grouped-query, so k and v are the smaller parts), gate and up in
+    # gate_up_proj; pad_token_id inside the small vocabulary (the class default 32000 is not).
+    "phi3-small": {"architectures": ["Phi3ForCausalLM"], "model_type": "phi3", **_DECODER, "pad_token_id": 999,
+                   "eos_token_id": 999, "tie_word_embeddings": False},
     # Mamba with the options the 130m preset leaves off: Linear biases, untied head, out_proj / sqrt(L).
     "mamba-small": {"architectures": ["MambaForCausalLM"], "model_type": "mamba", "hidden_size": 256,
                     "num_hidden_layers": 4, "vocab_size": 1000, "state_size": 16, "use_bias": True,

@@ -1,4 +1,4 @@
-//! candle-transformers' GPT-2 (as GPT-BigCode), Llama, BERT and ViT, built through the
+//! candle-transformers' GPT-2 (as GPT-BigCode), Llama, Phi-3, BERT and ViT, built through the
 //! backend from small configs, hold tensor by tensor the bytes `nninit materialize` writes for
 //! the same config, scheme and seed — under every scheme nninit has for the architecture and in
 //! every element type. Every tensor candle asks for is compared; a name the plan does not know
@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
-use candle_transformers::models::{bert, bigcode, llama, vit};
+use candle_transformers::models::{bert, bigcode, llama, phi3, vit};
 use nninit::arch::Model;
 use nninit::plan::Module;
 use nninit::scheme::Scheme;
@@ -24,6 +24,12 @@ const LLAMA: &str = r#"{"model_type": "llama", "architectures": ["LlamaForCausal
 const LLAMA_TIED: &str = r#"{"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 32,
     "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4,
     "vocab_size": 128, "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "tie_word_embeddings": true}"#;
+
+/// Phi-3 with grouped-query attention, so qkv_proj's k and v parts are smaller than q.
+const PHI3: &str = r#"{"model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "hidden_size": 64,
+    "intermediate_size": 160, "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2,
+    "vocab_size": 200, "max_position_embeddings": 64, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+    "hidden_act": "silu", "tie_word_embeddings": false}"#;
 
 const BERT: &str = r#"{"model_type": "bert", "architectures": ["BertForMaskedLM"], "vocab_size": 120,
     "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 80,
@@ -42,6 +48,9 @@ enum Arch {
     /// network with its `Conv1D` layers built as `Linear` (hence `Conv1dLayout::OutIn`).
     Gpt2,
     Llama,
+    /// Phi-3: fused `qkv_proj` and `gate_up_proj`, drawn part by part where the scheme rules
+    /// the parts apart.
+    Phi3,
     Bert,
     Vit,
 }
@@ -89,6 +98,14 @@ fn build(arch: Arch, config: &str, vb: candle_nn::VarBuilder<'static>, forward: 
             }
             let mut cache = llama::Cache::new(false, dtype, &cfg, &dev)?;
             model.forward(&Tensor::new(&[[1u32, 5, 9, 2, 7]], &dev)?, 0, &mut cache)?
+        }
+        Arch::Phi3 => {
+            let cfg: phi3::Config = serde_json::from_str(config).unwrap();
+            let mut model = phi3::Model::new(&cfg, vb)?;
+            if !run {
+                return Ok(());
+            }
+            model.forward(&Tensor::new(&[[1u32, 5, 9, 2, 7]], &dev)?, 0)?
         }
         Arch::Bert => {
             let cfg: bert::Config = serde_json::from_str(config).unwrap();
@@ -178,8 +195,8 @@ fn compare(arch: Arch, config: &str, scheme: &str, seed: u64, dtype: DType) -> O
     // no f64 kernel); BERT and ViT in f32 (candle's BERT overflows in f16 on the CPU).
     let forward = match arch {
         Arch::Gpt2 => Forward::Skip,
-        Arch::Llama if dtype == DType::F64 => Forward::Skip,
-        Arch::Llama => Forward::Run,
+        Arch::Llama | Arch::Phi3 if dtype == DType::F64 => Forward::Skip,
+        Arch::Llama | Arch::Phi3 => Forward::Run,
         Arch::Bert | Arch::Vit if dtype == DType::F32 => Forward::Run,
         Arch::Bert | Arch::Vit => Forward::Skip,
     };
@@ -249,6 +266,14 @@ fn llama_matches_materialize_under_every_scheme() {
 }
 
 #[test]
+fn phi3_matches_materialize_under_every_scheme() {
+    let (schemes, tensors) = every_scheme(Arch::Phi3, PHI3, 17);
+    assert!(schemes >= 16, "{schemes}: every scheme that applies to Llama");
+    // embed_tokens, norm, lm_head, and per layer o_proj, qkv_proj, gate_up_proj, down_proj, 2 norms.
+    assert_eq!(tensors, schemes * (3 + 3 * 6));
+}
+
+#[test]
 fn tied_llama_asks_for_the_embedding_once() {
     // lm_head.weight is tied in the plan (not written) and candle reuses embed_tokens for it.
     let n = compare(Arch::Llama, LLAMA_TIED, "hf", 3, DType::F32).unwrap();
@@ -275,9 +300,12 @@ fn vit_matches_materialize_under_every_scheme() {
 #[test]
 fn every_element_type_matches_materialize() {
     for dtype in [DType::BF16, DType::F16, DType::F64] {
-        for (arch, config) in [(Arch::Llama, LLAMA), (Arch::Gpt2, GPT2), (Arch::Bert, BERT), (Arch::Vit, VIT)] {
-            // `zero` is a structured rule (Hadamard-based), drawn whole rather than element-wise.
-            for scheme in ["hf", "zero"] {
+        for (arch, config) in
+            [(Arch::Llama, LLAMA), (Arch::Phi3, PHI3), (Arch::Gpt2, GPT2), (Arch::Bert, BERT), (Arch::Vit, VIT)]
+        {
+            // `zero` is a structured rule (Hadamard-based), drawn whole rather than element-wise;
+            // `t-fixup` draws GPT-2's and Phi-3's fused tensors part by part.
+            for scheme in ["hf", "zero", "t-fixup"] {
                 if let Some(n) = compare(arch, config, scheme, 13, dtype) {
                     assert!(n > 0);
                 }

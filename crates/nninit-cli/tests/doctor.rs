@@ -59,24 +59,36 @@ fn names_the_scheme_nninit_wrote() {
         let sub = dir.path().join(family);
         std::fs::create_dir_all(&sub).unwrap();
         let out = materialize(&sub, config, scheme);
-        let v = json(&["doctor", out.to_str().unwrap(), "--json"]);
-        let verdict = &v["report"]["verdict"];
-        assert_eq!(verdict["kind"], "init", "{family} {scheme}: {verdict}");
-        let named: Vec<&str> = std::iter::once(&verdict["scheme"])
-            .chain(verdict["also"].as_array().unwrap())
-            .map(|s| s.as_str().unwrap())
-            .collect();
-        let label = match scheme {
-            "mup" | "depth-mup" | "completep" => format!("{scheme}:256"),
-            s => s.to_string(),
-        };
-        assert!(named.contains(&label.as_str()), "{family} {scheme}: {verdict}");
-        let fit = v["report"]["schemes"].as_array().unwrap().iter().find(|f| f["scheme"] == label.as_str()).unwrap();
+        let report = assert_named_and_followed(&out, scheme, family);
+        let label = label(scheme);
+        let fit = report["schemes"].as_array().unwrap().iter().find(|f| f["scheme"] == label.as_str()).unwrap();
         assert!(fit["not_applicable"].is_null(), "{family} {scheme}: {fit}");
-        let o = nninit(&["doctor", out.to_str().unwrap(), "--expect", scheme]);
-        assert_eq!(o.status.code(), Some(0), "{family} {scheme}: {}", stdout(&o));
-        assert!(stdout(&o).contains("expected scheme: followed"));
     }
+}
+
+/// The label the doctor reports a scheme by (muP's with its base width).
+fn label(scheme: &str) -> String {
+    match scheme {
+        "mup" | "depth-mup" | "completep" => format!("{scheme}:256"),
+        s => s.to_string(),
+    }
+}
+
+/// Asserts that the doctor's verdict on `out` is an init naming `scheme` (or tied with it) and
+/// that `--expect scheme` finds it followed; returns the report.
+fn assert_named_and_followed(out: &Path, scheme: &str, what: &str) -> serde_json::Value {
+    let v = json(&["doctor", out.to_str().unwrap(), "--json"]);
+    let verdict = &v["report"]["verdict"];
+    assert_eq!(verdict["kind"], "init", "{what} {scheme}: {verdict}");
+    let named: Vec<&str> = std::iter::once(&verdict["scheme"])
+        .chain(verdict["also"].as_array().unwrap())
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(named.contains(&label(scheme).as_str()), "{what} {scheme}: {verdict}");
+    let o = nninit(&["doctor", out.to_str().unwrap(), "--expect", scheme]);
+    assert_eq!(o.status.code(), Some(0), "{what} {scheme}: {}", stdout(&o));
+    assert!(stdout(&o).contains("expected scheme: followed"));
+    v["report"].clone()
 }
 
 /// The twin: GPT-2 drawn under `hf` is not T-Fixup (its per-part xavier rules are
@@ -113,6 +125,66 @@ fn t_fixup_on_gpt2_is_tested_per_part_and_a_wrong_v_fails() {
     let o = nninit(&["doctor", tf.to_str().unwrap(), "--expect", "t-fixup"]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stdout(&o).contains("part v"), "{}", stdout(&o));
+}
+
+/// Phi-3 with q, k, v fused in qkv_proj and gate, up in gate_up_proj: the smallest part (k, v:
+/// 64 × 128 = 8192 values) bounds a relative std error of 2.5·√(2/8192) ≤ 3.9% at |z| ≤ 5.
+const TINY_PHI3: &str = r#"{"model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "hidden_size": 128,
+  "intermediate_size": 256, "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 2,
+  "vocab_size": 1000, "initializer_range": 0.02, "tie_word_embeddings": false}"#;
+
+/// Every scheme that applies to Llama applies to Phi-3's fused tensors: the doctor names
+/// each on its own output, judges the fused tensors (per part where their parts have rules
+/// of their own), answers no scheme "n/a", and `--expect` finds it followed.
+#[test]
+fn names_every_scheme_nninit_wrote_on_phi3_and_none_is_not_applicable() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every scheme but Mamba's (which refuses a model without state-space mixers).
+    let schemes = nninit::scheme::Scheme::all(256)
+        .into_iter()
+        .map(|s| s.name())
+        .filter(|s| !matches!(*s, "mamba"))
+        .collect::<Vec<_>>();
+    assert!(schemes.len() >= 18, "{schemes:?}");
+    for scheme in schemes {
+        let out = materialize(dir.path(), TINY_PHI3, scheme);
+        let report = assert_named_and_followed(&out, scheme, "phi3");
+        for fit in report["schemes"].as_array().unwrap() {
+            if fit["scheme"] != "mamba" {
+                assert!(fit["not_applicable"].is_null(), "{scheme}: {fit}");
+            }
+        }
+    }
+}
+
+/// The twin: T-Fixup's Phi-3 with layer 0's `up` part of gate_up_proj drawn at q's gain
+/// (xavier_uniform(1/√2) instead of (9L)^(−1/4) = 0.44 on its 128 → 256 fans, ×1.6 the std)
+/// fails `--expect t-fixup`, and the report names the part.
+#[test]
+fn t_fixup_on_phi3_with_a_wrong_up_part_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let tf = materialize(dir.path(), TINY_PHI3, "t-fixup");
+    let o = nninit(&["doctor", tf.to_str().unwrap(), "--expect", "t-fixup"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let file = tf.join("model.safetensors");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let offsets = &header["model.layers.0.mlp.gate_up_proj.weight"]["data_offsets"];
+    // Linear [2·256, 128]: the up rows 256..512 are the second half.
+    let start = 8 + header_len + offsets[0].as_u64().unwrap() as usize + 4 * 256 * 128;
+    let bound = (1.0f64 / 2f64.sqrt()) * (6.0f64 / (128.0 + 256.0)).sqrt();
+    let init = Init::Uniform(nninit::init::Uniform::new(-bound, bound).unwrap());
+    let spec = TensorSpec::new(Shape::new(vec![256 * 128]).unwrap());
+    let mut up = vec![0.0f32; 256 * 128];
+    init.fill(&spec, &Philox::new(9, "up"), &mut up).unwrap();
+    for (i, x) in up.iter().enumerate() {
+        bytes[start + 4 * i..start + 4 * i + 4].copy_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(&file, &bytes).unwrap();
+    let o = nninit(&["doctor", tf.to_str().unwrap(), "--expect", "t-fixup"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("part up"), "{}", stdout(&o));
 }
 
 /// The twin of `names_the_scheme_nninit_wrote`: the same checkpoint against a config whose

@@ -318,6 +318,12 @@ fn a_shape_too_large_to_build_is_refused_at_once() {
     assert!(!out.exists());
 }
 
+/// The `nninit-manifest.json` of a materialized folder.
+fn manifest(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("nninit-manifest.json")).unwrap()).unwrap()
+}
+
+/// The entry `name` of a report's or a manifest's `tensors`.
 fn tensor<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["tensors"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("{name}"))
 }
@@ -367,14 +373,8 @@ fn mamba_and_gpt2_parts_through_the_binary() {
     let out = dir.path().join("out");
     let c = config.to_str().unwrap();
     ok(&["materialize", "--config", c, "--scheme", "t-fixup", "--seed", "1", "--out", out.to_str().unwrap()]);
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("nninit-manifest.json")).unwrap()).unwrap();
-    let c_attn = manifest["tensors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "transformer.h.1.attn.c_attn.weight")
-        .unwrap();
+    let manifest = manifest(&out);
+    let c_attn = tensor(&manifest, "transformer.h.1.attn.c_attn.weight");
     let parts = c_attn["parts"].as_array().unwrap();
     assert_eq!(parts.len(), 3, "{c_attn}");
     assert_eq!(parts[2]["stream_key"], "transformer.h.1.attn.c_attn.weight#v");
@@ -384,6 +384,50 @@ fn mamba_and_gpt2_parts_through_the_binary() {
     ok(&["materialize", "--config", c, "--scheme", "hf", "--seed", "1", "--out", whole.to_str().unwrap()]);
     let manifest = std::fs::read_to_string(whole.join("nninit-manifest.json")).unwrap();
     assert!(!manifest.contains("\"parts\""));
+}
+
+/// Phi-3's fused projections through the binary: `explain --config` lists the parts of
+/// qkv_proj and gate_up_proj where a scheme rules them apart (T-Fixup: v, gate and up scaled,
+/// q and k not), the manifest names each part's stream, and hf writes both whole.
+#[test]
+fn phi3_parts_through_the_binary() {
+    let json = |args: &[&str]| -> serde_json::Value { serde_json::from_str(&ok(args)).unwrap() };
+    let p = json(&["explain", "--preset", "phi3-mini", "--scheme", "hf", "--json"]);
+    assert_eq!(p["parameters"], 3_821_079_552u64);
+    assert_eq!(tensor(&p, "model.layers.0.self_attn.qkv_proj.weight")["shape"], serde_json::json!([9216, 3072]));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "hidden_size": 64, "intermediate_size": 96,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100}"#,
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let e = json(&["explain", "--config", c, "--scheme", "t-fixup", "--json"]);
+    let std = |name: &str| tensor(&e, name)["std"].as_f64().unwrap_or_else(|| panic!("{name}"));
+    let (s, l0) = ((9.0f64 * 2.0).powf(-0.25), "model.layers.0");
+    let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12 * b, "{a} vs {b}");
+    close(std(&format!("{l0}.self_attn.qkv_proj.weight#q")), (0.5f64 * 2.0 / 128.0).sqrt());
+    close(std(&format!("{l0}.self_attn.qkv_proj.weight#k")), (0.5f64 * 2.0 / 96.0).sqrt());
+    close(std(&format!("{l0}.self_attn.qkv_proj.weight#v")), s * (2.0f64 / 96.0).sqrt());
+    for part in ["gate", "up"] {
+        close(std(&format!("{l0}.mlp.gate_up_proj.weight#{part}")), s * (2.0f64 / 160.0).sqrt());
+    }
+    let text = ok(&["explain", "--config", c, "--scheme", "t-fixup"]);
+    assert!(text.contains("model.layers.1.mlp.gate_up_proj.weight#up"), "{text}");
+    let out = dir.path().join("out");
+    ok(&["materialize", "--config", c, "--scheme", "t-fixup", "--seed", "1", "--out", out.to_str().unwrap()]);
+    let manifest = manifest(&out);
+    let gate_up = tensor(&manifest, "model.layers.1.mlp.gate_up_proj.weight");
+    let parts = gate_up["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2, "{gate_up}");
+    assert_eq!(parts[1]["stream_key"], "model.layers.1.mlp.gate_up_proj.weight#up");
+    assert_eq!((parts[1]["start"].as_u64(), parts[1]["fan_out"].as_u64()), (Some(96), Some(96)));
+    let whole = dir.path().join("hf");
+    ok(&["materialize", "--config", c, "--scheme", "hf", "--seed", "1", "--out", whole.to_str().unwrap()]);
+    let manifest = std::fs::read_to_string(whole.join("nninit-manifest.json")).unwrap();
+    assert!(!manifest.contains("\"parts\"") && manifest.contains("qkv_proj"));
 }
 
 #[test]

@@ -43,7 +43,7 @@ pub enum Role {
     AttentionKey,
     /// Attention value projection.
     AttentionValue,
-    /// Fused query/key/value projection (GPT-2's `c_attn`).
+    /// Fused query/key/value projection (GPT-2's `c_attn`, Phi-3's `qkv_proj`).
     AttentionQkv,
     /// Attention output projection: the last layer of the attention residual branch.
     AttentionOut,
@@ -51,6 +51,9 @@ pub enum Role {
     MlpUp,
     /// MLP gate projection of a gated MLP (SwiGLU's `gate_proj`).
     MlpGate,
+    /// Gate and up projections of a gated MLP fused in one matrix (Phi-3's
+    /// `gate_up_proj`, `[2I, d]`: its parts are [`Role::MlpGate`] and [`Role::MlpUp`]).
+    MlpGateUp,
     /// MLP down projection: the last layer of the MLP residual branch.
     MlpDown,
     /// Weight (scale) of a LayerNorm or RMSNorm.
@@ -99,6 +102,7 @@ impl Role {
             Self::AttentionOut => "attention_out",
             Self::MlpUp => "mlp_up",
             Self::MlpGate => "mlp_gate",
+            Self::MlpGateUp => "mlp_gate_up",
             Self::MlpDown => "mlp_down",
             Self::NormWeight => "norm_weight",
             Self::NormBias => "norm_bias",
@@ -133,6 +137,7 @@ impl Role {
                 | Self::AttentionOut
                 | Self::MlpUp
                 | Self::MlpGate
+                | Self::MlpGateUp
                 | Self::MlpDown
                 | Self::Dense
                 | Self::MixerIn

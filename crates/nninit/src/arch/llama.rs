@@ -1,7 +1,8 @@
 //! Llama and the decoders that share its layout: Mistral, Qwen2, Qwen3,
-//! Gemma 2 and Mixtral (`transformers.LlamaForCausalLM`, `MistralForCausalLM`,
-//! `Qwen2ForCausalLM`, `Qwen3ForCausalLM`, `Gemma2ForCausalLM`,
-//! `MixtralForCausalLM` and their `*Model` backbones).
+//! Gemma 2, Mixtral and Phi-3 (`transformers.LlamaForCausalLM`,
+//! `MistralForCausalLM`, `Qwen2ForCausalLM`, `Qwen3ForCausalLM`,
+//! `Gemma2ForCausalLM`, `MixtralForCausalLM`, `Phi3ForCausalLM` and their
+//! `*Model` backbones).
 //!
 //! What differs between them, as `transformers` 5.24 builds them:
 //!
@@ -13,6 +14,13 @@
 //! | `qwen3` | `attention_bias` (q, k, v, o) | `self_attn.q_norm`, `k_norm` (RMSNorm over `head_dim`) | SwiGLU |
 //! | `gemma2` | `attention_bias` (q, k, v, o) | `pre_feedforward_layernorm`, `post_feedforward_layernorm`; every norm computes `x·(1 + w)`, so `w` starts at 0 | GeGLU |
 //! | `mixtral` | none | | router `block_sparse_moe.gate` `[E, d]`; per expert `j`, `block_sparse_moe.experts.j.w1` (gate), `w3` (up) `[I, d]` and `w2` (down) `[d, I]` |
+//! | `phi3` | none; q, k, v fused in `self_attn.qkv_proj` `[(H + 2·H_kv)·head_dim, d]` (q rows first, then k, then v) | | SwiGLU with gate and up fused in `mlp.gate_up_proj` `[2I, d]` (gate rows first: `chunk(2, dim=-1)`) |
+//!
+//! Phi-3's fused projections are declared with their parts
+//! ([`crate::plan::TensorPart`]: `q`, `k`, `v` and `gate`, `up` along the
+//! output axis 0), so every scheme rules each part with its own role and
+//! fans. Its attention registers `o_proj` before `qkv_proj`, and the state
+//! dict (so the plan) keeps that order.
 //!
 //! Mixtral's names are those `save_pretrained` writes: transformers 5.24
 //! holds the experts fused in memory (`mlp.experts.gate_up_proj`
@@ -67,6 +75,7 @@ enum Variant {
     Qwen3,
     Gemma2,
     Mixtral,
+    Phi3,
 }
 
 impl Variant {
@@ -77,6 +86,7 @@ impl Variant {
             "qwen3" => Self::Qwen3,
             "gemma2" => Self::Gemma2,
             "mixtral" => Self::Mixtral,
+            "phi3" => Self::Phi3,
             _ => Self::Llama,
         }
     }
@@ -89,6 +99,7 @@ impl Variant {
             Self::Qwen3 => "Qwen3",
             Self::Gemma2 => "Gemma2",
             Self::Mixtral => "Mixtral",
+            Self::Phi3 => "Phi3",
         }
     }
 
@@ -102,6 +113,7 @@ impl Variant {
             Self::Qwen3 => (151_936, 4096, 22016, 32, 32, Some(32), Some(128), false),
             Self::Gemma2 => (256_000, 2304, 9216, 26, 8, Some(4), Some(256), true),
             Self::Mixtral => (32000, 4096, 14336, 32, 32, Some(8), None, false),
+            Self::Phi3 => (32064, 3072, 8192, 32, 32, None, None, false),
         }
     }
 }
@@ -151,14 +163,14 @@ impl Config {
             Variant::Mixtral => Some(Self::experts(&raw, layers)?),
             _ => None,
         };
-        // Qwen2Attention always has q/k/v biases and no o_proj bias; Mistral and Mixtral have none;
-        // Llama, Qwen3 and Gemma 2 put `attention_bias` on all four projections.
+        // Qwen2Attention always has q/k/v biases and no o_proj bias; Mistral, Mixtral and Phi-3 have
+        // none; Llama, Qwen3 and Gemma 2 put `attention_bias` on all four projections.
         let (qkv_bias, o_bias) = match variant {
             Variant::Qwen2 => (true, false),
-            Variant::Mistral | Variant::Mixtral => (false, false),
+            Variant::Mistral | Variant::Mixtral | Variant::Phi3 => (false, false),
             Variant::Llama | Variant::Qwen3 | Variant::Gemma2 => (attention_bias, attention_bias),
         };
-        if matches!(variant, Variant::Mistral | Variant::Mixtral) && attention_bias {
+        if matches!(variant, Variant::Mistral | Variant::Mixtral | Variant::Phi3) && attention_bias {
             return Err(Error::InvalidModelConfig { reason: format!("{} has no attention biases", variant.stem()) });
         }
         Ok(Self {
@@ -251,15 +263,32 @@ impl Config {
         for i in 0..self.layers {
             b.layer = Some(i);
             let l = format!("{p}layers.{i}");
-            b.linear(&format!("{l}.self_attn.q_proj"), q, d, self.qkv_bias, Role::AttentionQuery)?;
-            b.linear(&format!("{l}.self_attn.k_proj"), kv, d, self.qkv_bias, Role::AttentionKey)?;
-            b.linear(&format!("{l}.self_attn.v_proj"), kv, d, self.qkv_bias, Role::AttentionValue)?;
-            b.linear(&format!("{l}.self_attn.o_proj"), d, q, self.o_bias, Role::AttentionOut)?;
+            if self.variant == Variant::Phi3 {
+                // Phi3Attention registers o_proj first; qkv_proj holds q, k, v along its rows.
+                b.linear(&format!("{l}.self_attn.o_proj"), d, q, false, Role::AttentionOut)?;
+                let qkv = format!("{l}.self_attn.qkv_proj");
+                b.linear(&qkv, q + 2 * kv, d, false, Role::AttentionQkv)?;
+                let parts =
+                    [("q", q, Role::AttentionQuery), ("k", kv, Role::AttentionKey), ("v", kv, Role::AttentionValue)];
+                b.fuse(&format!("{qkv}.weight"), 0, &parts)?;
+            } else {
+                b.linear(&format!("{l}.self_attn.q_proj"), q, d, self.qkv_bias, Role::AttentionQuery)?;
+                b.linear(&format!("{l}.self_attn.k_proj"), kv, d, self.qkv_bias, Role::AttentionKey)?;
+                b.linear(&format!("{l}.self_attn.v_proj"), kv, d, self.qkv_bias, Role::AttentionValue)?;
+                b.linear(&format!("{l}.self_attn.o_proj"), d, q, self.o_bias, Role::AttentionOut)?;
+            }
             if self.variant == Variant::Qwen3 {
                 b.norm(&format!("{l}.self_attn.q_norm"), self.head_dim, norm)?;
                 b.norm(&format!("{l}.self_attn.k_norm"), self.head_dim, norm)?;
             }
             match self.experts {
+                None if self.variant == Variant::Phi3 => {
+                    // Phi3MLP: gate_up_proj(x).chunk(2, dim=-1) gives gate, then up.
+                    let gate_up = format!("{l}.mlp.gate_up_proj");
+                    b.linear(&gate_up, 2 * ff, d, false, Role::MlpGateUp)?;
+                    b.fuse(&format!("{gate_up}.weight"), 0, &[("gate", ff, Role::MlpGate), ("up", ff, Role::MlpUp)])?;
+                    b.linear(&format!("{l}.mlp.down_proj"), d, ff, false, Role::MlpDown)?;
+                }
                 None => {
                     b.linear(&format!("{l}.mlp.gate_proj"), ff, d, self.mlp_bias, Role::MlpGate)?;
                     b.linear(&format!("{l}.mlp.up_proj"), ff, d, self.mlp_bias, Role::MlpUp)?;

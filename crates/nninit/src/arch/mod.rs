@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | `gpt2` | `GPT2LMHeadModel` (default), `GPT2Model` | `Conv1D` weights are `[in, out]`; `c_attn.weight` is q, k, v fused along the output axis (parts, see [`crate::plan::TensorPart`]); `lm_head.weight` is tied to `transformer.wte.weight` and not saved |
 //! | `llama`, `mistral`, `qwen2`, `qwen3`, `gemma2`, `mixtral` | `*ForCausalLM` (default), `*Model` | grouped-query attention via `num_key_value_heads`; `lm_head.weight` saved unless `tie_word_embeddings`; Qwen2 has q/k/v biases, Qwen3 per-head q/k RMSNorms, Gemma 2 `1 + w` norms (initialized 0) before and after each MLP and √d-scaled embeddings, Mixtral a router and per-expert SwiGLU MLPs (see [`MAX_EXPERTS`], [`MAX_EXPERT_LAYERS`]) |
+//! | `phi3` | `Phi3ForCausalLM` (default), `Phi3Model` | the Llama layout with q, k, v fused in `self_attn.qkv_proj` and gate, up in `mlp.gate_up_proj` (parts, see [`crate::plan::TensorPart`]); no biases; `lm_head.weight` saved unless `tie_word_embeddings` |
 //! | `bert` | `BertForMaskedLM` (default), `BertForPreTraining`, `BertModel` | the decoder of the MLM head is tied to the word embeddings, its bias to `cls.predictions.bias` |
 //! | `vit` | `ViTModel` (default, with pooler), `ViTForImageClassification` | the patch embedding is a `Conv2d` `[hidden, channels, p, p]` |
 //! | `mamba` | `MambaForCausalLM` (default), `MambaModel` | `backbone.` prefix; per block `norm` and `mixer.{A_log, D, conv1d, in_proj, x_proj, dt_proj, out_proj}`; `lm_head.weight` tied to `backbone.embeddings.weight` |
@@ -65,7 +66,7 @@ pub use presets::{PRESETS, names as preset_names};
 pub enum Family {
     /// GPT-2.
     Gpt2,
-    /// Llama and the models sharing its layout (Mistral, Qwen2, Qwen3, Gemma 2, Mixtral).
+    /// Llama and the models sharing its layout (Mistral, Qwen2, Qwen3, Gemma 2, Mixtral, Phi-3).
     Llama,
     /// BERT.
     Bert,
@@ -124,7 +125,7 @@ enum Kind {
 }
 
 /// The `model_type` values nninit reads.
-pub const MODEL_TYPES: &str = "gpt2, llama, mistral, qwen2, qwen3, gemma2, mixtral, bert, vit, mamba";
+pub const MODEL_TYPES: &str = "gpt2, llama, mistral, qwen2, qwen3, gemma2, mixtral, phi3, bert, vit, mamba";
 
 impl Model {
     /// Reads a Hugging Face `config.json`.
@@ -172,7 +173,7 @@ impl Model {
                 let (dims, class) = c.dims_and_class(class)?;
                 (Family::Gpt2, Stack::Decoder, dims, class, Kind::Gpt2(c))
             }
-            "llama" | "mistral" | "qwen2" | "qwen3" | "gemma2" | "mixtral" => {
+            "llama" | "mistral" | "qwen2" | "qwen3" | "gemma2" | "mixtral" | "phi3" => {
                 let c = llama::Config::from_value(&model_type, &config)?;
                 let (dims, class) = c.dims_and_class(class)?;
                 (Family::Llama, Stack::Decoder, dims, class, Kind::Llama(c))

@@ -44,6 +44,11 @@ pub const PRESETS: &[(&str, &str, &str)] = &[
         include_str!("presets/mixtral-8x7b.json"),
     ),
     (
+        "phi3-mini",
+        "Phi-3-mini-4k-instruct: hidden 3072, 32 layers, 32 heads (32 KV), fused qkv_proj and gate_up_proj, vocab 32064, untied (3.82 B)",
+        include_str!("presets/phi3-mini.json"),
+    ),
+    (
         "mamba-130m",
         "Mamba-130M (state-spaces/mamba-130m-hf): hidden 768, 24 layers, d_state 16, d_inner 1536, dt rank 48, tied (129 M)",
         include_str!("presets/mamba-130m.json"),

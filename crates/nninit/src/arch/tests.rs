@@ -51,6 +51,44 @@ fn parameter_counts() {
     assert_eq!(count("gemma2-2b"), 2_614_341_888);
     assert_eq!(count("mixtral-8x7b"), 46_702_792_704);
     assert_eq!(count("mamba-130m"), 129_135_360);
+    assert_eq!(count("phi3-mini"), 3_821_079_552);
+}
+
+#[test]
+fn phi3_fuses_qkv_and_gate_up_with_parts_of_their_own_shapes() {
+    let model = Model::preset("phi3-mini").unwrap();
+    assert_eq!((model.family(), model.model_class()), (Family::Llama, "Phi3ForCausalLM"));
+    let plan = model.plan(DType::BF16).unwrap();
+    let qkv = plan.get("model.layers.4.self_attn.qkv_proj.weight").unwrap();
+    assert_eq!((qkv.role, qkv.layer, qkv.spec.shape().dims()), (Role::AttentionQkv, Some(4), &[9216, 3072][..]));
+    let parts: Vec<_> = qkv.parts.iter().map(|p| (p.name, p.axis, p.start, p.len, p.role)).collect();
+    assert_eq!(
+        parts,
+        [
+            ("q", 0, 0, 3072, Role::AttentionQuery),
+            ("k", 0, 3072, 3072, Role::AttentionKey),
+            ("v", 0, 6144, 3072, Role::AttentionValue)
+        ]
+    );
+    let gate_up = plan.get("model.layers.4.mlp.gate_up_proj.weight").unwrap();
+    assert_eq!((gate_up.role, gate_up.spec.shape().dims()), (Role::MlpGateUp, &[16384, 3072][..]));
+    let parts: Vec<_> = gate_up.parts.iter().map(|p| (p.name, p.start, p.len, p.role)).collect();
+    assert_eq!(parts, [("gate", 0, 8192, Role::MlpGate), ("up", 8192, 8192, Role::MlpUp)]);
+    let fan = gate_up.parts[1].spec.fan().unwrap();
+    assert_eq!((fan.fan_in(), fan.fan_out()), (3072, 8192), "the part's own fans");
+    assert!(plan.get("lm_head.weight").unwrap().tied_to.is_none(), "untied");
+    // Grouped-query attention: k and v are the smaller parts; attention biases are refused.
+    let gqa = Model::from_config_json(
+        r#"{"model_type": "phi3", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 1,
+        "num_attention_heads": 8, "num_key_value_heads": 2, "vocab_size": 100, "tie_word_embeddings": true}"#,
+    )
+    .unwrap();
+    let plan = gqa.plan(DType::F32).unwrap();
+    let qkv = plan.get("model.layers.0.self_attn.qkv_proj.weight").unwrap();
+    assert_eq!(qkv.parts.iter().map(|p| p.len).collect::<Vec<_>>(), [64, 16, 16]);
+    assert_eq!(plan.get("lm_head.weight").unwrap().tied_to.as_deref(), Some("model.embed_tokens.weight"));
+    let biased = r#"{"model_type": "phi3", "hidden_size": 64, "num_attention_heads": 8, "attention_bias": true}"#;
+    assert!(matches!(Model::from_config_json(biased), Err(Error::InvalidModelConfig { .. })));
 }
 
 #[test]

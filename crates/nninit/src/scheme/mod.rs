@@ -40,15 +40,20 @@
 //! | `depth-mup`, `completep` | as `mup` | as `mup` | `mup`'s std × L^(−α), α = ½, 1; hidden lr × L^(α−1) | as `mup` |
 //!
 //! `neox-wang` is another name of `small-init`. torchtitan and OLMo-core apply
-//! to the Llama family only (Llama, Mistral, Qwen2, Qwen3, Gemma 2, Mixtral).
+//! to the Llama family only (Llama, Mistral, Qwen2, Qwen3, Gemma 2, Mixtral, Phi-3).
 //!
 //! **Fused tensors.** An architecture declares a fused tensor's parts
-//! ([`crate::plan::TensorPart`]: GPT-2's `c_attn` is q, k, v along its output
-//! axis). A scheme rules each part with the part's own role and fans; when
-//! every part gets the rule the whole tensor gets, the tensor is drawn whole,
-//! from the stream keyed by its name (so no existing output changed); when
-//! they differ (T-Fixup and DeepNorm scale v apart from q and k), each part is
-//! drawn with its own rule from the stream keyed `"{tensor}#{part}"`.
+//! ([`crate::plan::TensorPart`]: GPT-2's `c_attn` and Phi-3's `qkv_proj` are
+//! q, k, v along their output axis, Phi-3's `gate_up_proj` gate, up). A scheme
+//! rules each part with the part's own role and fans, so Phi-3's parts get the
+//! rules Llama's separate projections get; when every part's elements follow
+//! the distribution the whole tensor's rule gives (fans applied), the tensor is
+//! drawn whole, from the stream keyed by its name (so no existing output
+//! changed); when they differ (T-Fixup and DeepNorm scale v apart from q and k,
+//! torchtitan depth-scales up and not gate), each part is drawn with its own
+//! rule from the stream keyed `"{tensor}#{part}"`. Fused biases are not split:
+//! GPT-2's `c_attn.bias` is zero under every scheme, and nn.Linear's
+//! U(±1/√fan_in) is the same on every part along the output axis.
 
 use std::collections::BTreeMap;
 
@@ -298,7 +303,10 @@ impl Scheme {
     /// The rules of a fused tensor's parts, when they are not all the rule the
     /// whole tensor gets (`None`: the tensor takes `whole`, drawn as one tensor,
     /// as before parts existed). A scheme that refuses the fused tensor as a whole
-    /// (T-Fixup and DeepNorm scale v apart from q and k) gets each part alone.
+    /// (T-Fixup and DeepNorm scale v apart from q and k, and up and gate apart from
+    /// the rest) gets each part alone. "The same rule" means the same distribution
+    /// of every element ([`same_elements`]): a fan-dependent rule (Xavier) is the
+    /// same on a part only where the part's fans give the same std.
     ///
     /// # Errors
     /// The whole tensor's refusal when a part is refused too.
@@ -319,7 +327,9 @@ impl Scheme {
             })
             .collect();
         match (whole, rules) {
-            (Some(w), Ok(rules)) if rules.iter().all(|r| r.init == w.init) => Ok(None),
+            (Some(w), Ok(rules)) if rules.iter().zip(&t.parts).all(|(r, p)| same_elements(&w.init, t, &r.init, p)) => {
+                Ok(None)
+            }
             (Some(_), Err(_)) => Ok(None),
             (None, Ok(rules)) => Ok(Some(rules)),
             (Some(_), Ok(rules)) => Ok(Some(rules)),
@@ -381,6 +391,24 @@ impl Scheme {
 impl std::fmt::Display for Scheme {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.label())
+    }
+}
+
+/// Whether `part` of the fused tensor `t` under `rule` draws its elements
+/// from the distribution `t` under `whole` draws them from: the same rule and,
+/// for an element-wise rule, the same distribution once each one's fans are
+/// applied (`xavier_uniform` on q alone is not `xavier_uniform` on `[q; k; v]`;
+/// `kaiming_uniform` with fan_in is, along the output axis). A structured rule
+/// (ZerO, orthogonal) equal to the whole's is kept whole: the fused tensor is
+/// one module's weight, and that is how it was drawn before parts existed.
+fn same_elements(whole: &Init, t: &PlannedTensor, rule: &Init, part: &crate::plan::TensorPart) -> bool {
+    if whole != rule {
+        return false;
+    }
+    match (whole.elementwise_sampler(t.spec.fan().ok()), rule.elementwise_sampler(part.spec.fan().ok())) {
+        (Some(Ok(a)), Some(Ok(b))) => a == b,
+        (None, None) => true,
+        _ => false,
     }
 }
 
@@ -509,6 +537,12 @@ fn hf(model: &Model, t: &PlannedTensor) -> Result<Rule> {
             .num("n_layer", dims.layers as f64)
             .num("std", std)
         }
+        Family::Llama if t.role == Role::Embedding && model.model_type() == "phi3" => Rule::new(
+            normal(sigma)?,
+            "PreTrainedModel._init_weights (Phi3PreTrainedModel keeps it): N(0, initializer_range); transformers \
+             also zeroes the padding row (pad_token_id), which nninit draws",
+        )
+        .num("initializer_range", sigma),
         Family::Bert if t.role == Role::Embedding => Rule::new(
             normal(sigma)?,
             "BertPreTrainedModel._init_weights: N(0, initializer_range); transformers also zeroes the padding \
@@ -600,8 +634,8 @@ fn refuse_fused(scheme: &'static str, t: &PlannedTensor) -> Error {
     Error::UnsupportedScheme {
         scheme,
         tensor: t.name.clone(),
-        reason: "it scales v apart from q and k, and this fused qkv tensor takes one rule; use an architecture \
-                 with separate q/k/v projections"
+        reason: "it scales v apart from q and k (and the MLP's gate and up apart from the rest), and this fused \
+                 tensor takes one rule; use an architecture with separate projections"
             .into(),
     }
 }
@@ -621,7 +655,7 @@ fn t_fixup(model: &Model, t: &PlannedTensor) -> Result<Rule> {
     };
     let note = "LayerNorms are kept as the architecture has them (T-Fixup removes them)";
     Ok(match t.role {
-        Role::AttentionQkv => return Err(refuse_fused("t-fixup", t)),
+        Role::AttentionQkv | Role::MlpGateUp => return Err(refuse_fused("t-fixup", t)),
         Role::AttentionQuery | Role::AttentionKey => Rule::new(
             xavier_uniform(std::f64::consts::FRAC_1_SQRT_2)?,
             "T-Fixup leaves q, k at fairseq's xavier_uniform_(gain=1/√2)",
@@ -657,7 +691,7 @@ fn deepnorm(model: &Model, t: &PlannedTensor) -> Result<Rule> {
         Stack::Encoder => "encoder-only (N layers)",
     };
     Ok(match t.role {
-        Role::AttentionQkv => return Err(refuse_fused("deepnorm", t)),
+        Role::AttentionQkv | Role::MlpGateUp => return Err(refuse_fused("deepnorm", t)),
         Role::AttentionQuery | Role::AttentionKey => {
             Rule::new(xavier_normal(1.0)?, "DeepNet: q_proj, k_proj xavier_normal_(gain=1), not scaled by β")
         }

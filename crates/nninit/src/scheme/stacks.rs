@@ -101,7 +101,9 @@ pub(super) fn torchtitan(depth: Depth, model: &Model, t: &PlannedTensor) -> Resu
         Role::Embedding => {
             Ok(Rule::new(normal(1.0)?, "torchtitan Transformer.init_weights: tok_embeddings normal_(0, 1)"))
         }
-        Role::AttentionQuery | Role::AttentionKey | Role::AttentionValue => fixed("Attention.init_weights wq, wk, wv"),
+        Role::AttentionQuery | Role::AttentionKey | Role::AttentionValue | Role::AttentionQkv => {
+            fixed("Attention.init_weights wq, wk, wv")
+        }
         Role::MlpGate => fixed("FeedForward.init_weights w1"),
         Role::AttentionOut => depth_rule("Attention.init_weights wo"),
         Role::MlpUp | Role::MlpDown => depth_rule("FeedForward.init_weights w2, w3"),

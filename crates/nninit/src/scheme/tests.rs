@@ -37,6 +37,10 @@ fn parts_change_no_existing_rule() {
             let mut without = with.clone();
             without.tensors.iter_mut().for_each(|t| t.parts.clear());
             let (a, b) = (scheme.apply(&model, &mut with), scheme.apply(&model, &mut without));
+            // Phi-3 came with its parts (no rule of it predates them): `phi3_parts_get_llamas_rules` tests it.
+            if preset.starts_with("phi3") {
+                continue;
+            }
             if preset.starts_with("gpt2") && matches!(scheme, Scheme::TFixup | Scheme::DeepNorm) {
                 assert!(a.is_ok() && b.is_err(), "{preset} {scheme}");
                 continue;
@@ -341,7 +345,7 @@ fn moe_router_and_experts_under_hf_and_torchtitan() {
 
 #[test]
 fn new_schemes_apply_to_every_llama_family_preset() {
-    for preset in ["llama-1b", "qwen2-0.5b", "qwen3-0.6b", "mistral-7b", "gemma2-2b", "mixtral-8x7b"] {
+    for preset in ["llama-1b", "qwen2-0.5b", "qwen3-0.6b", "mistral-7b", "gemma2-2b", "mixtral-8x7b", "phi3-mini"] {
         for scheme in [
             "torchtitan",
             "torchtitan-no-depth",
@@ -398,4 +402,136 @@ fn mamba_schemes_follow_their_reference_code() {
     let mut p = gpt2.plan(DType::F32).unwrap();
     let err = Scheme::Mamba.apply(&gpt2, &mut p).unwrap_err().to_string();
     assert!(err.contains("state-space"), "{err}");
+}
+
+/// The distribution a fused tensor's part is drawn from: its own rule on its own
+/// shape, or (drawn whole) the tensor's rule on the tensor's shape, as a sampler
+/// (fans applied) for element-wise rules, else the rule and the shape.
+fn drawn(init: &Init, spec: &crate::spec::TensorSpec) -> String {
+    match init.elementwise_sampler(spec.fan().ok()) {
+        Some(s) => format!("{:?}", s.unwrap()),
+        None => format!("{init:?} on {:?}", spec.shape().dims()),
+    }
+}
+
+/// Phi-3 is Llama with q, k, v and gate, up fused: under every scheme, each part
+/// of qkv_proj and gate_up_proj is drawn from the distribution (and gets the
+/// learning-rate multiplier) the same scheme gives Llama's separate projection,
+/// with per-part fans (grouped-query attention makes k and v smaller than q, so
+/// spectral's and Xavier's stds differ between parts); every other tensor gets
+/// Llama's rule. ZerO is the exception: its identities are drawn on the fused
+/// module as one matrix (as on GPT-2's c_attn), not per part.
+#[test]
+fn phi3_parts_get_llamas_rules() {
+    let dims = r#""hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 3, "num_attention_heads": 8,
+        "num_key_value_heads": 2, "vocab_size": 100, "tie_word_embeddings": false"#;
+    let phi3 = Model::from_config_json(&format!(r#"{{"model_type": "phi3", {dims}}}"#)).unwrap();
+    let llama = Model::from_config_json(&format!(r#"{{"model_type": "llama", {dims}}}"#)).unwrap();
+    let mut per_part = 0;
+    for scheme in Scheme::all(16) {
+        let (a, b) = (scheme.plan(&phi3, DType::F32), scheme.plan(&llama, DType::F32));
+        assert_eq!(a.is_ok(), b.is_ok(), "{scheme}");
+        let (Ok(a), Ok(b)) = (a, b) else { continue };
+        let rule_of = |name: &str| {
+            let t = b.get(name).unwrap_or_else(|| panic!("{name}"));
+            (drawn(t.init.as_ref().unwrap(), &t.spec), t.provenance.as_ref().unwrap().lr_multiplier)
+        };
+        for t in &a.tensors {
+            let llama_name = |part: &str| {
+                let stem = t.name.rsplit_once(".weight").unwrap().0;
+                match part {
+                    "gate" | "up" => format!("{}.{part}_proj.weight", stem.rsplit_once('.').unwrap().0),
+                    _ => format!("{}.{part}_proj.weight", stem.rsplit_once('.').unwrap().0),
+                }
+            };
+            if t.parts.is_empty() {
+                if t.tied_to.is_none() {
+                    let got = (drawn(t.init.as_ref().unwrap(), &t.spec), t.provenance.as_ref().unwrap().lr_multiplier);
+                    assert_eq!(got, rule_of(&t.name), "{scheme} {}", t.name);
+                }
+                continue;
+            }
+            per_part += usize::from(t.has_part_rules());
+            for p in &t.parts {
+                let got = if t.has_part_rules() {
+                    (drawn(p.init.as_ref().unwrap(), &p.spec), p.provenance.as_ref().unwrap().lr_multiplier)
+                } else {
+                    (drawn(t.init.as_ref().unwrap(), &t.spec), t.provenance.as_ref().unwrap().lr_multiplier)
+                };
+                if scheme == Scheme::Zero {
+                    assert!(!t.has_part_rules() && t.init == Some(Init::Zero), "{}", t.name);
+                    continue;
+                }
+                assert_eq!(got, rule_of(&llama_name(p.name)), "{scheme} {} part {}", t.name, p.name);
+            }
+        }
+    }
+    assert!(per_part > 0);
+}
+
+/// T-Fixup and DeepNorm scale v, gate and up (and not q, k) on Phi-3's fused
+/// projections, each part on its own fans; hf draws both fused tensors whole.
+#[test]
+fn t_fixup_and_deepnorm_rule_phi3_parts() {
+    let s = (9.0f64 * 32.0).powf(-0.25);
+    let beta = (8.0f64 * 32.0).powf(-0.25);
+    for (scheme, gain, qk_gain) in [("t-fixup", s, std::f64::consts::FRAC_1_SQRT_2), ("deepnorm", beta, 1.0)] {
+        let p = plan("phi3-mini", scheme);
+        let qkv = p.get("model.layers.2.self_attn.qkv_proj.weight").unwrap();
+        let gate_up = p.get("model.layers.2.mlp.gate_up_proj.weight").unwrap();
+        assert!(qkv.has_part_rules() && gate_up.has_part_rules(), "{scheme}");
+        let std = |part: &crate::plan::TensorPart| part.init.unwrap().explain(&part.spec).unwrap().std.unwrap();
+        // xavier: gain·√(2/(fan_in + fan_out)) of each part.
+        close(std(&qkv.parts[0]), qk_gain * (2.0f64 / 6144.0).sqrt());
+        close(std(&qkv.parts[1]), qk_gain * (2.0f64 / 6144.0).sqrt());
+        close(std(&qkv.parts[2]), gain * (2.0f64 / 6144.0).sqrt());
+        for part in &gate_up.parts {
+            close(std(part), gain * (2.0f64 / (3072.0 + 8192.0)).sqrt());
+        }
+    }
+    let h = plan("phi3-mini", "hf");
+    for name in ["model.layers.0.self_attn.qkv_proj.weight", "model.layers.0.mlp.gate_up_proj.weight"] {
+        assert!(!h.get(name).unwrap().has_part_rules(), "{name}");
+        close(std_of(&h, name), 0.02);
+    }
+    let embed = h.get("model.embed_tokens.weight").unwrap().provenance.clone().unwrap();
+    assert!(embed.reason.contains("padding row"), "{}", embed.reason);
+}
+
+/// The comparison that keeps a fused tensor whole looks at the drawn distribution, not
+/// only the rule: Xavier on q alone is not Xavier on [q; k; v] (the twin of keeping
+/// kaiming_uniform's fan_in rule whole, which is the same on every part along the output axis).
+#[test]
+fn a_fan_dependent_rule_is_the_same_on_a_part_only_with_the_same_fans() {
+    use crate::fan::Layout;
+    let t = PlannedTensor::new("qkv.weight", vec![12, 4], Layout::Torch, Role::AttentionQkv, Module::Linear)
+        .unwrap()
+        .fused(0, &[("q", 4, Role::AttentionQuery), ("k", 4, Role::AttentionKey), ("v", 4, Role::AttentionValue)])
+        .unwrap();
+    let xavier = xavier_uniform(1.0).unwrap();
+    assert!(!same_elements(&xavier, &t, &xavier, &t.parts[0]));
+    let kaiming: Init = VarianceScaling::kaiming_uniform(FanMode::FanIn, Activation::Relu).unwrap().into();
+    assert!(same_elements(&kaiming, &t, &kaiming, &t.parts[0]));
+    assert!(same_elements(&Init::Zero, &t, &Init::Zero, &t.parts[0]));
+    assert!(!same_elements(&kaiming, &t, &xavier, &t.parts[0]));
+}
+
+/// GPT-2's fused c_attn bias `[3d]` is not declared in parts: every scheme that applies to
+/// GPT-2 zeroes it (Conv1D's own init included), so q, k and v biases could get no different
+/// rules. (The only non-zero Linear bias rule, nn.Linear's U(±1/√fan_in), depends on fan_in
+/// alone, which fusing along the output axis keeps: it too is one rule for every part.)
+#[test]
+fn gpt2_c_attn_bias_is_zero_under_every_scheme_so_it_needs_no_parts() {
+    let model = Model::preset("gpt2").unwrap();
+    let mut applied = 0;
+    for scheme in Scheme::all(256) {
+        let Ok(p) = scheme.plan(&model, DType::F32) else { continue };
+        applied += 1;
+        for layer in 0..12 {
+            let bias = p.get(&format!("transformer.h.{layer}.attn.c_attn.bias")).unwrap();
+            assert!(bias.parts.is_empty());
+            assert_eq!(bias.init, Some(Init::Zeros), "{scheme}");
+        }
+    }
+    assert!(applied >= 13, "{applied}");
 }
