@@ -43,12 +43,6 @@ seeds() {
     torch_modules | rule_parser) echo "fuzz/seeds/$1" ;;
   esac
 }
-# Cargo features per target: only the experiment target pulls in the burn-based lab crate.
-features() {
-  case "$1" in
-    experiment_toml) echo "--features lab" ;;
-  esac
-}
 
 targets=${FUZZ_TARGETS:-$(cargo +nightly fuzz list)}
 failed=""
@@ -59,7 +53,7 @@ for t in $targets; do
   # -timeout: one input taking over 10 s is a hang; -rss_limit_mb: a run over 2 GB is a size
   # check that is missing. Both count as crashes.
   # shellcheck disable=SC2046
-  if ! cargo +nightly fuzz run $(features "$t") "$t" "$corpus" $(seeds "$t") -- \
+  if ! cargo +nightly fuzz run "$t" "$corpus" $(seeds "$t") -- \
     -max_total_time="$seconds" -seed="${FUZZ_SEED:-1}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1; then
     failed="$failed $t"
   fi

@@ -1,17 +1,31 @@
-//! The experiment TOML reader never panics on any text, and what it accepts
-//! is runnable as far as it can be checked without training: at least one
-//! configuration, every network valid. `cargo +nightly fuzz run --features lab
-//! experiment_toml` (the feature pulls in the burn-based lab crate).
+//! The experiment TOML reader never panics or hangs on any text, and what it
+//! accepts is runnable as far as that can be checked without training: at
+//! least one configuration, every count within its limit, every network
+//! valid and its batches within the memory limit, every initialization's
+//! data-free rule buildable. `cargo +nightly fuzz run experiment_toml`
+//! (the lab crate without its default features: no burn).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use nninit_lab::experiment::Experiment;
+use nninit_lab::limits;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let Ok(exp) = Experiment::parse(text, "fuzz") else { return };
-    assert!(exp.seeds >= 1 && !exp.configs.is_empty(), "an experiment with nothing to run");
+    let what = "fuzz";
+    assert!(!exp.configs.is_empty(), "an experiment with nothing to run");
+    limits::SEEDS.check_usize(what, exp.seeds).expect("seeds");
+    limits::PROBE_BATCH.check_usize(what, exp.probe_batch).expect("probe_batch");
+    limits::RUNS.check(what, exp.configs.len() as u128 * exp.seeds as u128).expect("runs");
     for c in &exp.configs {
-        assert!(c.model.validate().is_ok(), "{}: an invalid network accepted", c.record.label);
+        let label = &c.record.label;
+        c.model.validate().unwrap_or_else(|e| panic!("{label}: an invalid network accepted: {e}"));
+        c.model.check_batch(what, c.train.batch.max(exp.probe_batch)).unwrap_or_else(|e| panic!("{label}: {e}"));
+        limits::STEPS.check_usize(what, c.train.steps).expect("steps");
+        limits::BATCH.check_usize(what, c.train.batch).expect("batch");
+        // The rate the run trains with, after any scaling by depth.
+        limits::LR.check(what, c.train.lr).unwrap_or_else(|e| panic!("{label}: {e}"));
+        c.init.method.pre_init().unwrap_or_else(|e| panic!("{label}: {e}"));
     }
 });

@@ -13,6 +13,7 @@ pub enum LabError {
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
     /// The report could not be written.
+    #[cfg(feature = "report")]
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
     /// An experiment file is not valid.
@@ -58,6 +59,7 @@ pub enum LabError {
         source: std::io::Error,
     },
     /// nninit-burn refused to initialize the network (a rule that refuses a layer's shape).
+    #[cfg(feature = "burn")]
     #[error(transparent)]
     Burn(#[from] nninit_burn::Error),
 }

@@ -20,20 +20,30 @@
 //! Every number the lab draws comes from a real run on a real dataset ([`data`]): the
 //! scikit-learn digits embedded in the crate, MNIST and Fashion-MNIST fetched from package
 //! registries.
+//!
+//! Everything that runs a network needs the `burn` feature and the report the `report` feature
+//! (both on by default). Without them the crate is the experiment description alone, with no
+//! training backend: [`experiment::Experiment::parse`] and everything it validates into, the
+//! [`limits`], the [`record`]s and the datasets' names.
 
+#[cfg(feature = "burn")]
 pub mod backend;
 pub mod data;
 mod error;
 pub mod experiment;
 pub mod limits;
 pub mod loss;
+#[cfg(feature = "burn")]
 pub mod lsuv;
 pub mod model;
+#[cfg(feature = "burn")]
 pub mod probe;
 pub mod record;
+#[cfg(feature = "report")]
 pub mod report;
 pub mod rules;
 pub mod train;
 
+#[cfg(feature = "burn")]
 pub use backend::Backend;
 pub use error::{LabError, Result};

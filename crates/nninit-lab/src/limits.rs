@@ -18,6 +18,7 @@
 //! | points of a `mean-field` `sigma_w2` grid | 1 ..= 1,000 | |
 //! | `jobs` | 1 ..= 1,024 | |
 //! | `lr` | (0, 10⁶] | |
+//! | `lr / depth` (`lr_scaling = "inverse-depth"`) | (0, 10⁶] | the rate each run trains with; a tiny `lr` divided by the depth can round to 0 |
 //! | `momentum` | [0, 1) | |
 //! | LSUV `tolerance` | (0, 1) | |
 //! | `loss_criterion` | (0, 10³⁰⁰] | |
@@ -179,6 +180,8 @@ pub const JOBS: CountLimit = count("jobs", 1, 1024);
 
 /// The learning rate.
 pub const LR: RealLimit = RealLimit { name: "lr", low: Bound::Excluded(0.0), high: Bound::Included(1e6) };
+/// The learning rate a run trains with under `lr_scaling = "inverse-depth"`: `lr / depth`.
+pub const LR_PER_DEPTH: RealLimit = RealLimit { name: "lr / depth", ..LR };
 /// SGD's momentum.
 pub const MOMENTUM: RealLimit = RealLimit { name: "momentum", low: Bound::Included(0.0), high: Bound::Excluded(1.0) };
 /// LSUV's |Var − 1| at which a layer is done.

@@ -1,6 +1,8 @@
 //! The training objectives, shared by training and the probe.
 
+#[cfg(feature = "burn")]
 use burn::tensor::activation::log_softmax;
+#[cfg(feature = "burn")]
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +19,7 @@ pub enum LossKind {
 }
 
 /// The loss of a batch: `logits` `[batch, classes]` against labels `y`.
+#[cfg(feature = "burn")]
 pub fn batch_loss(loss: LossKind, logits: Tensor<2>, y: &[u8], classes: usize, device: &Device) -> Tensor<1> {
     let batch = y.len();
     let mut onehot = vec![0f32; batch * classes];
@@ -30,7 +33,7 @@ pub fn batch_loss(loss: LossKind, logits: Tensor<2>, y: &[u8], classes: usize, d
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "burn"))]
 mod tests {
     use super::*;
 

@@ -1,12 +1,15 @@
 //! How an experiment's named initializations become layer values, through nninit's rules
 //! and streams.
 
+#[cfg(feature = "burn")]
 use burn::tensor::Device;
 use nninit::Init;
 use nninit::init::{Normal, Orthogonal};
+#[cfg(feature = "burn")]
 use nninit_burn::Rules;
 
 use crate::error::Result;
+#[cfg(feature = "burn")]
 use crate::model::{LayerWeights, ModelSpec, Network};
 
 /// How biases start.
@@ -85,6 +88,7 @@ impl InitMethod {
 ///
 /// # Errors
 /// As [`ModelSpec::layers`]; an invalid bias std.
+#[cfg(feature = "burn")]
 pub fn rules(spec: &ModelSpec, method: &InitMethod) -> Result<Rules> {
     let (rule, bias_rule) = method.pre_init()?;
     let mut rules = Rules::new();
@@ -112,11 +116,12 @@ pub fn rules(spec: &ModelSpec, method: &InitMethod) -> Result<Rules> {
 ///
 /// # Errors
 /// The rule's own errors (for example a rule that refuses a layer's shape).
+#[cfg(feature = "burn")]
 pub fn initial_weights(spec: &ModelSpec, method: &InitMethod, seed: u64) -> Result<Vec<LayerWeights>> {
     Ok(Network::init(spec, method, seed, &Device::flex())?.weights())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "burn"))]
 mod tests {
     use super::*;
     use nninit::activation::Activation;

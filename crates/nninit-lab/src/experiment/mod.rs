@@ -51,8 +51,10 @@
 //! [`Experiment::parse`] reads and validates the file (the schema, in `schema.rs`); [`run`]
 //! trains every configuration under every seed (the runner, in `runner.rs`).
 
+#[cfg(feature = "burn")]
 mod runner;
 mod schema;
 
+#[cfg(feature = "burn")]
 pub use runner::{Event, RunOptions, probe_batch, run, run_one};
 pub use schema::{BUILT_IN, Configuration, Experiment, LrScaling, init_choice};

@@ -1,0 +1,402 @@
+//! The networks as burn modules: built from a [`ModelSpec`], initialized through nninit-burn or
+//! loaded from host weights, and run forward with every hidden layer's trace.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation as act;
+use burn::tensor::{Device, Tensor, TensorData};
+use nninit::activation::Activation;
+
+use super::{Bias, LayerRole, ModelSpec, Residual};
+use crate::error::{LabError, Result};
+use crate::record::ModelKind;
+
+/// Applies `activation` to a tensor.
+pub fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {
+    match activation {
+        Activation::Sigmoid => act::sigmoid(x),
+        Activation::Tanh => act::tanh(x),
+        Activation::Relu => act::relu(x),
+        Activation::LeakyRelu { negative_slope, .. } => act::leaky_relu(x, negative_slope),
+        Activation::Elu { alpha, .. } => act::elu(x, alpha),
+        Activation::Selu => act::selu(x),
+        Activation::Gelu => act::gelu(x),
+        Activation::GeluTanh => act::gelu_approximate(x),
+        Activation::Silu => act::silu(x),
+        Activation::Mish => act::mish(x),
+        Activation::Softplus { beta, .. } => act::softplus(x, beta),
+        Activation::Hardtanh { min_val, max_val, .. } => act::hardtanh(x, min_val, max_val),
+        Activation::Sin => x.sin(),
+        // Linear, and anything `ModelSpec::validate` let through.
+        _ => x,
+    }
+}
+
+/// One layer's initial values on the host, in burn's layout.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerWeights {
+    /// The weight, row-major in [`LayerShape::weight_dims`](super::LayerShape::weight_dims).
+    pub weight: Vec<f32>,
+    /// The bias, when the model has biases.
+    pub bias: Option<Vec<f32>>,
+}
+
+/// A network as burn modules. Initialize it with [`Network::init`] (nninit-burn, by parameter
+/// path), or load host weights with [`Network::new`].
+///
+/// The field names are the layer names of [`ModelSpec::layers`], so a parameter's burn path
+/// (`hidden.3.weight`, `conv.0.bias`, `head.weight`) is the name its nninit stream is keyed by.
+#[derive(Module, Debug)]
+pub struct Network {
+    /// The MLP's hidden layers (empty for a CNN).
+    pub hidden: Vec<Linear>,
+    /// The CNN's convolutions (empty for an MLP).
+    pub conv: Vec<Conv2d>,
+    /// The classifier.
+    pub head: Linear,
+}
+
+/// A hidden activation: flat for the MLP, an image for the CNN.
+#[derive(Clone, Debug)]
+pub enum Hidden {
+    /// `[batch, units]`.
+    Flat(Tensor<2>),
+    /// `[batch, channels, height, width]`.
+    Image(Tensor<4>),
+}
+
+/// A hidden tensor copied to the host, with the axes statistics need.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostHidden {
+    /// Values in `[batch, units, spatial]` order.
+    pub values: Vec<f32>,
+    /// Examples in the batch.
+    pub batch: usize,
+    /// Units (MLP) or channels (CNN).
+    pub units: usize,
+    /// Spatial positions per channel (1 for the MLP).
+    pub spatial: usize,
+}
+
+impl Hidden {
+    /// Copies the values to the host.
+    pub fn to_host(&self) -> HostHidden {
+        match self {
+            Self::Flat(t) => {
+                let [batch, units] = t.dims();
+                HostHidden { values: host(t.to_data()), batch, units, spatial: 1 }
+            }
+            Self::Image(t) => {
+                let [batch, units, h, w] = t.dims();
+                HostHidden { values: host(t.to_data()), batch, units, spatial: h * w }
+            }
+        }
+    }
+
+    /// A zero tensor of the same shape that requires a gradient: added to a pre-activation,
+    /// its gradient is the loss gradient with respect to that pre-activation.
+    pub fn zeros_tracked(&self) -> Self {
+        match self {
+            Self::Flat(t) => Self::Flat(Tensor::zeros(t.dims(), &t.device()).require_grad()),
+            Self::Image(t) => Self::Image(Tensor::zeros(t.dims(), &t.device()).require_grad()),
+        }
+    }
+
+    /// The gradient of this (tracked) tensor in `grads`, on the host.
+    pub fn grad_host(&self, grads: &burn::tensor::Gradients) -> Option<HostHidden> {
+        match self {
+            Self::Flat(t) => t.grad(grads).map(Hidden::Flat).map(|g| g.to_host()),
+            Self::Image(t) => t.grad(grads).map(Hidden::Image).map(|g| g.to_host()),
+        }
+    }
+
+    fn add(self, other: &Self) -> Self {
+        match (self, other) {
+            (Self::Flat(a), Self::Flat(b)) => Self::Flat(a + b.clone()),
+            (Self::Image(a), Self::Image(b)) => Self::Image(a + b.clone()),
+            (a, _) => a,
+        }
+    }
+}
+
+/// Converts tensor data to `Vec<f32>` whatever its float type.
+pub fn host(data: TensorData) -> Vec<f32> {
+    data.convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+}
+
+/// What one forward pass returns.
+#[derive(Debug)]
+pub struct Forward {
+    /// `[batch, classes]` logits.
+    pub logits: Tensor<2>,
+    /// Each hidden layer's pre-activation (the layer's output before φ).
+    pub preacts: Vec<Hidden>,
+    /// Each hidden layer's post-activation output.
+    pub acts: Vec<Hidden>,
+}
+
+impl Network {
+    /// The network's modules on `device` with burn's lazy parameters: nothing is drawn or
+    /// allocated until [`nninit_burn::init`] (or a load) gives them values.
+    ///
+    /// # Errors
+    /// As [`ModelSpec::validate`].
+    pub fn build(spec: &ModelSpec, device: &Device) -> Result<Self> {
+        let with_bias = spec.bias == Bias::On;
+        let mut hidden = Vec::new();
+        let mut conv = Vec::new();
+        let mut head = None;
+        for shape in spec.layers()? {
+            match *shape.weight_dims.as_slice() {
+                [d_in, d_out] => {
+                    let linear = LinearConfig::new(d_in, d_out).with_bias(with_bias).init(device);
+                    match shape.role {
+                        LayerRole::Hidden => hidden.push(linear),
+                        LayerRole::Head => head = Some(linear),
+                    }
+                }
+                [c_out, c_in, kh, kw] => {
+                    let stride = if conv.is_empty() { spec.first_stride() } else { 1 };
+                    conv.push(
+                        Conv2dConfig::new([c_in, c_out], [kh, kw])
+                            .with_stride([stride, stride])
+                            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                            .with_bias(with_bias)
+                            .init(device),
+                    );
+                }
+                _ => return Err(LabError::Model { reason: format!("layer {}: unexpected rank", shape.name) }),
+            }
+        }
+        let head = head.ok_or_else(|| LabError::Model { reason: "no head layer".into() })?;
+        Ok(Self { hidden, conv, head })
+    }
+
+    /// Builds the network on `device` and initializes every parameter under `method`'s
+    /// data-free rule with nninit-burn: each from nninit's stream of (`seed`, its burn path),
+    /// so the values are the same on every backend and device.
+    ///
+    /// # Errors
+    /// As [`ModelSpec::validate`]; the rule's own errors (for example a rule that refuses a
+    /// layer's shape).
+    pub fn init(spec: &ModelSpec, method: &crate::rules::InitMethod, seed: u64, device: &Device) -> Result<Self> {
+        let rules = crate::rules::rules(spec, method)?;
+        Ok(nninit_burn::init(Self::build(spec, device)?, &rules, seed)?)
+    }
+
+    /// Builds the network on `device` with the given host values (for example weights a
+    /// data-dependent init adjusted); a missing bias is zeros.
+    ///
+    /// # Errors
+    /// [`LabError::Model`] when the spec is invalid or the weights do not match it.
+    pub fn new(spec: &ModelSpec, weights: &[LayerWeights], device: &Device) -> Result<Self> {
+        let shapes = spec.layers()?;
+        if shapes.len() != weights.len() {
+            return Err(LabError::Model {
+                reason: format!("{} layers of weights for {} layers", weights.len(), shapes.len()),
+            });
+        }
+        for (shape, w) in shapes.iter().zip(weights) {
+            let numel: usize = shape.weight_dims.iter().product();
+            if w.weight.len() != numel || w.bias.as_ref().is_some_and(|b| b.len() != shape.units) {
+                return Err(LabError::Model { reason: format!("layer {}: weights of the wrong size", shape.name) });
+            }
+        }
+        let mut net = Self::build(spec, device)?;
+        let bias = |b: &mut Option<Param<Tensor<1>>>, w: &LayerWeights, units: usize| {
+            if b.is_some() {
+                let values = w.bias.clone().unwrap_or_else(|| vec![0.0; units]);
+                *b = Some(Param::from_tensor(Tensor::<1>::from_data(TensorData::new(values, [units]), device)));
+            }
+        };
+        let mut layers = weights.iter().zip(&shapes);
+        for l in &mut net.hidden {
+            let (w, shape) = layers.next().ok_or_else(|| LabError::Model { reason: "too few layers".into() })?;
+            l.weight =
+                Param::from_tensor(Tensor::from_data(TensorData::new(w.weight.clone(), l.weight.lazy_shape()), device));
+            bias(&mut l.bias, w, shape.units);
+        }
+        for c in &mut net.conv {
+            let (w, shape) = layers.next().ok_or_else(|| LabError::Model { reason: "too few layers".into() })?;
+            c.weight =
+                Param::from_tensor(Tensor::from_data(TensorData::new(w.weight.clone(), c.weight.lazy_shape()), device));
+            bias(&mut c.bias, w, shape.units);
+        }
+        let (w, shape) = layers.next().ok_or_else(|| LabError::Model { reason: "too few layers".into() })?;
+        net.head.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(w.weight.clone(), net.head.weight.lazy_shape()),
+            device,
+        ));
+        bias(&mut net.head.bias, w, shape.units);
+        Ok(net)
+    }
+
+    /// The current values of every layer, in [`ModelSpec::layers`] order.
+    pub fn weights(&self) -> Vec<LayerWeights> {
+        let bias = |b: &Option<Param<Tensor<1>>>| b.as_ref().map(|b| host(b.val().to_data()));
+        let mut out: Vec<LayerWeights> = self
+            .hidden
+            .iter()
+            .map(|l| LayerWeights { weight: host(l.weight.val().to_data()), bias: bias(&l.bias) })
+            .collect();
+        out.extend(
+            self.conv.iter().map(|c| LayerWeights { weight: host(c.weight.val().to_data()), bias: bias(&c.bias) }),
+        );
+        out.push(LayerWeights { weight: host(self.head.weight.val().to_data()), bias: bias(&self.head.bias) });
+        out
+    }
+
+    /// The input tensor for a batch of flattened examples.
+    pub fn input(spec: &ModelSpec, x: Vec<f32>, batch: usize, device: &Device) -> Hidden {
+        match spec.kind {
+            ModelKind::Mlp => Hidden::Flat(Tensor::from_data(TensorData::new(x, [batch, spec.features]), device)),
+            ModelKind::Cnn => {
+                Hidden::Image(Tensor::from_data(TensorData::new(x, [batch, 1, spec.image.0, spec.image.1]), device))
+            }
+        }
+    }
+
+    /// Runs the network. With `probes` (one tracked zero tensor per hidden layer, see
+    /// [`Hidden::zeros_tracked`]), each is added to its layer's pre-activation so that the
+    /// backward pass yields the gradient with respect to every pre-activation.
+    pub fn forward(&self, spec: &ModelSpec, x: Hidden, probes: Option<&[Hidden]>) -> Forward {
+        self.forward_upto(spec, x, probes, usize::MAX)
+    }
+
+    /// Like [`forward`](Self::forward), but stops after `layers` hidden layers; `logits` is then
+    /// the last computed hidden output, flattened (data-dependent inits only read the traces).
+    pub fn forward_upto(&self, spec: &ModelSpec, x: Hidden, probes: Option<&[Hidden]>, layers: usize) -> Forward {
+        let mut preacts = Vec::new();
+        let mut acts = Vec::new();
+        let mut h = x;
+        let hidden_layers = self.hidden.len() + self.conv.len();
+        for l in 0..hidden_layers.min(layers) {
+            let mut z = match &h {
+                Hidden::Flat(t) => Hidden::Flat(self.hidden[l].forward(t.clone())),
+                Hidden::Image(t) => Hidden::Image(self.conv[l].forward(t.clone())),
+            };
+            if let Some(p) = probes.and_then(|p| p.get(l)) {
+                z = z.add(p);
+            }
+            let a = match &z {
+                Hidden::Flat(t) => Hidden::Flat(activate(spec.activation, t.clone())),
+                Hidden::Image(t) => Hidden::Image(activate(spec.activation, t.clone())),
+            };
+            let out = if spec.residual == Residual::On && l > 0 { a.clone().add(&h) } else { a.clone() };
+            preacts.push(z);
+            acts.push(a);
+            h = out;
+        }
+        let features = match h {
+            Hidden::Flat(t) => t,
+            Hidden::Image(t) => {
+                let [b, c, _, _] = t.dims();
+                t.mean_dim(3).mean_dim(2).reshape([b, c])
+            }
+        };
+        let logits = if layers >= hidden_layers { self.head.forward(features) } else { features };
+        Forward { logits, preacts, acts }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{InitMethod, initial_weights};
+    use nninit::Init;
+
+    fn mlp(depth: usize, width: usize, activation: Activation) -> ModelSpec {
+        ModelSpec::digits_mlp(depth, width, activation)
+    }
+
+    fn he() -> InitMethod {
+        InitMethod::Rule {
+            weight: Init::from(nninit::init::VarianceScaling::he_normal()),
+            bias: crate::rules::BiasRule::Zero,
+        }
+    }
+
+    #[test]
+    fn mlp_and_cnn_forward_have_the_right_shapes() {
+        let device = Device::flex();
+        for kind in [ModelKind::Mlp, ModelKind::Cnn] {
+            let spec = ModelSpec { kind, ..mlp(3, 8, Activation::Relu) };
+            let net = Network::new(&spec, &initial_weights(&spec, &he(), 0).unwrap(), &device).unwrap();
+            let fwd = net.forward(&spec, Network::input(&spec, vec![0.5; 5 * 64], 5, &device), None);
+            assert_eq!(fwd.logits.dims(), [5, 10]);
+            assert_eq!(fwd.preacts.len(), 3);
+            let h = fwd.acts[2].to_host();
+            assert_eq!((h.batch, h.units), (5, 8));
+            assert_eq!(h.spatial, if kind == ModelKind::Cnn { 64 } else { 1 });
+        }
+    }
+
+    #[test]
+    fn weights_round_trip_through_burn() {
+        let spec = mlp(2, 4, Activation::Tanh);
+        let weights = initial_weights(&spec, &he(), 3).unwrap();
+        let net = Network::new(&spec, &weights, &Device::flex()).unwrap();
+        assert_eq!(net.weights(), weights);
+    }
+
+    #[test]
+    fn init_on_a_training_device_gives_the_host_weights() {
+        // The runner initializes on the training device (autodiff) directly; the CLI's probe and
+        // the data-dependent inits go through the host weights. Both are the same network.
+        for kind in [ModelKind::Mlp, ModelKind::Cnn] {
+            let spec = ModelSpec { kind, ..mlp(2, 4, Activation::Tanh) };
+            let net = Network::init(&spec, &he(), 9, &Device::flex().autodiff()).unwrap();
+            assert_eq!(net.weights(), initial_weights(&spec, &he(), 9).unwrap());
+            assert!(net.head.weight.val().is_require_grad());
+        }
+    }
+
+    #[test]
+    fn invalid_models_are_errors() {
+        let out_of_range = [
+            (ModelSpec { width: 0, ..mlp(2, 4, Activation::Relu) }, "width"),
+            (ModelSpec { depth: 0, ..mlp(2, 4, Activation::Relu) }, "depth"),
+            (ModelSpec { depth: 100_000_000, width: 100_000_000, ..mlp(2, 4, Activation::Relu) }, "depth"),
+            (ModelSpec { width: 100_000_000, ..mlp(2, 4, Activation::Relu) }, "width"),
+            // 1000 layers of 8192² weights: each size is in range, the network is not.
+            (ModelSpec { depth: 1000, width: 8192, ..mlp(2, 4, Activation::Relu) }, "parameters"),
+        ];
+        for (spec, what) in out_of_range {
+            match spec.validate() {
+                Err(LabError::OutOfRange { name, .. }) => assert_eq!(name, what, "{spec:?}"),
+                other => panic!("{spec:?}: {other:?}"),
+            }
+        }
+        let cases = [
+            ModelSpec { kind: ModelKind::Cnn, residual: Residual::On, ..mlp(2, 4, Activation::Relu) },
+            ModelSpec { kind: ModelKind::Cnn, image: (7, 7), ..mlp(2, 4, Activation::Relu) },
+        ];
+        for spec in cases {
+            assert!(matches!(spec.validate(), Err(LabError::Model { .. })), "{spec:?}");
+        }
+        let spec = mlp(2, 4, Activation::Relu);
+        let mut weights = initial_weights(&spec, &he(), 0).unwrap();
+        weights[1].weight.pop();
+        assert!(matches!(Network::new(&spec, &weights, &Device::flex()), Err(LabError::Model { .. })));
+    }
+
+    #[test]
+    fn residual_blocks_add_their_input() {
+        let device = Device::flex();
+        let spec = ModelSpec { residual: Residual::On, ..mlp(3, 4, Activation::Relu) };
+        let mut weights = initial_weights(&spec, &he(), 0).unwrap();
+        // Zero the second and third layers: each residual block is then the identity.
+        for w in &mut weights[1..3] {
+            w.weight.iter_mut().for_each(|v| *v = 0.0);
+        }
+        let net = Network::new(&spec, &weights, &device).unwrap();
+        let fwd = net.forward(&spec, Network::input(&spec, vec![0.25; 64], 1, &device), None);
+        let first = fwd.acts[0].to_host().values;
+        let zeros = fwd.acts[2].to_host().values;
+        assert!(zeros.iter().all(|&v| v == 0.0));
+        // Logits = head(h1) since h3 = h2 = h1.
+        let direct = net.head.forward(Tensor::<2>::from_data(TensorData::new(first, [1, 4]), &device));
+        assert_eq!(host(fwd.logits.to_data()), host(direct.to_data()));
+    }
+}
