@@ -3,13 +3,14 @@
 //! One forward and one backward pass on a real batch give, per hidden layer, the mean and std
 //! of the activations, the fraction of dead and saturated units, the std of the loss gradient
 //! with respect to the weight and to the pre-activation; the input–output Jacobian's
-//! singular values (MLPs up to width 1024); and a verdict: healthy, vanishing or exploding,
-//! with the per-layer rate that decides it.
+//! singular values (MLPs up to width 1024); and a verdict: healthy, drifting, vanishing or
+//! exploding, graded by the total factor over the network and, for MLPs, mean-field theory's
+//! trainable depth at the measured weight statistics (see [`verdict`]).
 
 use burn::tensor::Device;
 use faer::Mat;
 use nninit::activation::Activation;
-use nninit::theory::MeanField;
+use nninit::theory::{MeanField, Phase};
 
 use crate::error::Result;
 use crate::loss::{LossKind, batch_loss};
@@ -18,12 +19,6 @@ use crate::record::{LayerStats, ModelKind, Probe, SignalKind, Spectrum, Verdict}
 
 /// Widest MLP whose Jacobian spectrum the probe computes (a dense SVD of width² entries).
 pub const MAX_JACOBIAN_WIDTH: usize = 1024;
-
-/// Per-layer rate within which a signal counts as preserved: a factor of 2 over 10 layers (a shallower
-/// network is also healthy while its total change stays within a factor of 2).
-pub fn healthy_rate() -> f64 {
-    2f64.powf(0.1)
-}
 
 /// Whether the activation saturates at both ends (its derivative tends to 0), so that the
 /// saturated fraction is meaningful.
@@ -84,7 +79,10 @@ pub fn probe(spec: &ModelSpec, net: &Network, x: &[f32], y: &[u8], loss: LossKin
     } else {
         None
     };
-    let verdict = verdict(&layers);
+    let q1 = preacts_host
+        .first()
+        .map_or(1.0, |p| p.values.iter().map(|&z| f64::from(z).powi(2)).sum::<f64>() / p.values.len().max(1) as f64);
+    let verdict = verdict(&layers, theory_depth(spec, net, q1));
     Ok(Probe { layers, jacobian, verdict })
 }
 
@@ -120,32 +118,22 @@ fn jacobian_spectrum(spec: &ModelSpec, net: &Network, preacts: &[HostHidden]) ->
     let weights = net.weights();
     // Row convention (burn's Linear is y = x W): dz^{l+1} = dz^l · D_l · W_{l+1}.
     let mut jac = Mat::<f64>::identity(n, n);
-    let mut sigma_w2 = Vec::new();
-    let mut sigma_b2 = Vec::new();
     for l in 0..spec.depth - 1 {
         let d: Vec<f64> = preacts[l].values[..n].iter().map(|&z| spec.activation.derivative(f64::from(z))).collect();
         let w = &weights[l + 1].weight;
         let w_mat = Mat::<f64>::from_fn(n, n, |i, j| d[i] * f64::from(w[i * n + j]));
         jac = &jac * &w_mat;
-        // Mean field treats weights as zero-mean with variance σ_w²/n: use the raw second moment.
-        sigma_w2.push(w.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / w.len() as f64 * n as f64);
-        if let (Bias::On, Some(b)) = (spec.bias, &weights[l + 1].bias) {
-            let (m, s) = mean_std(b);
-            sigma_b2.push(s * s + m * m);
-        }
     }
     let values = jac.as_ref().singular_values().ok()?;
     if values.iter().any(|v| !v.is_finite()) {
         return None;
     }
     let mean_squared = values.iter().map(|v| v * v).sum::<f64>() / values.len() as f64;
-    let avg = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
     // Mean field along this input's own length trajectory: q¹ is the example's measured
     // pre-activation second moment, q^{l+1} = V(q^l), and each layer multiplies the mean squared
     // singular value by χ₁(q^l) = σ_w² E[φ′(√q^l z)²] (at the fixed point, χ₁^(L−1)).
     let q1 = preacts[0].values[..n].iter().map(|&z| f64::from(z).powi(2)).sum::<f64>() / n as f64;
-    let theory_mean_squared = MeanField::new(spec.activation, avg(&sigma_w2), avg(&sigma_b2))
-        .ok()
+    let theory_mean_squared = measured_mean_field(spec, &weights)
         .map(|mf| {
             let (mut q, mut product) = (q1, 1.0);
             for _ in 1..spec.depth {
@@ -158,20 +146,90 @@ fn jacobian_spectrum(spec: &ModelSpec, net: &Network, preacts: &[HostHidden]) ->
     Some(Spectrum { singular_values: values, mean_squared, theory_mean_squared })
 }
 
-/// The verdict from the per-layer statistics: the geometric-mean rate at which the activation
-/// std changes from layer to layer, and at which the pre-activation gradient std changes from
-/// the last layer back to the first.
-pub fn verdict(layers: &[LayerStats]) -> Verdict {
+/// Over the whole network (first hidden layer to last), a total factor within this is healthy.
+pub const HEALTHY_TOTAL: f64 = 2.0;
+
+/// A total factor (activation std or back-propagated gradient std, first hidden layer to last) beyond
+/// this means the network will not train as it is: calibrated on the lab's recorded runs
+/// (docs/REPRODUCTIONS.md, "The probe's verdict against training"). Between [`HEALTHY_TOTAL`] and this
+/// the verdict is [`SignalKind::Drifting`], with the number.
+pub const FAILING_TOTAL: f64 = 100.0;
+
+/// Mean-field theory at a network's measured weight statistics: what [`verdict`] uses besides the
+/// measured factors.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TheoryDepth {
+    /// The trainable depth 6 ξ_c (∞ at the edge of chaos).
+    pub trainable_depth: f64,
+    /// The phase: beyond the trainable depth an ordered network vanishes, a chaotic one explodes.
+    pub phase: Phase,
+}
+
+/// The theory's trainable depth for an MLP without residual connections, at σ_w² and σ_b² measured from
+/// its hidden-to-hidden weights and biases (their raw second moments, as mean-field theory treats them)
+/// and from the first hidden layer's measured length q¹; `None` for other models.
+fn theory_depth(spec: &ModelSpec, net: &Network, q1: f64) -> Option<TheoryDepth> {
+    if spec.kind != ModelKind::Mlp || spec.residual != Residual::Off || spec.depth < 2 {
+        return None;
+    }
+    let mf = measured_mean_field(spec, &net.weights())?;
+    let a = mf.analyze_from(q1).ok()?;
+    Some(TheoryDepth { trainable_depth: a.trainable_depth, phase: a.phase })
+}
+
+/// The mean-field model of an MLP's hidden-to-hidden layers: σ_w² = fan_in · E[w²] and σ_b² = E[b²],
+/// averaged over the layers.
+fn measured_mean_field(spec: &ModelSpec, weights: &[crate::model::LayerWeights]) -> Option<MeanField> {
+    let n = spec.width as f64;
+    let avg = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+    let hidden = weights.get(1..spec.depth)?;
+    let sigma_w2: Vec<f64> = hidden
+        .iter()
+        .map(|l| l.weight.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / l.weight.len() as f64 * n)
+        .collect();
+    let sigma_b2: Vec<f64> = match spec.bias {
+        Bias::On => hidden
+            .iter()
+            .filter_map(|l| l.bias.as_ref())
+            .map(|b| {
+                let (m, s) = mean_std(b);
+                s * s + m * m
+            })
+            .collect(),
+        Bias::Off => Vec::new(),
+    };
+    MeanField::new(spec.activation, avg(&sigma_w2), avg(&sigma_b2)).ok()
+}
+
+/// The verdict from the per-layer statistics, graded by what the whole depth does.
+///
+/// The rates are the geometric-mean factors by which the activation std changes from one layer to the
+/// next, and the pre-activation gradient std from the last layer back to the first; the totals are
+/// those factors over the network (rate^(L−1)). The worse of the two totals decides:
+///
+/// - **exploding** when anything overflows, or the total grows past [`FAILING_TOTAL`];
+/// - **vanishing** when it shrinks past 1/[`FAILING_TOTAL`];
+/// - where mean-field theory applies (`theory`, an MLP), a depth beyond the trainable depth 6 ξ_c is
+///   also vanishing (ordered phase: the inputs' correlations collapse) or exploding (chaotic);
+/// - **drifting** when the total is beyond [`HEALTHY_TOTAL`] but within [`FAILING_TOTAL`]: the
+///   network trains as it is, and the sentence says by how much its signal drifts;
+/// - **healthy** otherwise.
+///
+/// So vanishing and exploding mean "will not train as it is". The thresholds come from the lab's own
+/// runs (docs/REPRODUCTIONS.md has the table of verdicts against outcomes).
+pub fn verdict(layers: &[LayerStats], theory: Option<TheoryDepth>) -> Verdict {
     let rate = |first: f64, last: f64| {
         let steps = layers.len().saturating_sub(1).max(1) as f64;
         let (first, last) = (first.max(1e-300), last.max(1e-300));
         (last.ln() - first.ln()) / steps
     };
+    let trainable_depth = theory.map(|t| t.trainable_depth).filter(|d| d.is_finite());
     let (Some(first), Some(last)) = (layers.first(), layers.last()) else {
         return Verdict {
             kind: SignalKind::Healthy,
             forward_rate: 1.0,
             backward_rate: 1.0,
+            trainable_depth,
             sentence: "no hidden layers to probe".into(),
         };
     };
@@ -180,19 +238,33 @@ pub fn verdict(layers: &[LayerStats]) -> Verdict {
     let bwd = rate(last.backprop_std, first.backprop_std);
     let (forward_rate, backward_rate) = (fwd.exp(), bwd.exp());
     let depth = layers.len();
-    let limit = healthy_rate().ln();
-    let worst = if fwd.abs() >= bwd.abs() { fwd } else { bwd };
+    let steps = depth.saturating_sub(1) as f64;
+    let total = |r: f64| r.powf(steps);
+    // The worse of the two directions, as a log total factor over the network.
+    let (name, worst_rate, worst) = if fwd.abs() >= bwd.abs() {
+        ("activations", forward_rate, fwd * steps)
+    } else {
+        ("gradients (from the output back to the input)", backward_rate, bwd * steps)
+    };
+    let beyond_theory = theory.filter(|t| (depth as f64) > t.trainable_depth);
     let kind = if nonfinite {
         SignalKind::Exploding
-    } else if worst.abs() <= limit || worst.abs() * (depth.saturating_sub(1) as f64) <= 2f64.ln() {
-        // Within a factor of 2 per 10 layers, or within a factor of 2 over the whole (shallow) network.
-        SignalKind::Healthy
-    } else if worst < 0.0 {
-        SignalKind::Vanishing
+    } else if worst.abs() > FAILING_TOTAL.ln() {
+        if worst < 0.0 { SignalKind::Vanishing } else { SignalKind::Exploding }
+    } else if let Some(t) = beyond_theory {
+        if t.phase == Phase::Chaotic { SignalKind::Exploding } else { SignalKind::Vanishing }
+    } else if worst.abs() > HEALTHY_TOTAL.ln() {
+        SignalKind::Drifting
     } else {
-        SignalKind::Exploding
+        SignalKind::Healthy
     };
-    let total = |r: f64| r.powi(depth as i32 - 1);
+    let advice = |kind: SignalKind| {
+        if kind == SignalKind::Vanishing {
+            "increase the weight scale (He for ReLU, Xavier/LeCun-style fans for tanh) or use LSUV"
+        } else {
+            "decrease the weight scale to the fan-based std for this activation"
+        }
+    };
     let sentence = match kind {
         SignalKind::Healthy => format!(
             "healthy: activations change {forward_rate:.3}x and gradients {backward_rate:.3}x per layer \
@@ -201,22 +273,38 @@ pub fn verdict(layers: &[LayerStats]) -> Verdict {
             total(backward_rate)
         ),
         _ if nonfinite => "exploding: activations or gradients overflow to infinity or NaN".to_string(),
-        SignalKind::Vanishing | SignalKind::Exploding => {
+        SignalKind::Drifting => format!(
+            "drifting: {name} change {worst_rate:.3}x per layer, {:.3}x over {depth} layers: more than {HEALTHY_TOTAL}x \
+             but within the {FAILING_TOTAL}x past which the lab's runs did not train, so it trains as it is; \
+             to level it, {}",
+            total(worst_rate),
+            advice(if worst < 0.0 { SignalKind::Vanishing } else { SignalKind::Exploding })
+        ),
+        SignalKind::Vanishing | SignalKind::Exploding if worst.abs() > FAILING_TOTAL.ln() => {
             let what = if kind == SignalKind::Vanishing { "vanishing" } else { "exploding" };
-            let (name, r) = if fwd.abs() >= bwd.abs() {
-                ("activations", forward_rate)
+            format!(
+                "{what}: {name} change {worst_rate:.3}x per layer, {:.3e}x over {depth} layers, past the {FAILING_TOTAL}x \
+                 beyond which the lab's runs did not train; {}",
+                total(worst_rate),
+                advice(kind)
+            )
+        }
+        SignalKind::Vanishing | SignalKind::Exploding => {
+            let t = beyond_theory.map_or(f64::NAN, |t| t.trainable_depth);
+            let (what, how) = if kind == SignalKind::Vanishing {
+                ("vanishing", "ordered phase: the inputs' correlations collapse toward 1")
             } else {
-                ("gradients (from the output back to the input)", backward_rate)
+                ("exploding", "chaotic phase: nearby inputs decorrelate")
             };
-            let advice = if kind == SignalKind::Vanishing {
-                "increase the weight scale (He for ReLU, Xavier/LeCun-style fans for tanh) or use LSUV"
-            } else {
-                "decrease the weight scale to the fan-based std for this activation"
-            };
-            format!("{what}: {name} change {r:.3}x per layer, {:.3e}x over {depth} layers; {advice}", total(r))
+            format!(
+                "{what}: depth {depth} is beyond mean-field theory's trainable depth 6ξ_c = {t:.1} at the measured \
+                 weight variance ({how}), though {name} change only {worst_rate:.3}x per layer ({:.3}x over the \
+                 network); move sigma_w2 toward the edge of chaos (`nninit theory ACTIVATION --recommend --depth {depth}`)",
+                total(worst_rate)
+            )
         }
     };
-    Verdict { kind, forward_rate, backward_rate, sentence }
+    Verdict { kind, forward_rate, backward_rate, trainable_depth, sentence }
 }
 
 #[cfg(test)]
@@ -240,31 +328,68 @@ mod tests {
     #[test]
     fn verdict_names_vanishing_with_its_rate() {
         let layers: Vec<_> = (0..11).map(|l| layer(l + 1, 0.5f64.powi(l as i32), 1.0)).collect();
-        let v = verdict(&layers);
+        let v = verdict(&layers, None);
         assert_eq!(v.kind, SignalKind::Vanishing);
         assert!((v.forward_rate - 0.5).abs() < 1e-12, "{}", v.forward_rate);
         assert!(v.sentence.starts_with("vanishing: activations change 0.500x"), "{}", v.sentence);
     }
 
+    /// Activations changing by `total` from the first of 11 layers to the last.
+    fn over_ten_steps(total: f64) -> Vec<LayerStats> {
+        (0..11).map(|l| layer(l + 1, total.powf(l as f64 / 10.0), 1.0)).collect()
+    }
+
     #[test]
-    fn verdict_threshold_is_a_factor_of_two_per_ten_layers() {
-        // Just inside: 1.9x over 10 steps. Just outside: 2.1x.
-        let make = |total: f64| -> Vec<LayerStats> {
-            (0..11).map(|l| layer(l + 1, total.powf(l as f64 / 10.0), 1.0)).collect()
-        };
-        assert_eq!(verdict(&make(1.9)).kind, SignalKind::Healthy);
-        assert_eq!(verdict(&make(2.1)).kind, SignalKind::Exploding);
-        assert_eq!(verdict(&make(1.0 / 2.1)).kind, SignalKind::Vanishing);
+    fn verdict_thresholds_are_totals_over_the_network() {
+        assert_eq!(verdict(&over_ten_steps(1.9), None).kind, SignalKind::Healthy);
+        assert_eq!(verdict(&over_ten_steps(1.0 / 1.9), None).kind, SignalKind::Healthy);
+        assert_eq!(verdict(&over_ten_steps(2.1), None).kind, SignalKind::Drifting);
+        assert_eq!(verdict(&over_ten_steps(1.0 / 2.1), None).kind, SignalKind::Drifting);
+        let inside = 0.99 * FAILING_TOTAL;
+        let outside = 1.01 * FAILING_TOTAL;
+        assert_eq!(verdict(&over_ten_steps(inside), None).kind, SignalKind::Drifting);
+        assert_eq!(verdict(&over_ten_steps(1.0 / inside), None).kind, SignalKind::Drifting);
+        assert_eq!(verdict(&over_ten_steps(outside), None).kind, SignalKind::Exploding);
+        assert_eq!(verdict(&over_ten_steps(1.0 / outside), None).kind, SignalKind::Vanishing);
+    }
+
+    #[test]
+    fn a_mild_drift_is_reported_with_its_number() {
+        // The quick experiment's tanh-d20 under LSUV: gradients 1.087x per layer, 4.9x over 20 layers,
+        // and it trains to 97.6 %.
+        let layers: Vec<_> = (0..20).map(|l| layer(l + 1, 1.0, 1.087f64.powi(19 - l as i32))).collect();
+        let v = verdict(&layers, None);
+        assert_eq!(v.kind, SignalKind::Drifting, "{}", v.sentence);
+        assert!(v.sentence.starts_with("drifting: gradients"), "{}", v.sentence);
+        assert!(v.sentence.contains("1.087x per layer, 4.879x over 20 layers"), "{}", v.sentence);
     }
 
     #[test]
     fn exploding_gradients_are_named_even_when_activations_are_fine() {
-        // Gradients grow 1.5x per layer going back: last layer 1, first layer 1.5^10.
-        let layers: Vec<_> = (0..11).map(|l| layer(l + 1, 1.0, 1.5f64.powi(10 - l as i32))).collect();
-        let v = verdict(&layers);
+        // Gradients grow 1.7x per layer going back: last layer 1, first layer 1.7^10 ≈ 200.
+        let layers: Vec<_> = (0..11).map(|l| layer(l + 1, 1.0, 1.7f64.powi(10 - l as i32))).collect();
+        let v = verdict(&layers, None);
         assert_eq!(v.kind, SignalKind::Exploding);
-        assert!((v.backward_rate - 1.5).abs() < 1e-9, "{}", v.backward_rate);
+        assert!((v.backward_rate - 1.7).abs() < 1e-9, "{}", v.backward_rate);
         assert!(v.sentence.contains("gradients"), "{}", v.sentence);
+    }
+
+    #[test]
+    fn beyond_the_theorys_trainable_depth_a_mild_drift_will_not_train() {
+        let layers = over_ten_steps(1.5);
+        let ordered = TheoryDepth { trainable_depth: 8.0, phase: Phase::Ordered };
+        let chaotic = TheoryDepth { trainable_depth: 8.0, phase: Phase::Chaotic };
+        let v = verdict(&layers, Some(ordered));
+        assert_eq!(v.kind, SignalKind::Vanishing, "{}", v.sentence);
+        assert!(v.sentence.contains("trainable depth 6ξ_c = 8.0"), "{}", v.sentence);
+        assert_eq!(v.trainable_depth, Some(8.0));
+        assert_eq!(verdict(&layers, Some(chaotic)).kind, SignalKind::Exploding);
+        // Within the trainable depth (11 layers ≤ 12), or at the edge of chaos, the factors decide.
+        let within = TheoryDepth { trainable_depth: 12.0, phase: Phase::Ordered };
+        assert_eq!(verdict(&layers, Some(within)).kind, SignalKind::Healthy);
+        let edge = TheoryDepth { trainable_depth: f64::INFINITY, phase: Phase::Critical };
+        let v = verdict(&layers, Some(edge));
+        assert_eq!((v.kind, v.trainable_depth), (SignalKind::Healthy, None));
     }
 
     #[test]

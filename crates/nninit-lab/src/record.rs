@@ -136,16 +136,22 @@ pub struct Spectrum {
     pub theory_mean_squared: Option<f64>,
 }
 
-/// What the probe concludes about signal propagation.
+/// What the probe concludes about signal propagation, graded by what the whole depth does (see
+/// [`crate::probe::verdict`]): vanishing and exploding mean "will not train as it is".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignalKind {
-    /// Activations and gradients keep their scale through depth (within a factor of 2 per 10 layers, or
-    /// within a factor of 2 over the whole network).
+    /// Activations and gradients keep their scale over the whole network (within a factor of 2 from
+    /// the first hidden layer to the last).
     Healthy,
-    /// The forward signal or the gradient shrinks with depth.
+    /// A mild drift: the activations or gradients change by more than a factor of 2 over the network
+    /// but less than what stopped the lab's recorded runs from training; the sentence gives the number.
+    Drifting,
+    /// The forward signal or the gradient shrinks over the network past what trains (or the depth is
+    /// beyond mean-field theory's trainable depth in the ordered phase).
     Vanishing,
-    /// The forward signal or the gradient grows with depth.
+    /// The forward signal or the gradient grows over the network past what trains, overflows, or the
+    /// depth is beyond mean-field theory's trainable depth in the chaotic phase.
     Exploding,
 }
 
@@ -160,6 +166,11 @@ pub struct Verdict {
     /// Geometric-mean ratio of backpropagated gradient std from one layer to the previous one (input side over output side).
     #[serde(deserialize_with = "nan_null::f64")]
     pub backward_rate: f64,
+    /// Mean-field theory's trainable depth 6 ξ_c at the network's measured σ_w² and σ_b² (MLPs without
+    /// residual connections); `None` where the theory does not apply or the depth is unbounded (at the
+    /// edge of chaos). Absent from records written before it existed.
+    #[serde(default)]
+    pub trainable_depth: Option<f64>,
     /// One sentence a practitioner can act on.
     pub sentence: String,
 }

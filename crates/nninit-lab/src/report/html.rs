@@ -44,6 +44,7 @@ td.label { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu
 .tag.healthy { background: #e6f4ea; color: #1e6b34; }
 .tag.vanishing { background: #e7eef8; color: #2c4f7c; }
 .tag.exploding { background: #fbe9e7; color: #a1281a; }
+.tag.drifting { background: #f6f1e1; color: #6b5512; }
 .note { font-size: 13px; color: var(--muted); margin-top: 10px; max-width: none; }
 figure { margin: 30px 0 40px; }
 figure svg { display: block; width: 100%; height: auto; border: 1px solid #eef1f4; }
@@ -169,7 +170,7 @@ fn glance(rows: &[SummaryRow]) -> Vec<String> {
             let kind = r.verdict.map_or("", verdict_name);
             // The rate that decided the verdict, as the probe's own sentence names it: the one further from 1.
             let rate = match (r.verdict, r.forward_rate, r.backward_rate) {
-                (Some(SignalKind::Vanishing | SignalKind::Exploding), Some(f), b) => {
+                (Some(SignalKind::Drifting | SignalKind::Vanishing | SignalKind::Exploding), Some(f), b) => {
                     match b.filter(|b| b.ln().abs() > f.ln().abs()) {
                         Some(b) => format!(" (back-propagated gradient std ×{} per layer)", short(b)),
                         None => format!(" (activation std ×{} per layer)", short(f)),

@@ -50,7 +50,7 @@ pub struct SummaryRow {
     pub steps_to_criterion_median: Option<f64>,
     /// Runs that reached the loss criterion.
     pub reached_criterion: usize,
-    /// The probe verdict most runs agree on (ties go to the worse kind: exploding, then vanishing).
+    /// The probe verdict most runs agree on (ties go to the worse kind: exploding, vanishing, then drifting).
     pub verdict: Option<SignalKind>,
     /// Runs whose probe gave `verdict`, out of those probed (`probed`).
     pub verdict_agreement: usize,
@@ -129,7 +129,7 @@ fn summarize_config(c: &ConfigRuns<'_>) -> SummaryRow {
     let probes: Vec<_> = runs.iter().filter_map(|r| r.probe.as_ref()).collect();
     let count = |k: SignalKind| probes.iter().filter(|p| p.verdict.kind == k).count();
     // Worse kinds first, so `max_by_key` (which keeps the last maximum) is reversed by `rev`.
-    let verdict = [SignalKind::Exploding, SignalKind::Vanishing, SignalKind::Healthy]
+    let verdict = [SignalKind::Exploding, SignalKind::Vanishing, SignalKind::Drifting, SignalKind::Healthy]
         .into_iter()
         .rev()
         .max_by_key(|&k| count(k))
@@ -158,6 +158,7 @@ fn summarize_config(c: &ConfigRuns<'_>) -> SummaryRow {
 pub(super) fn verdict_name(kind: SignalKind) -> &'static str {
     match kind {
         SignalKind::Healthy => "healthy",
+        SignalKind::Drifting => "drifting",
         SignalKind::Vanishing => "vanishing",
         SignalKind::Exploding => "exploding",
     }

@@ -60,6 +60,7 @@ fn probe(depth: usize, rate: f64, kind: SignalKind, jacobian: Option<Spectrum>) 
             kind,
             forward_rate: rate,
             backward_rate: rate,
+            trainable_depth: None,
             sentence: "the signal keeps its scale".to_string(),
         },
     }
