@@ -27,6 +27,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("cnn-depth", include_str!("../../../../experiments/cnn-depth.toml")),
     ("edge-of-chaos", include_str!("../../../../experiments/edge-of-chaos.toml")),
     ("jacobian", include_str!("../../../../experiments/jacobian.toml")),
+    ("gelu-depth", include_str!("../../../../experiments/gelu-depth.toml")),
     ("smoke", include_str!("../../../../experiments/smoke.toml")),
 ];
 
