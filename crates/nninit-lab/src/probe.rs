@@ -14,7 +14,7 @@ use nninit::theory::{MeanField, Phase};
 
 use crate::error::Result;
 use crate::loss::{LossKind, batch_loss};
-use crate::model::{Bias, HostHidden, ModelSpec, Network, Residual};
+use crate::model::{Bias, HostHidden, LayerWeights, ModelSpec, Network, Residual};
 use crate::record::{LayerStats, ModelKind, Probe, SignalKind, Spectrum, Verdict};
 
 /// Widest MLP whose Jacobian spectrum the probe computes (a dense SVD of width² entries).
@@ -70,19 +70,18 @@ pub fn probe(spec: &ModelSpec, net: &Network, x: &[f32], y: &[u8], loss: LossKin
         });
         preacts_host.push(pre);
     }
-    let jacobian = if spec.kind == ModelKind::Mlp
-        && spec.residual == Residual::Off
-        && spec.width <= MAX_JACOBIAN_WIDTH
-        && spec.depth >= 2
-    {
-        jacobian_spectrum(spec, net, &preacts_host)
+    // Mean-field theory describes plain MLPs: for them the hidden weights come to the host once,
+    // for the Jacobian and for the theory's (σ_w², σ_b²) that both the spectrum and the verdict use.
+    let plain_mlp = spec.kind == ModelKind::Mlp && spec.residual == Residual::Off && spec.depth >= 2;
+    let weights = if plain_mlp { net.weights() } else { Vec::new() };
+    let mean_field = if plain_mlp { measured_mean_field(spec, &weights) } else { None };
+    let jacobian = if plain_mlp && spec.width <= MAX_JACOBIAN_WIDTH {
+        jacobian_spectrum(spec, &weights, &preacts_host, mean_field.as_ref())
     } else {
         None
     };
-    let q1 = preacts_host
-        .first()
-        .map_or(1.0, |p| p.values.iter().map(|&z| f64::from(z).powi(2)).sum::<f64>() / p.values.len().max(1) as f64);
-    let verdict = verdict(&layers, theory_depth(spec, net, q1));
+    let q1 = preacts_host.first().map_or(1.0, |p| second_moment(&p.values));
+    let verdict = verdict(&layers, mean_field.and_then(|mf| theory_depth(&mf, q1)));
     Ok(Probe { layers, jacobian, verdict })
 }
 
@@ -90,6 +89,11 @@ pub fn probe(spec: &ModelSpec, net: &Network, x: &[f32], y: &[u8], loss: LossKin
 pub fn mean_std(values: &[f32]) -> (f64, f64) {
     let m = nninit::stats::Moments::from_values(values.iter().map(|&v| f64::from(v)));
     (m.mean(), m.std())
+}
+
+/// The raw second moment E[x²] (mean-field theory's length), accumulated in f64; 0 for an empty slice.
+fn second_moment(values: &[f32]) -> f64 {
+    values.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / values.len().max(1) as f64
 }
 
 /// Fraction of units (channels for a CNN) whose activation derivative is zero at every
@@ -113,9 +117,13 @@ fn dead_fraction(activation: Activation, pre: &HostHidden) -> f64 {
 /// last, at the batch's first example; and mean-field theory's mean squared singular value
 /// ∏ χ₁(q^l) along the example's length trajectory (χ₁^(L−1) once at the fixed point q*), with
 /// σ_w² and σ_b² measured from the network's own hidden weights and biases.
-fn jacobian_spectrum(spec: &ModelSpec, net: &Network, preacts: &[HostHidden]) -> Option<Spectrum> {
+fn jacobian_spectrum(
+    spec: &ModelSpec,
+    weights: &[LayerWeights],
+    preacts: &[HostHidden],
+    mean_field: Option<&MeanField>,
+) -> Option<Spectrum> {
     let n = spec.width;
-    let weights = net.weights();
     // Row convention (burn's Linear is y = x W): dz^{l+1} = dz^l · D_l · W_{l+1}.
     let mut jac = Mat::<f64>::identity(n, n);
     for l in 0..spec.depth - 1 {
@@ -132,8 +140,8 @@ fn jacobian_spectrum(spec: &ModelSpec, net: &Network, preacts: &[HostHidden]) ->
     // Mean field along this input's own length trajectory: q¹ is the example's measured
     // pre-activation second moment, q^{l+1} = V(q^l), and each layer multiplies the mean squared
     // singular value by χ₁(q^l) = σ_w² E[φ′(√q^l z)²] (at the fixed point, χ₁^(L−1)).
-    let q1 = preacts[0].values[..n].iter().map(|&z| f64::from(z).powi(2)).sum::<f64>() / n as f64;
-    let theory_mean_squared = measured_mean_field(spec, &weights)
+    let q1 = second_moment(&preacts[0].values[..n]);
+    let theory_mean_squared = mean_field
         .map(|mf| {
             let (mut q, mut product) = (q1, 1.0);
             for _ in 1..spec.depth {
@@ -165,28 +173,20 @@ pub struct TheoryDepth {
     pub phase: Phase,
 }
 
-/// The theory's trainable depth for an MLP without residual connections, at σ_w² and σ_b² measured from
-/// its hidden-to-hidden weights and biases (their raw second moments, as mean-field theory treats them)
-/// and from the first hidden layer's measured length q¹; `None` for other models.
-fn theory_depth(spec: &ModelSpec, net: &Network, q1: f64) -> Option<TheoryDepth> {
-    if spec.kind != ModelKind::Mlp || spec.residual != Residual::Off || spec.depth < 2 {
-        return None;
-    }
-    let mf = measured_mean_field(spec, &net.weights())?;
+/// The theory's trainable depth for an MLP without residual connections, at its measured mean field
+/// ([`measured_mean_field`]) and the first hidden layer's measured length q¹.
+fn theory_depth(mf: &MeanField, q1: f64) -> Option<TheoryDepth> {
     let a = mf.analyze_from(q1).ok()?;
     Some(TheoryDepth { trainable_depth: a.trainable_depth, phase: a.phase })
 }
 
 /// The mean-field model of an MLP's hidden-to-hidden layers: σ_w² = fan_in · E[w²] and σ_b² = E[b²],
 /// averaged over the layers.
-fn measured_mean_field(spec: &ModelSpec, weights: &[crate::model::LayerWeights]) -> Option<MeanField> {
+fn measured_mean_field(spec: &ModelSpec, weights: &[LayerWeights]) -> Option<MeanField> {
     let n = spec.width as f64;
     let avg = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
     let hidden = weights.get(1..spec.depth)?;
-    let sigma_w2: Vec<f64> = hidden
-        .iter()
-        .map(|l| l.weight.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / l.weight.len() as f64 * n)
-        .collect();
+    let sigma_w2: Vec<f64> = hidden.iter().map(|l| second_moment(&l.weight) * n).collect();
     let sigma_b2: Vec<f64> = match spec.bias {
         Bias::On => hidden
             .iter()
