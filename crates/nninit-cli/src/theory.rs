@@ -277,7 +277,13 @@ fn verdict(a: &Analysis, depth: usize, edge: Option<f64>, points: &[LengthFixedP
             a.chi1,
             factor(total),
             a.xi_c.unwrap_or(f64::INFINITY),
-            if a.trainable_depth >= depth as f64 { String::new() } else { format!(": raise sigma_w2{toward}") }
+            match (a.trainable_depth >= depth as f64, edge) {
+                (true, _) => String::new(),
+                (false, Some(_)) => format!(": raise sigma_w2{toward}"),
+                // Raising σ_w² would not reach χ₁ = 1 here: the length loses its fixed point first.
+                (false, None) =>
+                    "; no σ_w² reaches χ₁ = 1 at a stable fixed point at this σ_b², and past the largest σ_w² with a fixed point the length grows without bound".to_owned(),
+            }
         ),
         Phase::Chaotic => format!(
             "chaotic: gradients grow {:.4}x per layer; at depth {depth} that is x{}, and nearby inputs decorrelate over ξ_c = {:.1} layers; {trainable}{}",

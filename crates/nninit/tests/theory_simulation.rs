@@ -598,3 +598,26 @@ fn issue_table() {
         }
     }
 }
+
+/// What softplus's caveat claims: at its recommended point, two inputs at correlation 0.5
+/// are on average within 10⁻⁴ of one direction after 20 layers (the theory's c^20 is
+/// 1 − 6.5·10⁻⁵; single width-1000 networks scatter around it by about as much).
+fn inputs_merge_within_20_layers(activation: Activation) {
+    let rec = Recommendation::for_depth(activation, 20).unwrap();
+    let last = deep(activation, rec.sigma_w2, rec.sigma_b2, 20, DEEP_NETWORKS);
+    let gap = last.iter().map(|(_, c)| 1.0 - c).sum::<f64>() / last.len() as f64;
+    println!("{activation}: mean 1 − c after 20 layers {gap:.3e} over {} networks", last.len());
+    assert!(gap < 1e-4, "1 − c after 20 layers is {gap:.2e} on average over {} networks", last.len());
+}
+
+#[test]
+fn softplus_caveat_holds_inputs_merge() {
+    inputs_merge_within_20_layers(Activation::softplus(1.0).unwrap());
+}
+
+/// The same check at tanh's critical point, where inputs stay apart (c^20 ≈ 0.81), must fail.
+#[test]
+#[should_panic(expected = "1 − c after 20 layers")]
+fn softplus_caveat_twin_tanh_keeps_inputs_apart() {
+    inputs_merge_within_20_layers(Activation::Tanh);
+}

@@ -73,7 +73,10 @@
 //! the line needs a bias variance of about σ_b² ≥ 0.2, 0.6 and 0.1 (below it, the critical
 //! points are unstable: a real network moves away from them and its length grows, which is
 //! what the earlier recommendations at σ_b² = 10⁻⁴ did); ELU, tanh and sigmoid are stable
-//! all along the line; softplus has no critical point at any σ_b² ≥ 0. Critical points with
+//! all along the line; softplus has no critical point at any σ_b² ≥ 0 (it is positive, and its
+//! mean acts as a bias already too large: χ₁ < 1 wherever the length has a fixed point), so
+//! its recommendation is the ordered point with the largest ξ_c and carries a caveat that no
+//! point keeps inputs apart. Critical points with
 //! q → 0 are degenerate: there the network is close to linear (φ(x) ≈ φ′(0)·x), which
 //! preserves signals but gives up the nonlinearity's expressivity; the reports say so.
 //! [`Recommendation::for_depth`] searches the stable part of the line for a point that

@@ -57,6 +57,9 @@ const ROBUSTNESS: f64 = 0.01;
 /// is flagged as impractical.
 const PRACTICAL_SIGMA_W2: f64 = 16.0;
 
+/// The caveat where the activation has no critical point at all (softplus).
+const NO_EDGE: &str = "no point keeps inputs apart over depth: the activation is positive (softplus(0) = log 2), so its mean acts as a bias that is already too large; wherever the length has a fixed point (σ_w² < 2) χ₁ < 1, the ordered phase, and beyond it (σ_w² ≥ 2) the length grows without bound; from unit-variance inputs, two inputs at correlation 0.5 are within 10⁻⁴ of one direction after 20 layers at this point (the theory's 1 − c is 6.5·10⁻⁵; the simulation tests measure it); for deep networks use a centred activation: SiLU or GELU, which have a stable edge of chaos, or the shifted softplus softplus(x) − log 2";
+
 const SATURATED: &str = "impractical: the edge of chaos needs weights far larger than any standard init, and the pre-activations (std √q*) sit where the activation saturates, a near step function whose one-bit outputs carry little; use tanh instead (sigmoid(x) = (1 + tanh(x/2))/2, tanh's edge is at σ_w² ≈ 1.76 with σ_b² = 0.05), or keep this activation for shallow networks and gates";
 
 impl Recommendation {
@@ -81,7 +84,9 @@ impl Recommendation {
     ///   1% error leaves.
     /// - If there is no critical point at any σ_b² ≥ 0 (softplus), the ordered phase
     ///   without bias: the smallest σ_w² in \[1, 1.99\] whose ξ_c stays ≥ `depth` with σ_w²
-    ///   off by ±1%, else the one with the largest; the reason says so.
+    ///   off by ±1%, else the one with the largest; the reason says so, and
+    ///   [`caveat`](Self::caveat) says that no point keeps inputs apart and what to use
+    ///   instead.
     /// - Where the point needs σ_w² > 16 (sigmoid), [`caveat`](Self::caveat) says it is
     ///   impractical and what to use instead.
     ///
@@ -158,14 +163,19 @@ impl Recommendation {
             let robust = robust_xi_c(activation, w, 0.0, q0);
             if robust >= depth as f64 {
                 let reason = "no critical point at any σ_b² ≥ 0: the ordered phase without bias, with the smallest σ_w² whose ξ_c stays ≥ depth when σ_w² is off by 1%";
-                return Self::build(activation, depth, q0, w, 0.0, reason);
+                return Self::build(activation, depth, q0, w, 0.0, reason).map(Self::without_edge);
             }
             if robust > best.1 {
                 best = (w, robust);
             }
         }
         let reason = "no critical point at any σ_b² ≥ 0: the ordered phase without bias, with the σ_w² of the largest ξ_c (below the depth)";
-        Self::build(activation, depth, q0, best.0, 0.0, reason)
+        Self::build(activation, depth, q0, best.0, 0.0, reason).map(Self::without_edge)
+    }
+
+    /// Marks a recommendation made where the activation has no critical point.
+    fn without_edge(self) -> Self {
+        Self { caveat: Some(NO_EDGE), ..self }
     }
 
     fn build(

@@ -297,3 +297,20 @@ fn recommendations() {
     let Init::Normal(normal) = shallow.bias_init else { panic!("{:?}", shallow.bias_init) };
     assert!(close(normal.std(), shallow.sigma_b2.sqrt(), 1e-15));
 }
+
+#[test]
+fn caveats_name_what_the_theory_cannot_fix() {
+    // Softplus has no critical point: the recommendation says so and names what to use.
+    let softplus = Activation::softplus(1.0).unwrap();
+    for depth in [20, 100, 300] {
+        let r = Recommendation::for_depth(softplus, depth).unwrap();
+        assert_eq!(r.analysis.phase, Phase::Ordered);
+        let caveat = r.caveat.expect("softplus has no edge of chaos");
+        assert!(caveat.contains("no point keeps inputs apart") && caveat.contains("SiLU"), "{caveat}");
+    }
+    // Sigmoid's edge needs σ_w² ≈ 103: impractical. GELU, tanh, ReLU need no caveat.
+    assert!(Recommendation::for_depth(Activation::Sigmoid, 100).unwrap().caveat.unwrap().starts_with("impractical"));
+    for a in [Activation::Gelu, Activation::Tanh, Activation::Relu] {
+        assert_eq!(Recommendation::for_depth(a, 100).unwrap().caveat, None, "{a}");
+    }
+}
