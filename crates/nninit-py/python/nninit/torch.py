@@ -1,0 +1,140 @@
+"""``torch.nn.init``'s functions on nninit's reproducible streams.
+
+Each function takes ``torch.nn.init``'s name and arguments, plus keyword-only
+``seed`` and ``name`` (the tensor's name: with the seed it keys the stream),
+and fills the tensor in place with the values ``nninit.sample`` gives: the
+same on any device, thread count or machine. CPU contiguous tensors are
+filled directly through a numpy view of their memory (no copy); other
+tensors (another device, not contiguous) through one host buffer and
+``Tensor.copy_``. ``rng="torch"`` gives PyTorch's own CPU values after
+``torch.manual_seed(seed)`` instead (float32/float64).
+
+torch is imported when this module is, never by ``import nninit``.
+
+Example:
+    >>> import torch, nninit.torch as nt
+    >>> w = torch.empty(256, 128)
+    >>> nt.kaiming_normal_(w, nonlinearity="relu", seed=0, name="fc.weight")
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+import nninit
+
+try:
+    import torch
+except ImportError as e:  # pragma: no cover - exercised only without torch
+    raise ImportError("nninit.torch needs PyTorch (pip install torch); the rest of nninit needs only numpy") from e
+
+__all__ = [
+    "normal_", "uniform_", "kaiming_normal_", "kaiming_uniform_", "xavier_normal_", "xavier_uniform_",
+    "trunc_normal_", "orthogonal_", "zeros_", "ones_", "constant_",
+]
+
+_DTYPES = {
+    torch.float32: ("float32", np.float32),
+    torch.float64: ("float64", np.float64),
+    torch.float16: ("float16", np.float16),
+    torch.bfloat16: ("bfloat16", np.uint16),
+}
+
+
+def _fill(tensor: "torch.Tensor", rule: str, seed: int, name: str, rng: str, **params: Any) -> "torch.Tensor":
+    """Fills ``tensor`` in place with ``nninit.sample(rule, tensor.shape, ...)``."""
+    if not isinstance(tensor, torch.Tensor):
+        raise ValueError(f"expected a torch.Tensor, got {type(tensor).__name__}")
+    if tensor.dtype not in _DTYPES:
+        raise ValueError(f"nninit fills float32, float64, float16 and bfloat16 tensors, not {tensor.dtype}")
+    if tensor.is_meta:
+        raise ValueError("a meta tensor has no memory to fill: materialize it first (module.to_empty(device=...))")
+    dtype, np_dtype = _DTYPES[tensor.dtype]
+    shape = tuple(tensor.shape)
+    if tensor.numel() == 0:
+        return tensor
+    with torch.no_grad():
+        if tensor.device.type == "cpu" and tensor.is_contiguous() and not tensor.is_conj() and not tensor.is_neg():
+            data = tensor.detach()
+            view = data.view(torch.int16).numpy().view(np.uint16) if dtype == "bfloat16" else data.numpy()
+            nninit.sample(rule, shape, seed=seed, name=name, dtype=dtype, rng=rng, out=view, **params)
+        else:
+            host = nninit.sample(rule, shape, seed=seed, name=name, dtype=dtype, rng=rng, **params)
+            source = torch.from_numpy(host)
+            if dtype == "bfloat16":
+                source = source.view(torch.int16).view(torch.bfloat16)
+            tensor.copy_(source)
+    return tensor
+
+
+def normal_(tensor: "torch.Tensor", mean: float = 0.0, std: float = 1.0, *, seed: int, name: str,
+            rng: str = "philox") -> "torch.Tensor":
+    """Fill ``tensor`` from N(mean, std²), as ``torch.nn.init.normal_``, reproducibly from (seed, name)."""
+    return _fill(tensor, "normal", seed, name, rng, mean=mean, std=std)
+
+
+def uniform_(tensor: "torch.Tensor", a: float = 0.0, b: float = 1.0, *, seed: int, name: str,
+             rng: str = "philox") -> "torch.Tensor":
+    """Fill ``tensor`` from U(a, b), as ``torch.nn.init.uniform_``, reproducibly from (seed, name)."""
+    return _fill(tensor, "uniform", seed, name, rng, low=a, high=b)
+
+
+def _kaiming(rule: str, tensor, a, mode, nonlinearity, seed, name, rng):
+    params = {"mode": mode, "nonlinearity": nonlinearity}
+    if nonlinearity == "leaky_relu":
+        params["param"] = a
+    return _fill(tensor, rule, seed, name, rng, **params)
+
+
+def kaiming_normal_(tensor: "torch.Tensor", a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
+                    *, seed: int, name: str, rng: str = "philox") -> "torch.Tensor":
+    """He normal, N(0, gain²/fan), as ``torch.nn.init.kaiming_normal_`` (``a``: leaky_relu's slope)."""
+    return _kaiming("kaiming_normal", tensor, a, mode, nonlinearity, seed, name, rng)
+
+
+def kaiming_uniform_(tensor: "torch.Tensor", a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu", *, seed: int, name: str,
+                     rng: str = "philox") -> "torch.Tensor":
+    """He uniform, U(±gain·√(3/fan)), as ``torch.nn.init.kaiming_uniform_`` (``a``: leaky_relu's slope)."""
+    return _kaiming("kaiming_uniform", tensor, a, mode, nonlinearity, seed, name, rng)
+
+
+def xavier_normal_(tensor: "torch.Tensor", gain: float = 1.0, *, seed: int, name: str,
+                   rng: str = "philox") -> "torch.Tensor":
+    """Glorot normal, N(0, gain²·2/(fan_in + fan_out)), as ``torch.nn.init.xavier_normal_``."""
+    return _fill(tensor, "xavier_normal", seed, name, rng, gain=gain)
+
+
+def xavier_uniform_(tensor: "torch.Tensor", gain: float = 1.0, *, seed: int, name: str,
+                    rng: str = "philox") -> "torch.Tensor":
+    """Glorot uniform, U(±gain·√(6/(fan_in + fan_out))), as ``torch.nn.init.xavier_uniform_``."""
+    return _fill(tensor, "xavier_uniform", seed, name, rng, gain=gain)
+
+
+def trunc_normal_(tensor: "torch.Tensor", mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
+                  *, seed: int, name: str, rng: str = "philox") -> "torch.Tensor":
+    """N(mean, std²) truncated to [a, b] (absolute bounds), as ``torch.nn.init.trunc_normal_``."""
+    return _fill(tensor, "truncated_normal", seed, name, rng, mean=mean, std=std, low=a, high=b)
+
+
+def orthogonal_(tensor: "torch.Tensor", gain: float = 1.0, *, seed: int, name: str,
+                rng: str = "philox") -> "torch.Tensor":
+    """A (semi-)orthogonal matrix times ``gain``, as ``torch.nn.init.orthogonal_``."""
+    return _fill(tensor, "orthogonal", seed, name, rng, gain=gain)
+
+
+def zeros_(tensor: "torch.Tensor", *, seed: int = 0, name: str = "") -> "torch.Tensor":
+    """Fill ``tensor`` with 0, as ``torch.nn.init.zeros_`` (seed and name do not change the values)."""
+    return _fill(tensor, "zeros", seed, name, "philox")
+
+
+def ones_(tensor: "torch.Tensor", *, seed: int = 0, name: str = "") -> "torch.Tensor":
+    """Fill ``tensor`` with 1, as ``torch.nn.init.ones_`` (seed and name do not change the values)."""
+    return _fill(tensor, "ones", seed, name, "philox")
+
+
+def constant_(tensor: "torch.Tensor", val: float, *, seed: int = 0, name: str = "") -> "torch.Tensor":
+    """Fill ``tensor`` with ``val``, as ``torch.nn.init.constant_``."""
+    return _fill(tensor, "constant", seed, name, "philox", value=val)
