@@ -7,7 +7,7 @@ use clap::Args as ClapArgs;
 use nninit::activation::Activation;
 use nninit::report::{self, EdgeReport, RecommendReport, TheoryReport, number as num};
 use nninit::theory::{self, FixedPoint, MeanField};
-use nninit_lab::report::{phase_figure, FigureFormat};
+use nninit_lab::report::{FigureFormat, phase_figure};
 use serde::Serialize;
 
 /// Arguments of `nninit theory`.

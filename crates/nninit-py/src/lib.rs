@@ -212,9 +212,9 @@ fn sample<'py>(
         (None, DType::F32) => fill_array::<f32>(py, &job, out, &dims, len, |j, o| j.philox(o)),
         (None, DType::F64) => fill_array::<f64>(py, &job, out, &dims, len, |j, o| j.philox(o)),
         (None, DType::F16) => fill_array::<half::f16>(py, &job, out, &dims, len, |j, o| j.philox(o)),
-        (None, DType::BF16) => fill_array::<u16>(py, &job, out, &dims, len, |j, o| {
-            j.philox::<half::bf16>(bytemuck::cast_slice_mut(o))
-        }),
+        (None, DType::BF16) => {
+            fill_array::<u16>(py, &job, out, &dims, len, |j, o| j.philox::<half::bf16>(bytemuck::cast_slice_mut(o)))
+        }
     }
 }
 

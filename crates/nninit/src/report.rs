@@ -87,7 +87,7 @@ impl ExplainReport {
             layout: spec.layout().clone(),
             groups: spec.groups(),
             explanation: init.explain(spec)?,
-            rule: init.clone(),
+            rule: *init,
         })
     }
 }
@@ -138,7 +138,7 @@ impl PlanRow {
             shape: spec.shape().dims().to_vec(),
             role,
             tied_to: tied_to.map(str::to_string),
-            rule: init.cloned(),
+            rule: init.copied(),
             std: x.as_ref().and_then(|x| x.std),
             bound: x.as_ref().and_then(|x| x.bound),
             why: provenance.map_or_else(String::new, |p| p.reason.clone()),
