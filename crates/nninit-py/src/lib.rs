@@ -386,6 +386,46 @@ fn doctor(
     to_json(&report)
 }
 
+/// torch_state_dict(modules, seed, dtype, torch_kernel) -> list[tuple[str, list[int], numpy.ndarray]]
+///
+/// The state dict a JSON list of PyTorch modules (the format of `nninit materialize
+/// --torch-modules`) has right after `torch.manual_seed(seed)` and their construction, in
+/// PyTorch's order: (key, shape, flat values) per entry. `dtype` is `f32` or `f64`.
+#[pyfunction]
+#[pyo3(signature = (modules, seed, dtype, torch_kernel))]
+fn torch_state_dict<'py>(
+    py: Python<'py>,
+    modules: &str,
+    seed: u64,
+    dtype: &str,
+    torch_kernel: &str,
+) -> PyResult<Vec<(String, Vec<usize>, Bound<'py, PyAny>)>> {
+    use nninit::torch::{StateValues, TorchDType};
+    let kernel = TorchKernel::parse(torch_kernel).map_err(py_err)?;
+    let dtype = match dtype {
+        "f32" => TorchDType::F32,
+        "f64" => TorchDType::F64,
+        other => return Err(value_error(format!("rng=\"torch\" replays f32 or f64 parameters, not `{other}`"))),
+    };
+    let tensors = py
+        .detach(|| {
+            let mut generator = TorchGenerator::new(seed).with_kernel(kernel);
+            nninit::torch::state_dict_from_json(modules, &mut generator, dtype)
+        })
+        .map_err(py_err)?;
+    Ok(tensors
+        .into_iter()
+        .map(|t| {
+            let values = match t.data {
+                StateValues::F32(v) => numpy::PyArray1::from_vec(py, v).into_any(),
+                StateValues::F64(v) => numpy::PyArray1::from_vec(py, v).into_any(),
+                StateValues::I64(v) => numpy::PyArray1::from_vec(py, v).into_any(),
+            };
+            (t.name, t.shape, values)
+        })
+        .collect())
+}
+
 /// The native module `nninit._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -398,5 +438,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(theory, m)?)?;
     m.add_function(wrap_pyfunction!(materialize, m)?)?;
     m.add_function(wrap_pyfunction!(doctor, m)?)?;
+    m.add_function(wrap_pyfunction!(torch_state_dict, m)?)?;
     Ok(())
 }

@@ -81,3 +81,53 @@ def test_errors():
         nt.normal_(torch.empty(3, device="meta"), seed=0, name="x")
     with pytest.raises(ValueError, match="cannot compute fans"):
         nt.kaiming_normal_(torch.empty(3), seed=0, name="x")
+
+
+def _model():
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, groups=1),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8 * 6 * 6, 32),
+        torch.nn.LayerNorm(32),
+        torch.nn.Linear(32, 10, bias=False),
+    )
+
+
+class _Net(torch.nn.Module if torch is not None else object):
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(50, 16, padding_idx=0)
+        self.lstm = torch.nn.LSTM(16, 24, num_layers=2, bidirectional=True)
+        self.attn = torch.nn.MultiheadAttention(48, 4)
+        self.head = torch.nn.Linear(48, 50)
+
+
+@pytest.mark.parametrize("build", [_model, _Net])
+def test_reset_equals_construction_under_manual_seed(build):
+    torch.manual_seed(123)
+    want = build().state_dict()
+    torch.manual_seed(999)
+    model = build()
+    state = torch.random.get_rng_state()
+    nt.reset_(model, seed=123)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    got = model.state_dict()
+    assert list(got) == list(want)
+    for key in want:
+        assert torch.equal(got[key], want[key]), key
+
+
+def test_reset_refuses_unknown_modules_by_name():
+    class Custom(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.ones(3))
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 3), Custom(), torch.nn.GroupNorm(1, 3))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"`1` \(Custom\), `2` \(GroupNorm\)"):
+        nt.reset_(model, seed=0)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k])

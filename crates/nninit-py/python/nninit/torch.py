@@ -21,9 +21,12 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import json
+
 import numpy as np
 
 import nninit
+from nninit import _native
 
 try:
     import torch
@@ -32,7 +35,7 @@ except ImportError as e:  # pragma: no cover - exercised only without torch
 
 __all__ = [
     "normal_", "uniform_", "kaiming_normal_", "kaiming_uniform_", "xavier_normal_", "xavier_uniform_",
-    "trunc_normal_", "orthogonal_", "zeros_", "ones_", "constant_",
+    "trunc_normal_", "orthogonal_", "zeros_", "ones_", "constant_", "reset_",
 ]
 
 _DTYPES = {
@@ -138,3 +141,101 @@ def ones_(tensor: "torch.Tensor", *, seed: int = 0, name: str = "") -> "torch.Te
 def constant_(tensor: "torch.Tensor", val: float, *, seed: int = 0, name: str = "") -> "torch.Tensor":
     """Fill ``tensor`` with ``val``, as ``torch.nn.init.constant_``."""
     return _fill(tensor, "constant", seed, name, "philox", value=val)
+
+
+_CONV = {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"}
+_NORM = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d"}
+_RNN = {"RNN", "GRU", "LSTM"}
+
+
+def _describe(module: "torch.nn.Module") -> Optional[dict]:
+    """The module as an entry of nninit's module list, or None when nninit does not replay it.
+
+    Only the exact ``torch.nn`` classes count: a subclass may initialize differently.
+    """
+    kind = type(module).__name__
+    if type(module).__module__.split(".")[:2] != ["torch", "nn"]:
+        return None
+    m = module
+    if kind in ("Linear", "NonDynamicallyQuantizableLinear"):
+        return {"type": "Linear", "in_features": m.in_features, "out_features": m.out_features,
+                "bias": m.bias is not None}
+    if kind in _CONV:
+        return {"type": kind, "in_channels": m.in_channels, "out_channels": m.out_channels,
+                "kernel_size": list(m.kernel_size), "groups": m.groups, "bias": m.bias is not None}
+    if kind == "Bilinear":
+        return {"type": kind, "in1_features": m.in1_features, "in2_features": m.in2_features,
+                "out_features": m.out_features, "bias": m.bias is not None}
+    if kind == "Embedding":
+        entry = {"type": kind, "num_embeddings": m.num_embeddings, "embedding_dim": m.embedding_dim}
+        if m.padding_idx is not None:
+            entry["padding_idx"] = m.padding_idx
+        return entry
+    if kind == "LayerNorm":
+        return {"type": kind, "normalized_shape": list(m.normalized_shape),
+                "elementwise_affine": m.elementwise_affine, "bias": m.bias is not None or not m.elementwise_affine}
+    if kind in _NORM:
+        return {"type": kind, "num_features": m.num_features, "affine": m.affine,
+                "track_running_stats": m.track_running_stats}
+    if kind in _RNN:
+        entry = {"type": kind, "input_size": m.input_size, "hidden_size": m.hidden_size,
+                 "num_layers": m.num_layers, "bias": m.bias, "bidirectional": m.bidirectional}
+        if kind == "LSTM":
+            entry["proj_size"] = m.proj_size
+        return entry
+    if kind == "MultiheadAttention":
+        return {"type": kind, "embed_dim": m.embed_dim, "num_heads": m.num_heads,
+                "bias": m.in_proj_bias is not None, "add_bias_kv": m.bias_k is not None,
+                "kdim": m.kdim, "vdim": m.vdim}
+    return None
+
+
+def reset_(module: "torch.nn.Module", *, seed: int, torch_kernel: str = "avx2") -> "torch.nn.Module":
+    """Re-initialize ``module`` as ``torch.manual_seed(seed)`` followed by constructing it would.
+
+    Afterwards ``module.state_dict()`` equals, bit for bit, the state dict of the same model built
+    right after ``torch.manual_seed(seed)`` on the CPU (nninit replays PyTorch's generator and each
+    module's ``reset_parameters``), without touching PyTorch's global generator. Modules are
+    replayed in their registration order (``named_modules()``), which is their construction order
+    in ordinary ``__init__`` code. Supported: ``Linear``, ``Conv1d/2d/3d``,
+    ``ConvTranspose1d/2d/3d``, ``Bilinear``, ``Embedding``, ``LayerNorm``, ``BatchNorm1d/2d/3d``,
+    ``RNN``, ``LSTM``, ``GRU``, ``MultiheadAttention``, and containers and modules without
+    parameters of their own. Any other module holding parameters or buffers is refused by name
+    (``ValueError``) before anything is changed. Parameters must be float32 or float64.
+    """
+    if not isinstance(module, torch.nn.Module):
+        raise ValueError(f"expected a torch.nn.Module, got {type(module).__name__}")
+    entries, covered, unsupported = [], [], []
+    for prefix, m in module.named_modules():
+        if any(prefix == c or prefix.startswith(c + ".") for c in covered):
+            continue
+        entry = _describe(m)
+        if entry is not None:
+            if prefix:
+                entry["name"] = prefix
+            entries.append(entry)
+            covered.append(prefix)
+        elif any(True for _ in m.parameters(recurse=False)) or any(True for _ in m.buffers(recurse=False)):
+            unsupported.append(f"`{prefix or '(root)'}` ({type(m).__name__})")
+    if unsupported:
+        raise ValueError("nninit.torch.reset_ cannot replay these modules: " + ", ".join(unsupported))
+    dtypes = {p.dtype for p in module.parameters()}
+    if not dtypes:
+        return module
+    if len(dtypes) != 1 or next(iter(dtypes)) not in (torch.float32, torch.float64):
+        raise ValueError(f"reset_ replays float32 or float64 parameters, not {sorted(map(str, dtypes))}")
+    dtype = "f32" if next(iter(dtypes)) == torch.float32 else "f64"
+    tensors = _native.torch_state_dict(json.dumps(entries), nninit._seed(seed), dtype, torch_kernel)
+    targets = dict(module.named_parameters())
+    targets.update(dict(module.named_buffers()))
+    missing = [key for key, _, _ in tensors if key not in targets]
+    if missing:
+        raise ValueError(f"the model has no tensor named {', '.join(missing)} (a module registered twice?)")
+    with torch.no_grad():
+        for key, shape, values in tensors:
+            target = targets[key]
+            source = torch.from_numpy(values).reshape(shape)
+            if tuple(target.shape) != tuple(source.shape):
+                raise ValueError(f"`{key}` has shape {tuple(target.shape)}, the replay {tuple(source.shape)}")
+            target.copy_(source)
+    return module
