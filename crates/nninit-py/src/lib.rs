@@ -130,11 +130,10 @@ impl Fill {
 /// Fills a numpy array of `E` (given, or made of `dims`) with the GIL released.
 fn fill_array<'py, E: numpy::Element>(
     py: Python<'py>,
-    job: &Fill,
     out: Option<&Bound<'py, PyAny>>,
     dims: &[usize],
     len: usize,
-    run: impl Fn(&Fill, &mut [E]) -> Result<(), Error> + Send + Sync,
+    run: impl FnOnce(&mut [E]) -> Result<(), Error> + Send,
 ) -> PyResult<Bound<'py, PyAny>> {
     let array = match out {
         Some(array) => array
@@ -150,7 +149,7 @@ fn fill_array<'py, E: numpy::Element>(
         if slice.len() != len {
             return Err(value_error(format!("out= holds {} elements, the tensor or slice has {len}", slice.len())));
         }
-        py.detach(|| run(job, slice)).map_err(py_err)?;
+        py.detach(|| run(slice)).map_err(py_err)?;
     }
     Ok(array.into_any())
 }
@@ -207,13 +206,13 @@ fn sample<'py>(
         (Some(_), DType::BF16 | DType::F16) => Err(value_error(
             "rng=\"torch\" reproduces PyTorch's f32 and f64 kernels; bf16/f16 are not reproduced bit for bit",
         )),
-        (Some(k), DType::F32) => fill_array::<f32>(py, &job, out, &dims, len, move |j, o| j.torch(k, o)),
-        (Some(k), DType::F64) => fill_array::<f64>(py, &job, out, &dims, len, move |j, o| j.torch(k, o)),
-        (None, DType::F32) => fill_array::<f32>(py, &job, out, &dims, len, |j, o| j.philox(o)),
-        (None, DType::F64) => fill_array::<f64>(py, &job, out, &dims, len, |j, o| j.philox(o)),
-        (None, DType::F16) => fill_array::<half::f16>(py, &job, out, &dims, len, |j, o| j.philox(o)),
+        (Some(k), DType::F32) => fill_array::<f32>(py, out, &dims, len, |o| job.torch(k, o)),
+        (Some(k), DType::F64) => fill_array::<f64>(py, out, &dims, len, |o| job.torch(k, o)),
+        (None, DType::F32) => fill_array::<f32>(py, out, &dims, len, |o| job.philox(o)),
+        (None, DType::F64) => fill_array::<f64>(py, out, &dims, len, |o| job.philox(o)),
+        (None, DType::F16) => fill_array::<half::f16>(py, out, &dims, len, |o| job.philox(o)),
         (None, DType::BF16) => {
-            fill_array::<u16>(py, &job, out, &dims, len, |j, o| j.philox::<half::bf16>(bytemuck::cast_slice_mut(o)))
+            fill_array::<u16>(py, out, &dims, len, |o| job.philox::<half::bf16>(bytemuck::cast_slice_mut(o)))
         }
     }
 }
@@ -426,6 +425,62 @@ fn torch_state_dict<'py>(
         .collect())
 }
 
+/// A model's plan under a scheme: the tensors `nninit materialize` writes, each filled on
+/// demand with the same bytes.
+#[pyclass(frozen, module = "nninit._native")]
+#[derive(Debug)]
+struct ModelPlan {
+    plan: nninit::plan::Plan,
+}
+
+#[pymethods]
+impl ModelPlan {
+    /// ModelPlan(config_json, scheme, dtype): the plan of a Hugging Face config (JSON text).
+    #[new]
+    fn new(py: Python<'_>, config_json: &str, scheme: &str, dtype: &str) -> PyResult<Self> {
+        let dtype = DType::parse(dtype).map_err(py_err)?;
+        let plan = py
+            .detach(|| {
+                let model = nninit::arch::Model::from_config_json(config_json)?;
+                Scheme::parse(scheme)?.plan(&model, dtype)
+            })
+            .map_err(py_err)?;
+        Ok(Self { plan })
+    }
+
+    /// The planned tensors in order: (name, shape, tied_to or None).
+    fn tensors(&self) -> Vec<(String, Vec<usize>, Option<String>)> {
+        self.plan.tensors.iter().map(|t| (t.name.clone(), t.spec.shape().dims().to_vec(), t.tied_to.clone())).collect()
+    }
+
+    /// fill(name, seed, out): fills `out` (C-contiguous, of the plan's dtype; uint16 for bf16)
+    /// with the tensor's values under `seed`, the bytes materialize writes.
+    fn fill<'py>(&self, py: Python<'py>, name: &str, seed: u64, out: Bound<'py, PyAny>) -> PyResult<()> {
+        let t = self
+            .plan
+            .tensors
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| value_error(format!("the plan has no tensor `{name}`")))?;
+        if t.tied_to.is_some() {
+            return Err(value_error(format!("`{name}` is tied to another tensor: fill that one")));
+        }
+        let dims = t.spec.shape().dims().to_vec();
+        let len = usize::try_from(t.spec.numel()).map_err(|_| value_error("tensor too large for this machine"))?;
+        let out = Some(&out);
+        match self.plan.dtype {
+            DType::F32 => fill_array::<f32>(py, out, &dims, len, |o| t.fill_slice(seed, 0, o)),
+            DType::F64 => fill_array::<f64>(py, out, &dims, len, |o| t.fill_slice(seed, 0, o)),
+            DType::F16 => fill_array::<half::f16>(py, out, &dims, len, |o| t.fill_slice(seed, 0, o)),
+            DType::BF16 => fill_array::<u16>(py, out, &dims, len, |o| {
+                t.fill_slice::<half::bf16>(seed, 0, bytemuck::cast_slice_mut(o))
+            }),
+            DType::I64 => Err(value_error("weights are floating point")),
+        }
+        .map(|_| ())
+    }
+}
+
 /// The native module `nninit._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -439,5 +494,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(materialize, m)?)?;
     m.add_function(wrap_pyfunction!(doctor, m)?)?;
     m.add_function(wrap_pyfunction!(torch_state_dict, m)?)?;
+    m.add_class::<ModelPlan>()?;
     Ok(())
 }

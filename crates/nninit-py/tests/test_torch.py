@@ -131,3 +131,38 @@ def test_reset_refuses_unknown_modules_by_name():
         nt.reset_(model, seed=0)
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k])
+
+
+def test_apply_gives_materializes_bytes(tmp_path):
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed")
+    safetensors_numpy = pytest.importorskip("safetensors.numpy", reason="safetensors is not installed")
+    import json
+    import glob
+
+    cfg = transformers.LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2, vocab_size=100,
+                                   tie_word_embeddings=False)
+    model = transformers.LlamaForCausalLM(cfg)
+    nt.apply_(model, "megatron", seed=5)
+    config = model.config.to_dict()
+    config["architectures"] = config.get("architectures") or ["LlamaForCausalLM"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    nninit.materialize(str(tmp_path / "out"), config=str(path), scheme="megatron", seed=5, progress=False)
+    written = {}
+    for f in glob.glob(str(tmp_path / "out" / "*.safetensors")):
+        written.update(safetensors_numpy.load_file(f))
+    params = dict(model.named_parameters())
+    assert set(written) == set(params)
+    for name, values in written.items():
+        assert params[name].detach().numpy().tobytes() == values.tobytes(), name
+
+
+def test_apply_refuses_unknown_parameters_by_name():
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed")
+    cfg = transformers.LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                                   num_attention_heads=4, num_key_value_heads=2, vocab_size=100)
+    model = transformers.LlamaForCausalLM(cfg)
+    model.extra = torch.nn.Linear(3, 3)
+    with pytest.raises(ValueError, match=r"extra\.weight, extra\.bias"):
+        nt.apply_(model, "hf", seed=0)

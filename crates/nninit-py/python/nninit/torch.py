@@ -35,7 +35,7 @@ except ImportError as e:  # pragma: no cover - exercised only without torch
 
 __all__ = [
     "normal_", "uniform_", "kaiming_normal_", "kaiming_uniform_", "xavier_normal_", "xavier_uniform_",
-    "trunc_normal_", "orthogonal_", "zeros_", "ones_", "constant_", "reset_",
+    "trunc_normal_", "orthogonal_", "zeros_", "ones_", "constant_", "reset_", "apply_",
 ]
 
 _DTYPES = {
@@ -239,3 +239,63 @@ def reset_(module: "torch.nn.Module", *, seed: int, torch_kernel: str = "avx2") 
                 raise ValueError(f"`{key}` has shape {tuple(target.shape)}, the replay {tuple(source.shape)}")
             target.copy_(source)
     return module
+
+
+_PLAN_DTYPES = {torch.float32: "f32", torch.float64: "f64", torch.float16: "f16", torch.bfloat16: "bf16"}
+
+
+def apply_(model: "torch.nn.Module", scheme: str, *, seed: int, config: Optional[dict] = None) -> "torch.nn.Module":
+    """Re-initialize every parameter of a Hugging Face model under an nninit scheme.
+
+    The values are the bytes ``nninit materialize --config CONFIG --scheme SCHEME --seed SEED``
+    writes for the model's config (``model.config``, or ``config`` as a dict), in the parameters'
+    dtype, filled in place (CPU contiguous parameters through a numpy view, others through one
+    host buffer). Tied parameters get their source's values. A parameter the plan does not know,
+    or a planned tensor the model lacks, is refused by name (``ValueError``) before anything is
+    changed.
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"expected a torch.nn.Module, got {type(model).__name__}")
+    if config is None:
+        if not hasattr(model, "config"):
+            raise ValueError("the model has no .config: pass config= (the Hugging Face config as a dict)")
+        config = model.config.to_dict()
+        if not config.get("architectures"):
+            config["architectures"] = [type(model).__name__]
+    params = dict(model.named_parameters(remove_duplicate=False))
+    dtypes = {p.dtype for p in params.values()}
+    if len(dtypes) != 1 or next(iter(dtypes)) not in _PLAN_DTYPES:
+        raise ValueError(f"apply_ needs every parameter in one of float32, float64, float16, bfloat16: {dtypes}")
+    plan = _native.ModelPlan(json.dumps(config), scheme, _PLAN_DTYPES[next(iter(dtypes))])
+    planned = {name: (shape, tied) for name, shape, tied in plan.tensors()}
+    unknown = [n for n in params if n not in planned]
+    if unknown:
+        raise ValueError(f"{len(unknown)} parameter(s) the {scheme} plan does not know: {', '.join(unknown)}")
+    lacking = [n for n in planned if n not in params]
+    if lacking:
+        raise ValueError(f"the model lacks planned tensor(s): {', '.join(lacking)}")
+    for name, (shape, _) in planned.items():
+        if tuple(params[name].shape) != tuple(shape):
+            raise ValueError(f"`{name}` has shape {tuple(params[name].shape)}, the plan {tuple(shape)}")
+    seed = nninit._seed(seed)
+    with torch.no_grad():
+        for name, (shape, tied) in planned.items():
+            if tied is not None:
+                continue
+            target = params[name]
+            np_dtype = _DTYPES[target.dtype][1]
+            if target.device.type == "cpu" and target.is_contiguous():
+                data = target.detach()
+                view = data.view(torch.int16).numpy().view(np.uint16) if np_dtype is np.uint16 else data.numpy()
+                plan.fill(name, seed, view)
+            else:
+                host = np.empty(tuple(shape), dtype=np_dtype)
+                plan.fill(name, seed, host)
+                source = torch.from_numpy(host)
+                if np_dtype is np.uint16:
+                    source = source.view(torch.int16).view(torch.bfloat16)
+                target.copy_(source)
+        for name, (shape, tied) in planned.items():
+            if tied is not None and params[name].data_ptr() != params[tied].data_ptr():
+                params[name].copy_(params[tied])
+    return model
