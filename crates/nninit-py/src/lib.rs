@@ -385,6 +385,9 @@ fn doctor(
     to_json(&report)
 }
 
+/// One state-dict entry for Python: key, shape, flat values.
+type StateEntry<'py> = (String, Vec<usize>, Bound<'py, PyAny>);
+
 /// torch_state_dict(modules, seed, dtype, torch_kernel) -> list[tuple[str, list[int], numpy.ndarray]]
 ///
 /// The state dict a JSON list of PyTorch modules (the format of `nninit materialize
@@ -398,7 +401,7 @@ fn torch_state_dict<'py>(
     seed: u64,
     dtype: &str,
     torch_kernel: &str,
-) -> PyResult<Vec<(String, Vec<usize>, Bound<'py, PyAny>)>> {
+) -> PyResult<Vec<StateEntry<'py>>> {
     use nninit::torch::{StateValues, TorchDType};
     let kernel = TorchKernel::parse(torch_kernel).map_err(py_err)?;
     let dtype = match dtype {
