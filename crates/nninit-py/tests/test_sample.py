@@ -160,3 +160,18 @@ def test_every_function_has_a_docstring():
         obj = getattr(nninit, name)
         if callable(obj):
             assert obj.__doc__ and len(obj.__doc__) > 40, name
+
+
+@pytest.mark.parametrize("kwargs", [{"fan_in": -1, "fan_out": 3}, {"fan_in": 2.5, "fan_out": 3}])
+def test_negative_or_fractional_counts_raise_value_error(kwargs):
+    with pytest.raises(ValueError, match="fan_in"):
+        nninit.sample("normal", (3,), seed=0, name="b", **kwargs)
+    with pytest.raises(ValueError, match="rank"):
+        nninit.materialize("unused", preset="gpt2", scheme="hf", rank=-1)
+
+
+def test_huge_shapes_raise_value_error_before_allocating():
+    with pytest.raises(ValueError, match="more elements than fit in 64 bits"):
+        nninit.sample("normal", (2**40, 2**40), seed=0, name="w")
+    with pytest.raises(ValueError, match="out of range"):
+        nninit.sample("orthogonal", (100000, 100000), seed=0, name="w")

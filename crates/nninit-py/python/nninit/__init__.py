@@ -55,6 +55,13 @@ def _seed(seed: int) -> int:
     return int(seed)
 
 
+def _count(what: str, value: Any) -> int:
+    """A non-negative integer argument (PyO3 would raise OverflowError for a negative one)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**64:
+        raise ValueError(f"invalid {what} {value!r}: must be a non-negative integer")
+    return int(value)
+
+
 def _rule(params: Dict[str, Any]) -> Tuple[Dict[str, str], Optional[float], Optional[Tuple[int, int]], int]:
     """The rule's parameters as the command line gives them (text), and the tensor's extras."""
     params = dict(params)
@@ -72,7 +79,7 @@ def _rule(params: Dict[str, Any]) -> Tuple[Dict[str, str], Optional[float], Opti
         if value is None:
             continue
         text[key] = repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
-    fan = None if fan_in is None else (int(fan_in), int(fan_out))
+    fan = None if fan_in is None else (_count("fan_in", fan_in), _count("fan_out", fan_out))
     return text, (None if param is None else float(param)), fan, int(groups)
 
 
@@ -302,7 +309,8 @@ def materialize(
     bar = _Progress(progress)
     try:
         report = _native.materialize(str(out), None if config is None else str(config), preset, scheme,
-                                     _seed(seed), dtype, str(max_shard_size), int(rank), int(world_size),
+                                     _seed(seed), dtype, str(max_shard_size), _count("rank", rank),
+                                     _count("world_size", world_size),
                                      bool(verify), bar if bar.enabled else None)
     finally:
         bar.close()
