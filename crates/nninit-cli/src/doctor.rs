@@ -2,11 +2,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args as ClapArgs, ValueEnum};
-use nninit::arch::Model;
 use nninit::doctor::{self, Options, Report, Severity, Verdict};
-use nninit::io::Checkpoint;
+use nninit::report::DoctorReport;
 use nninit::scheme::Scheme;
 
 /// Arguments of `nninit doctor`.
@@ -63,19 +62,7 @@ impl FailOn {
 pub fn run(args: Args) -> Result<bool> {
     let expect = args.expect.as_deref().map(Scheme::parse).transpose()?;
     let options = Options { expect, iterations: args.iterations };
-    options.check()?;
-    let started = std::time::Instant::now();
-    let checkpoint = Checkpoint::open(&args.path)?;
-    let model = match (&args.config, checkpoint.config_json()) {
-        (Some(path), _) => {
-            let json = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-            Some(Model::from_config_json(&json).with_context(|| format!("in `{}`", path.display()))?)
-        }
-        (None, Some(json)) => Some(Model::from_config_json(json).context("in the config.json beside the weights")?),
-        (None, None) => None,
-    };
-    let report = doctor::examine(&checkpoint, model.as_ref(), &options)?;
-    let seconds = started.elapsed().as_secs_f64();
+    let DoctorReport { report, seconds } = DoctorReport::examine(&args.path, args.config.as_deref(), &options)?;
     if args.json {
         crate::print_json(&serde_json::json!({ "report": report, "seconds": seconds }))?;
     } else {

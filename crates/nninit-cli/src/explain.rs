@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use clap::Args as ClapArgs;
-use serde::Serialize;
+use nninit::report::{ExplainReport, PlanReport};
 
 use crate::model::ModelArgs;
 use crate::rule::RuleArgs;
@@ -24,16 +24,6 @@ pub struct Args {
     json: bool,
 }
 
-#[derive(Serialize)]
-struct Report {
-    shape: Vec<usize>,
-    layout: nninit::Layout,
-    groups: usize,
-    #[serde(flatten)]
-    explanation: nninit::init::Explanation,
-    rule: nninit::Init,
-}
-
 fn number(v: Option<f64>) -> String {
     v.map_or_else(|| "—".to_string(), |v| format!("{v}"))
 }
@@ -50,18 +40,11 @@ pub fn run(args: Args) -> Result<()> {
     }
     let spec = rule.spec()?;
     let init = rule.init()?;
-    let explanation = init.explain(&spec)?;
+    let report = ExplainReport::new(&init, &spec)?;
     if args.json {
-        let report = Report {
-            shape: spec.shape().dims().to_vec(),
-            layout: spec.layout().clone(),
-            groups: spec.groups(),
-            explanation,
-            rule: init,
-        };
         return crate::print_json(&report);
     }
-    let x = &explanation;
+    let x = &report.explanation;
     let fan = |v: Option<u64>| v.map_or_else(|| "— (rank < 2: pass --fan-in/--fan-out)".to_string(), |v| v.to_string());
     println!("{} on {} (layout {}, groups {})", x.init, spec.shape(), rule.layout, spec.groups());
     println!("  formula   {}", x.formula);
@@ -74,39 +57,6 @@ pub fn run(args: Args) -> Result<()> {
     println!("  same as   {}", x.equivalent);
     println!("  config    {}", serde_json::to_string(&init)?);
     Ok(())
-}
-
-/// One row of a model's plan.
-#[derive(Serialize)]
-struct Row<'a> {
-    /// The tensor's name, or `tensor#part` for a part of a fused tensor with a rule of its own.
-    name: std::borrow::Cow<'a, str>,
-    shape: &'a [usize],
-    role: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tied_to: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rule: Option<&'a nninit::Init>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    std: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    bound: Option<f64>,
-    why: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    numbers: Option<&'a std::collections::BTreeMap<String, f64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lr_multiplier: Option<f64>,
-}
-
-#[derive(Serialize)]
-struct PlanReport<'a> {
-    architecture: &'a str,
-    model_class: &'a str,
-    scheme: String,
-    dtype: nninit::DType,
-    parameters: u64,
-    total_size: u64,
-    tensors: Vec<Row<'a>>,
 }
 
 /// A rule in a few words: `normal(0, 0.02)`, `xavier_normal(gain 0.3)`.
@@ -133,49 +83,7 @@ fn short_rule(init: &nninit::Init) -> String {
 fn run_plan(args: &Args) -> Result<()> {
     let dtype = nninit::DType::parse(&args.dtype)?;
     let (_, plan, scheme) = args.model.plan(dtype)?;
-    let mut rows = Vec::with_capacity(plan.tensors.len());
-    for t in &plan.tensors {
-        let x = t.init.as_ref().map(|i| i.explain(&t.spec)).transpose()?;
-        let p = t.provenance.as_ref();
-        rows.push(Row {
-            name: t.name.as_str().into(),
-            shape: t.spec.shape().dims(),
-            role: t.role.name(),
-            tied_to: t.tied_to.as_deref(),
-            rule: t.init.as_ref(),
-            std: x.as_ref().and_then(|x| x.std),
-            bound: x.as_ref().and_then(|x| x.bound),
-            why: p.map_or("", |p| p.reason.as_str()),
-            numbers: p.map(|p| &p.numbers).filter(|n| !n.is_empty()),
-            lr_multiplier: p.and_then(|p| p.lr_multiplier),
-        });
-        // The parts of a fused tensor drawn part by part, each on its own row.
-        for part in t.parts.iter().filter(|_| t.has_part_rules()) {
-            let x = part.init.as_ref().map(|i| i.explain(&part.spec)).transpose()?;
-            let p = part.provenance.as_ref();
-            rows.push(Row {
-                name: part.stream_key(&t.name).into(),
-                shape: part.spec.shape().dims(),
-                role: part.role.name(),
-                tied_to: None,
-                rule: part.init.as_ref(),
-                std: x.as_ref().and_then(|x| x.std),
-                bound: x.as_ref().and_then(|x| x.bound),
-                why: p.map_or("", |p| p.reason.as_str()),
-                numbers: p.map(|p| &p.numbers).filter(|n| !n.is_empty()),
-                lr_multiplier: p.and_then(|p| p.lr_multiplier),
-            });
-        }
-    }
-    let report = PlanReport {
-        architecture: &plan.architecture,
-        model_class: &plan.model_class,
-        scheme: scheme.label(),
-        dtype,
-        parameters: plan.parameters(),
-        total_size: plan.bytes(),
-        tensors: rows,
-    };
+    let report = PlanReport::new(&plan, &scheme)?;
     if args.json {
         return crate::print_json(&report);
     }
@@ -195,7 +103,7 @@ fn run_plan(args: &Args) -> Result<()> {
     writeln!(out, "{:<width$}  {:<18}  {:<40}  {:<12}  why", "name", "shape", "rule", "std")?;
     for r in &report.tensors {
         let shape = format!("{:?}", r.shape);
-        let (rule, std) = match (r.rule, r.tied_to) {
+        let (rule, std) = match (&r.rule, &r.tied_to) {
             (Some(rule), _) => (short_rule(rule), r.std.map_or_else(|| "—".into(), |s| format!("{s:.6}"))),
             (None, Some(source)) => (format!("tied to {source}"), "—".into()),
             (None, None) => ("—".into(), "—".into()),

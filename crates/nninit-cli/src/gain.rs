@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Args as ClapArgs;
 use nninit::activation::Activation;
-use serde::Serialize;
+use nninit::report::GainReport;
 
 /// Arguments of `nninit gain`.
 #[derive(Debug, ClapArgs)]
@@ -19,19 +19,13 @@ pub struct Args {
     json: bool,
 }
 
-#[derive(Serialize)]
-struct Report {
-    activation: String,
-    #[serde(flatten)]
-    gains: nninit::activation::Gains,
-}
-
 pub fn run(args: Args) -> Result<()> {
     let activation = Activation::parse(&args.activation, args.param)?;
-    let gains = activation.gains();
+    let report = GainReport::new(&activation);
     if args.json {
-        return crate::print_json(&Report { activation: activation.to_string(), gains });
+        return crate::print_json(&report);
     }
+    let gains = report.gains;
     let torch = gains.torch.map_or_else(|| "— (PyTorch's calculate_gain has no entry)".into(), |g| format!("{g}"));
     println!("{activation}");
     println!("  torch          {torch}   torch.nn.init.calculate_gain");

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args as ClapArgs;
 use nninit::io::{self, Bytes, TensorData};
+use nninit::report::MaterializeReport;
 use nninit::torch::{self, TorchDType, TorchGenerator, TorchKernel};
 use serde::Serialize;
 
@@ -99,27 +100,6 @@ pub fn run(args: Args) -> Result<()> {
     }
 }
 
-#[derive(Serialize)]
-struct ModelReport {
-    out: PathBuf,
-    preset_or_config: String,
-    model_class: String,
-    scheme: String,
-    seed: u64,
-    dtype: nninit::DType,
-    parameters: u64,
-    total_size: u64,
-    shards: usize,
-    rank: usize,
-    world_size: usize,
-    files: Vec<PathBuf>,
-    kept: Vec<PathBuf>,
-    rewritten: Vec<PathBuf>,
-    removed_temporaries: Vec<PathBuf>,
-    bytes_written: u64,
-    seconds: f64,
-}
-
 fn run_model(args: Args) -> Result<()> {
     if args.rng == Some(Rng::Torch) {
         bail!("models use nninit's Philox stream (any shard on any machine alone): drop --rng torch");
@@ -169,29 +149,13 @@ fn run_model(args: Args) -> Result<()> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    let report = ModelReport {
-        out: args.out.clone(),
-        preset_or_config: match (&args.model.preset, &args.model.config) {
-            (Some(p), _) => format!("preset {p}"),
-            (_, Some(c)) => c.display().to_string(),
-            _ => String::new(),
-        },
-        model_class: plan.model_class.clone(),
-        scheme: scheme.label(),
-        seed: args.seed,
-        dtype,
-        parameters: plan.parameters(),
-        total_size: written.total_size,
-        shards: written.shards,
-        rank: opts.ranks.rank(),
-        world_size: opts.ranks.world_size(),
-        files: written.files,
-        kept: written.kept,
-        rewritten: written.rewritten,
-        removed_temporaries: written.removed,
-        bytes_written: written.bytes,
-        seconds: started.elapsed().as_secs_f64(),
+    let preset_or_config = match (&args.model.preset, &args.model.config) {
+        (Some(p), _) => format!("preset {p}"),
+        (_, Some(c)) => c.display().to_string(),
+        _ => String::new(),
     };
+    let seconds = started.elapsed().as_secs_f64();
+    let report = MaterializeReport::new(&args.out, preset_or_config, &plan, &scheme, &opts, written, seconds);
     if args.json {
         return crate::print_json(&report);
     }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args as ClapArgs;
 use nninit::DType;
 use nninit::arch::Model;
@@ -33,15 +33,10 @@ impl ModelArgs {
 
     /// The model, its plan under the scheme, and the scheme.
     pub fn plan(&self, dtype: DType) -> Result<(Model, Plan, Scheme)> {
-        let model = match (&self.config, &self.preset) {
-            (Some(path), _) => {
-                let json =
-                    std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-                Model::from_config_json(&json).with_context(|| format!("in `{}`", path.display()))?
-            }
-            (None, Some(name)) => Model::preset(name)?,
-            (None, None) => bail!("give --config FILE or --preset NAME"),
-        };
+        if !self.given() {
+            bail!("give --config FILE or --preset NAME");
+        }
+        let model = nninit::report::model(self.config.as_deref(), self.preset.as_deref())?;
         let Some(scheme) = &self.scheme else {
             bail!("--scheme is required with --config/--preset (known: {})", nninit::scheme::SCHEME_NAMES)
         };

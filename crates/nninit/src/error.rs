@@ -185,6 +185,15 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An error inside a file or another input, named by `what` (a config file's path in
+    /// backquotes, `the config.json beside the weights`).
+    #[error("in {what}")]
+    InFile {
+        /// Where the error is.
+        what: String,
+        /// The error.
+        source: Box<Error>,
+    },
     /// A configuration (JSON) that does not describe a valid initializer.
     #[error("invalid initializer config: {reason}")]
     InvalidConfig {

@@ -66,6 +66,8 @@
 //!   read by memory map ([`io::Checkpoint`]).
 //! - [`doctor`]: what a checkpoint's weights say: statistics, spectra, the
 //!   scheme they follow (a statistical test per tensor), findings.
+//! - [`report`]: the serializable reports of the `nninit` commands (their `--json`), shared
+//!   with the Python package.
 //! - [`theory`]: mean-field signal propagation, edge of chaos, phase diagram.
 //! - [`adapter`]: LoRA-family adapters (LoRA, rsLoRA, PiSSA, OLoRA) initialized from a base
 //!   checkpoint, in PEFT's format.
@@ -91,6 +93,7 @@ pub mod init;
 pub mod io;
 pub(crate) mod linalg;
 pub mod plan;
+pub mod report;
 pub mod scheme;
 mod spec;
 pub mod stats;

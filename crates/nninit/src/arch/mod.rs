@@ -140,6 +140,21 @@ impl Model {
         Self::from_config(config)
     }
 
+    /// Reads a Hugging Face `config.json` file.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the file cannot be read; the errors of
+    /// [`Model::from_config_json`] inside an [`Error::InFile`] naming the file.
+    pub fn from_config_file(path: &std::path::Path) -> Result<Self> {
+        let json = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            action: "cannot read",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_config_json(&json)
+            .map_err(|e| Error::InFile { what: format!("`{}`", path.display()), source: Box::new(e) })
+    }
+
     /// Builds the model from a parsed `config.json`.
     ///
     /// # Errors
