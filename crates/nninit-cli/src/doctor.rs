@@ -22,8 +22,8 @@ pub struct Args {
     #[arg(long, value_name = "SCHEME",
           help = format!("Exit with code 1 when a tensor does not follow this scheme ({})", nninit::scheme::SCHEME_NAMES))]
     expect: Option<String>,
-    /// Power-iteration passes per matrix for the spectral norm, 0 (skips
-    /// spectra) to 1000.
+    /// Lanczos passes per matrix for the spectral norm (each reads the
+    /// matrix once), 0 (skips spectra) to 1000.
     #[arg(long, default_value_t = doctor::SPECTRAL_ITERATIONS)]
     iterations: usize,
     /// Exit with code 1 when a finding at or above this severity is reported

@@ -366,3 +366,25 @@ fn every_damage_is_one_line_and_exit_2() {
     .unwrap();
     assert_bad_input(&["doctor", sharded.to_str().unwrap()], "config.json");
 }
+
+/// A report is the same bits on one thread and on three (the sums are split into pieces
+/// that do not depend on the threads, and merged in order), `seconds` aside.
+#[test]
+fn the_report_does_not_depend_on_the_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = materialize(dir.path(), TINY_GPT2, "hf");
+    let report = |threads: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_nninit"))
+            .args(["doctor", out.to_str().unwrap(), "--json"])
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v.as_object_mut().unwrap().remove("seconds");
+        v
+    };
+    let one = report("1");
+    assert!(one["report"]["tensors"].as_array().unwrap().iter().any(|t| t["spectral"].is_object()));
+    assert_eq!(one, report("3"));
+}

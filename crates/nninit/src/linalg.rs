@@ -1,5 +1,6 @@
-//! Dense linear algebra the initializers need: the orthonormalization behind
-//! `orthogonal_`.
+//! Dense linear algebra the initializers and the doctor need: the orthonormalization
+//! behind `orthogonal_`, the truncated SVDs of the adapters, and the largest eigenvalue
+//! of a tridiagonal matrix (the doctor's Lanczos spectral norm).
 //!
 //! [`orthonormalize_f32`] and [`orthonormalize_f64`] turn a row-major
 //! `rows × cols` matrix of Gaussians into the (semi-)orthogonal matrix that
@@ -479,6 +480,56 @@ pub(crate) fn subtract_product(
     faer::linalg::matmul::matmul(out, faer::Accum::Add, l, r, -alpha, par);
 }
 
+/// The largest eigenvalue of the symmetric tridiagonal matrix with diagonal `alpha` and
+/// off-diagonal `beta` (`beta.len() + 1 == alpha.len()`), by bisection on Sturm counts:
+/// each step counts the eigenvalues below a point from the signs of the pivots of
+/// `T − x·I = L·D·Lᵀ`, so the result is correct to a few ulps of `‖T‖` whatever the
+/// spectrum (the Lanczos matrices of the doctor's spectral norms are a few to a thousand
+/// rows). 0 for an empty matrix.
+///
+/// # Panics
+/// If the lengths do not fit (an internal invariant).
+pub(crate) fn largest_eigenvalue_tridiagonal(alpha: &[f64], beta: &[f64]) -> f64 {
+    if alpha.is_empty() {
+        return 0.0;
+    }
+    assert_eq!(beta.len() + 1, alpha.len(), "a tridiagonal matrix's off-diagonal");
+    // Gershgorin: every eigenvalue lies in [lo, hi].
+    let radius = |i: usize| {
+        let left = if i > 0 { beta[i - 1].abs() } else { 0.0 };
+        left + beta.get(i).map_or(0.0, |b| b.abs())
+    };
+    let lo = (0..alpha.len()).map(|i| alpha[i] - radius(i)).fold(f64::INFINITY, f64::min);
+    let hi = (0..alpha.len()).map(|i| alpha[i] + radius(i)).fold(f64::NEG_INFINITY, f64::max);
+    let scale = lo.abs().max(hi.abs()).max(f64::MIN_POSITIVE);
+    // The number of eigenvalues below x.
+    let below = |x: f64| {
+        let mut count = 0;
+        let mut d = 1.0;
+        for (i, &a) in alpha.iter().enumerate() {
+            let b2 = if i > 0 { beta[i - 1] * beta[i - 1] } else { 0.0 };
+            d = a - x - if i > 0 { b2 / d } else { 0.0 };
+            if d == 0.0 {
+                // A zero pivot: perturb it by rounding's size (LAPACK's dstebz does too).
+                d = -f64::EPSILON * scale;
+            }
+            count += usize::from(d < 0.0);
+        }
+        count
+    };
+    let (mut lo, mut hi) = (lo, hi);
+    let n = alpha.len();
+    // The largest eigenvalue is the point below which all n lie.
+    while hi - lo > 2.0 * f64::EPSILON * scale {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        if below(mid) == n { hi = mid } else { lo = mid }
+    }
+    hi
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -787,5 +838,26 @@ mod low_rank_tests {
                 assert!((back - a[i * n + j]).abs() < 1e-4);
             }
         }
+    }
+
+    #[test]
+    fn largest_tridiagonal_eigenvalue_against_a_dense_solver() {
+        let n = 40;
+        let mut a = vec![0.0f32; 2 * n];
+        Philox::new(5, "t").normal_f32(0, &mut a, 0.0, 1.0);
+        let (alpha, beta): (Vec<f64>, Vec<f64>) =
+            ((0..n).map(|i| f64::from(a[i])).collect(), (0..n - 1).map(|i| f64::from(a[n + i])).collect());
+        let t = Mat::<f64>::from_fn(n, n, |i, j| match i.abs_diff(j) {
+            0 => alpha[i],
+            1 => beta[i.min(j)],
+            _ => 0.0,
+        });
+        let exact = t.self_adjoint_eigenvalues(faer::Side::Lower).unwrap().into_iter().fold(f64::MIN, f64::max);
+        let got = largest_eigenvalue_tridiagonal(&alpha, &beta);
+        assert!((got - exact).abs() < 1e-12 * exact.abs().max(1.0), "{got} vs {exact}");
+        assert_eq!(largest_eigenvalue_tridiagonal(&[3.0], &[]), 3.0);
+        // A zero off-diagonal splits the matrix; the largest of both parts wins.
+        assert!((largest_eigenvalue_tridiagonal(&[1.0, 5.0, 2.0], &[0.0, 0.0]) - 5.0).abs() < 1e-14);
+        assert_eq!(largest_eigenvalue_tridiagonal(&[], &[]), 0.0);
     }
 }

@@ -14,13 +14,13 @@ use crate::tensor::Shape;
 /// Elements decoded at a time (fits in L1 as `f32`).
 const BLOCK: usize = 4096;
 
-/// The seed of the power iteration's Gaussian start vectors. It must differ
+/// The seed of the Lanczos recurrence's Gaussian start vectors. It must differ
 /// from the seeds checkpoints are made with: a start equal to the tensor's own
 /// first row (seed 0 and the tensor's name, as `nninit materialize --seed 0`
 /// draws it) would bias the probe.
 const PROBE_SEED: u64 = 0x646f_6374_6f72_2121;
 
-/// Rows per unit of parallel work in a power-iteration pass.
+/// The fewest rows per parallel piece of a spectral pass.
 const ROWS_PER_TASK: usize = 16;
 
 /// Summary statistics of a floating-point tensor. Mean, std, kurtosis and
@@ -202,30 +202,15 @@ impl First {
     /// own mean, also in lanes; blocks merge in `f64` ([`Moments::merge`]).
     /// `offset` is the block's first index; `tiny` the stored type's smallest normal.
     fn block(xs: &[f32], offset: u64, tiny: f32) -> Self {
-        let mut s = [0.0f32; 8];
-        let mut small = [0u32; 8];
-        let mut min = [f32::INFINITY; 8];
-        let mut max = [f32::NEG_INFINITY; 8];
-        let mut bad = [0u32; 8];
-        let mut chunks = xs.chunks_exact(8);
-        for c in &mut chunks {
-            for k in 0..8 {
-                let x = c[k];
-                bad[k] |= u32::from(x.to_bits() & 0x7f80_0000 == 0x7f80_0000);
-                small[k] |= u32::from(x.abs() < tiny);
-                s[k] += x;
-                min[k] = if x < min[k] { x } else { min[k] };
-                max[k] = if x > max[k] { x } else { max[k] };
-            }
-        }
-        for &x in chunks.remainder() {
-            bad[0] |= u32::from(!x.is_finite());
-            small[0] |= u32::from(x.abs() < tiny);
+        let FirstLanes { sum: mut s, mut min, mut max, mut bad, mut small } = first_lanes(xs, tiny);
+        for &x in xs.chunks_exact(8).remainder() {
+            bad |= !x.is_finite();
+            small |= x.abs() < tiny;
             s[0] += x;
             min[0] = min[0].min(x);
             max[0] = max[0].max(x);
         }
-        if bad.iter().any(|&b| b != 0) {
+        if bad {
             // Rare: a block with NaN or ∞; count them and keep the finite values.
             let mut out = Self::EMPTY;
             out.rare(xs, offset, tiny);
@@ -242,18 +227,8 @@ impl First {
         }
         let mean = s.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
         let m = mean as f32;
-        let (mut m2, mut m3, mut m4) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
-        let mut chunks = xs.chunks_exact(8);
-        for c in &mut chunks {
-            for k in 0..8 {
-                let d = c[k] - m;
-                let d2 = d * d;
-                m2[k] += d2;
-                m3[k] += d2 * d;
-                m4[k] += d2 * d2;
-            }
-        }
-        for &x in chunks.remainder() {
+        let [mut m2, mut m3, mut m4] = central_lanes(xs, m);
+        for &x in xs.chunks_exact(8).remainder() {
             let d = x - m;
             m2[0] += d * d;
             m3[0] += d * d * d;
@@ -274,71 +249,156 @@ impl First {
             max: max.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)),
             ..Self::EMPTY
         };
-        if small.iter().any(|&b| b != 0) {
+        if small {
             out.rare(xs, offset, tiny);
         }
         out
     }
 }
 
-/// Second pass: the count of finite values more than a threshold from the mean.
-fn beyond_block(xs: &[f32], mean: f64, limit2: f64) -> u64 {
-    let (mean, limit2) = (mean as f32, limit2 as f32);
+/// The lanes of the first pass over the chunks of eight of `xs`: sums, extremes, and
+/// whether any value is NaN/±∞ or below `tiny` in magnitude.
+pub(super) struct FirstLanes {
+    pub(super) sum: [f32; 8],
+    pub(super) min: [f32; 8],
+    pub(super) max: [f32; 8],
+    pub(super) bad: bool,
+    pub(super) small: bool,
+}
+
+/// [`FirstLanes`] of `xs`, with AVX2 where the CPU has it (the same bits).
+fn first_lanes(xs: &[f32], tiny: f32) -> FirstLanes {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(([sum, min, max], bad, small)) = super::simd::first_lanes(xs, tiny) {
+        return FirstLanes { sum, min, max, bad, small };
+    }
+    first_lanes_portable(xs, tiny)
+}
+
+/// The portable build of [`first_lanes`].
+pub(super) fn first_lanes_portable(xs: &[f32], tiny: f32) -> FirstLanes {
+    let mut out =
+        FirstLanes { sum: [0.0; 8], min: [f32::INFINITY; 8], max: [f32::NEG_INFINITY; 8], bad: false, small: false };
+    for c in xs.chunks_exact(8) {
+        for (k, &x) in c.iter().enumerate() {
+            out.bad |= x.to_bits() & 0x7f80_0000 == 0x7f80_0000;
+            out.small |= x.abs() < tiny;
+            out.sum[k] += x;
+            out.min[k] = if x < out.min[k] { x } else { out.min[k] };
+            out.max[k] = if x > out.max[k] { x } else { out.max[k] };
+        }
+    }
+    out
+}
+
+/// The lanes of `Σd²`, `Σd³`, `Σd⁴` for `d = x − m` over the chunks of eight of `xs`,
+/// with AVX2 where the CPU has it (the same bits).
+fn central_lanes(xs: &[f32], m: f32) -> [[f32; 8]; 3] {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(l) = super::simd::central_lanes(xs, m) {
+        return l;
+    }
+    central_lanes_portable(xs, m)
+}
+
+/// The portable build of [`central_lanes`].
+pub(super) fn central_lanes_portable(xs: &[f32], m: f32) -> [[f32; 8]; 3] {
+    let (mut m2, mut m3, mut m4) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
+    for c in xs.chunks_exact(8) {
+        for k in 0..8 {
+            let d = c[k] - m;
+            let d2 = d * d;
+            m2[k] += d2;
+            m3[k] += d2 * d;
+            m4[k] += d2 * d2;
+        }
+    }
+    [m2, m3, m4]
+}
+
+/// The lanes of the count of finite values with `(x − mean)² > limit2` over the chunks
+/// of eight of `xs`, with AVX2 where the CPU has it (the same counts).
+fn beyond_lanes(xs: &[f32], mean: f32, limit2: f32) -> [u32; 8] {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(l) = super::simd::beyond_lanes(xs, mean, limit2) {
+        return l;
+    }
+    beyond_lanes_portable(xs, mean, limit2)
+}
+
+/// The portable build of [`beyond_lanes`].
+pub(super) fn beyond_lanes_portable(xs: &[f32], mean: f32, limit2: f32) -> [u32; 8] {
     let mut beyond = [0u32; 8];
-    let mut chunks = xs.chunks_exact(8);
-    for c in &mut chunks {
+    for c in xs.chunks_exact(8) {
         for k in 0..8 {
             let d = c[k] - mean;
             // NaN compares false; ±∞ is not counted as an outlier (it is counted as infinite).
             beyond[k] += u32::from(d * d > limit2 && c[k].is_finite());
         }
     }
-    for &x in chunks.remainder() {
+    beyond
+}
+
+/// Second pass: the count of finite values more than a threshold from the mean.
+fn beyond_block(xs: &[f32], mean: f64, limit2: f64) -> u64 {
+    let (mean, limit2) = (mean as f32, limit2 as f32);
+    let mut beyond = beyond_lanes(xs, mean, limit2);
+    for &x in xs.chunks_exact(8).remainder() {
         let d = x - mean;
         beyond[0] += u32::from(d * d > limit2 && x.is_finite());
     }
     beyond.iter().map(|&b| u64::from(b)).sum()
 }
 
-/// Runs `f` over the tensor's elements in decoded blocks, in parallel, and
-/// merges; `f` gets each block's values and the index of its first one.
-fn blocks<T: Send + Sync + Copy>(
-    dtype: StoredDType,
-    bytes: &[u8],
-    zero: T,
-    f: impl Fn(&[f32], u64) -> T + Sync,
-    merge: impl Fn(T, T) -> T + Sync + Send,
-) -> T {
-    let size = dtype.size();
-    bytes
-        .par_chunks(BLOCK * size)
-        .enumerate()
-        .map(|(i, chunk)| {
-            let offset = (i * BLOCK) as u64;
-            // f32 tensors at an aligned offset (the usual case) are read in place.
-            if let Some(xs) = as_f32(dtype, chunk) {
-                return f(xs, offset);
-            }
-            let mut buf = [0.0f32; BLOCK];
-            let xs = &mut buf[..chunk.len() / size];
-            decode(dtype, chunk, xs);
-            f(xs, offset)
-        })
-        .reduce(|| zero, &merge)
+/// Runs `f` on one block of a tensor's bytes (at most [`BLOCK`] elements), decoded to
+/// `f32` unless it is aligned `f32` already (the usual case, read in place); `offset` is
+/// the block's first index.
+fn on_block<T>(dtype: StoredDType, chunk: &[u8], offset: u64, f: impl Fn(&[f32], u64) -> T) -> T {
+    if let Some(xs) = as_f32(dtype, chunk) {
+        return f(xs, offset);
+    }
+    let mut buf = [0.0f32; BLOCK];
+    let xs = &mut buf[..chunk.len() / dtype.size()];
+    decode(dtype, chunk, xs);
+    f(xs, offset)
 }
 
-/// The statistics of a float tensor's bytes (two parallel passes: the
-/// moments block by block, merged; then the count beyond 6 std).
+/// The statistics of a float tensor's bytes, in one parallel pass: the moments, extremes
+/// and rare values block by block, merged in block order (so the result is the same bits
+/// on every run, whatever the threads); then the count beyond 6 std, which re-reads only
+/// the blocks whose extremes lie beyond it (`(x − mean)²` is largest at a block's minimum
+/// or maximum), almost none in a freshly initialized tensor.
 pub(crate) fn stats(dtype: StoredDType, bytes: &[u8]) -> Stats {
     let tiny = min_normal(dtype);
-    let first = blocks(dtype, bytes, First::EMPTY, |xs, at| First::block(xs, at, tiny), First::merge);
+    let step = BLOCK * dtype.size();
+    let per_block: Vec<First> = bytes
+        .par_chunks(step)
+        .enumerate()
+        .map(|(i, chunk)| on_block(dtype, chunk, (i * BLOCK) as u64, |xs, at| First::block(xs, at, tiny)))
+        .collect();
+    let first = per_block.iter().fold(First::EMPTY, |a, &b| a.merge(b));
     let m = first.moments;
     let count = m.count();
     // An empty sample (every value NaN or ∞) has NaN mean, std, rms and extremes.
     let extreme = |x: f32| if count == 0 { f64::NAN } else { f64::from(x) };
     let (mean, var) = (m.mean(), m.variance());
     let beyond = if var > 0.0 {
-        blocks(dtype, bytes, 0u64, |xs, _| beyond_block(xs, mean, 36.0 * var), |a, b| a + b)
+        let limit2 = 36.0 * var;
+        let (mean32, limit32) = (mean as f32, limit2 as f32);
+        // The same arithmetic as `beyond_block`'s, so that no block it would count is skipped.
+        let far = |x: f32| {
+            let d = x - mean32;
+            d * d > limit32
+        };
+        per_block
+            .par_iter()
+            .enumerate()
+            .filter(|(_, b)| far(b.min) || far(b.max))
+            .map(|(i, _)| {
+                let chunk = &bytes[i * step..((i + 1) * step).min(bytes.len())];
+                on_block(dtype, chunk, 0, |xs, _| beyond_block(xs, mean, limit2))
+            })
+            .sum()
     } else {
         0
     };
@@ -432,43 +492,50 @@ pub struct Spectral {
     /// about √(m/n) for an m×n matrix of i.i.d. entries (1 when square).
     /// Estimated from one Gaussian probe (see the module docs).
     pub orthogonality: f64,
-    /// Power iterations run.
+    /// Passes over the matrix run (Lanczos steps: fewer than asked where the Krylov
+    /// space became invariant, at most `min(rows, cols)`).
     pub iterations: usize,
 }
+
+/// Parallel pieces of a pass over a matrix's rows: fixed (not the thread count), so that
+/// the sums, added piece by piece in order, are the same bits on every run and machine
+/// with the same SIMD level.
+const GRAM_PIECES: usize = 64;
 
 /// One pass over the matrix: `y = Wᵀ(W v)` and `‖W v‖²`, reading each row once.
 fn gram_pass(dtype: StoredDType, bytes: &[u8], cols: usize, v: &[f32]) -> (Vec<f32>, f64) {
     let row_bytes = cols * dtype.size();
-    let (y, tt) = bytes
-        .par_chunks(row_bytes * ROWS_PER_TASK)
-        .fold(
-            || (vec![0.0f32; cols], vec![0.0f32; cols], 0.0f64),
-            |(mut y, mut row, mut tt), rows| {
-                for r in rows.chunks_exact(row_bytes) {
-                    let x = match as_f32(dtype, r) {
-                        Some(x) => x,
-                        None => {
-                            decode(dtype, r, &mut row);
-                            &row
-                        }
-                    };
-                    let t = dot(x, v);
-                    tt += f64::from(t) * f64::from(t);
-                    for (yi, &xi) in y.iter_mut().zip(x.iter()) {
-                        *yi += t * xi;
+    let rows = bytes.len() / row_bytes;
+    // At least ROWS_PER_TASK rows per piece, so that small matrices do not pay for
+    // GRAM_PIECES partial sums of `cols` floats each.
+    let per_piece = rows.div_ceil(GRAM_PIECES).max(ROWS_PER_TASK);
+    let pieces: Vec<(Vec<f32>, f64)> = bytes
+        .par_chunks(row_bytes * per_piece)
+        .map(|piece| {
+            let (mut y, mut row, mut tt) = (vec![0.0f32; cols], vec![0.0f32; cols], 0.0f64);
+            for r in piece.chunks_exact(row_bytes) {
+                let x = match as_f32(dtype, r) {
+                    Some(x) => x,
+                    None => {
+                        decode(dtype, r, &mut row);
+                        &row
                     }
+                };
+                let t = dot(x, v);
+                tt += f64::from(t) * f64::from(t);
+                for (yi, &xi) in y.iter_mut().zip(x.iter()) {
+                    *yi += t * xi;
                 }
-                (y, row, tt)
-            },
-        )
-        .map(|(y, _, tt)| (y, tt))
-        .reduce(
-            || (vec![0.0f32; cols], 0.0),
-            |(mut a, ta), (b, tb)| {
-                a.iter_mut().zip(b.iter()).for_each(|(x, y)| *x += y);
-                (a, ta + tb)
-            },
-        );
+            }
+            (y, tt)
+        })
+        .collect();
+    let mut pieces = pieces.into_iter();
+    let (mut y, mut tt) = pieces.next().unwrap_or_else(|| (vec![0.0; cols], 0.0));
+    for (p, t) in pieces {
+        y.iter_mut().zip(&p).for_each(|(a, b)| *a += b);
+        tt += t;
+    }
     (y, tt)
 }
 
@@ -490,10 +557,22 @@ fn norm2(v: &[f32]) -> f64 {
     v.iter().map(|&x| f64::from(x) * f64::from(x)).sum()
 }
 
-/// Power iteration on `WᵀW` for the `rows × cols` row-major matrix in
-/// `bytes`: `iterations` passes from a Gaussian start drawn from the Philox
-/// stream keyed by ([`PROBE_SEED`], `name`). `sumsq` is `‖W‖_F²` (from [`stats`]).
-/// `None` for an all-zero matrix.
+fn dot64(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum()
+}
+
+/// Lanczos on `A = WᵀW` for the `rows × cols` row-major matrix in `bytes`: `iterations`
+/// passes over the matrix (at most `min(rows, cols)`, where the Krylov space is whole)
+/// from a Gaussian start drawn from the Philox stream keyed by ([`PROBE_SEED`], `name`).
+/// `sumsq` is `‖W‖_F²` (from [`stats`]). `None` for an all-zero matrix.
+///
+/// Each pass is one product `A q` (one read of the matrix, [`gram_pass`]); the three-term
+/// recurrence keeps two vectors, and the largest eigenvalue of the tridiagonal matrix of
+/// its coefficients (the largest Ritz value) bounds `λ_max(A) = σ_max²` from below, like
+/// the power iteration's `‖A q‖` (also kept), but converges about as fast as power iteration
+/// with the square of the passes (Kuczyński and Woźniakowski 1992), so that fewer passes
+/// reach the stated accuracy. The recurrence is not reorthogonalized: lost orthogonality
+/// only repeats converged Ritz values, which stay inside the spectrum up to rounding.
 pub(crate) fn spectral(
     dtype: StoredDType,
     bytes: &[u8],
@@ -507,30 +586,53 @@ pub(crate) fn spectral(
         return None;
     }
     let spec = TensorSpec::new(Shape::new(vec![cols]).ok()?);
-    let mut v = vec![0.0f32; cols];
-    Init::Normal(Normal::new(0.0, 1.0).ok()?).fill(&spec, &Philox::new(PROBE_SEED, name), &mut v).ok()?;
-    // The first pass doubles as the probe for ‖WᵀW‖_F² (see the module docs).
-    let (y, tt) = gram_pass(dtype, bytes, cols, &v);
-    let yy = norm2(&y);
-    if tt <= 0.0 || yy <= 0.0 {
-        return None;
+    let mut q = vec![0.0f32; cols];
+    Init::Normal(Normal::new(0.0, 1.0).ok()?).fill(&spec, &Philox::new(PROBE_SEED, name), &mut q).ok()?;
+    let scale = 1.0 / norm2(&q).sqrt();
+    q.iter_mut().for_each(|x| *x = (f64::from(*x) * scale) as f32);
+    let steps = iterations.min(rows.min(cols));
+    let (mut alpha, mut beta) = (Vec::with_capacity(steps), Vec::with_capacity(steps));
+    let mut previous = vec![0.0f32; cols];
+    let mut lambda = 0.0f64;
+    let mut orthogonality = None;
+    for step in 0..steps {
+        // w = A q; a = qᵀAq = ‖Wq‖².
+        let (mut w, a) = gram_pass(dtype, bytes, cols, &q);
+        let ww = norm2(&w);
+        if step == 0 {
+            // The first pass doubles as the probe for ‖WᵀW‖_F² (see the module docs).
+            if a <= 0.0 || ww <= 0.0 {
+                return None;
+            }
+            let m = rows.min(cols) as f64;
+            orthogonality = Some((m * (ww / a) / sumsq - 1.0).max(0.0).sqrt());
+        }
+        // For a unit q, ‖Aq‖ ≤ λ_max.
+        lambda = lambda.max(ww.sqrt());
+        alpha.push(a);
+        // w −= a·q + b·previous, then once more against q (one step of
+        // reorthogonalization against the newest vector, which keeps the recurrence stable).
+        let b_prev = beta.last().copied().unwrap_or(0.0);
+        for ((wi, &qi), &pi) in w.iter_mut().zip(&q).zip(&previous) {
+            *wi = (f64::from(*wi) - a * f64::from(qi) - b_prev * f64::from(pi)) as f32;
+        }
+        let fix = dot64(&w, &q);
+        w.iter_mut().zip(&q).for_each(|(wi, &qi)| *wi = (f64::from(*wi) - fix * f64::from(qi)) as f32);
+        let b = norm2(&w).sqrt();
+        // The Krylov space is invariant (to rounding): the Ritz values are eigenvalues.
+        if step + 1 == steps || b <= 1e-6 * lambda {
+            break;
+        }
+        beta.push(b);
+        let inv = 1.0 / b;
+        previous = std::mem::replace(&mut q, w.iter().map(|&x| (f64::from(x) * inv) as f32).collect());
     }
-    let m = rows.min(cols) as f64;
-    let orthogonality = (m * (yy / tt) / sumsq - 1.0).max(0.0).sqrt();
-    let mut lambda = (yy / norm2(&v)).sqrt();
-    let mut y = y;
-    for _ in 1..iterations {
-        let scale = 1.0 / norm2(&y).sqrt();
-        let v: Vec<f32> = y.iter().map(|&x| (f64::from(x) * scale) as f32).collect();
-        let (next, _) = gram_pass(dtype, bytes, cols, &v);
-        // For a unit v, vᵀAv ≤ ‖Av‖ ≤ λ_max: ‖Av‖ is the better lower bound.
-        lambda = lambda.max(norm2(&next).sqrt());
-        y = next;
-    }
+    beta.truncate(alpha.len() - 1);
+    lambda = lambda.max(crate::linalg::largest_eigenvalue_tridiagonal(&alpha, &beta));
     let norm = lambda.sqrt();
     let rms = (sumsq / (rows * cols) as f64).sqrt();
     let edge = rms * ((rows as f64).sqrt() + (cols as f64).sqrt());
-    Some(Spectral { rows, cols, norm, edge_ratio: norm / edge, orthogonality, iterations })
+    Some(Spectral { rows, cols, norm, edge_ratio: norm / edge, orthogonality: orthogonality?, iterations: alpha.len() })
 }
 
 /// The `view.rows() × view.cols()` matrix of a tensor stored in another

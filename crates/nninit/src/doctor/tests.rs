@@ -384,3 +384,63 @@ mod real_inputs {
         assert!(evidence.iter().any(|e| e.contains("norm weights moved")), "{evidence:?}");
     }
 }
+
+/// The accuracy table of docs/doctor.md, at sizes of real layers too slow for a debug
+/// build's exact SVD: `cargo test --release -p nninit --lib -- --ignored
+/// lanczos_accuracy_table --nocapture` prints 1 − estimate/σ_max after 1 to 8 passes and
+/// checks the stated accuracy at the default.
+#[test]
+#[ignore]
+fn lanczos_accuracy_table() {
+    for (rows, cols) in [(256, 256), (128, 512), (512, 128), (1024, 1024), (512, 2048), (2048, 512)] {
+        let v = draw(normal(0.05), &[rows, cols], "g");
+        let exact = exact_top_singular_value(&v, rows, cols);
+        let sumsq: f64 = v.iter().map(|&x| f64::from(x).powi(2)).sum();
+        let row: Vec<String> = (1..=8)
+            .map(|k| {
+                let s = spectral(StoredDType::F32, &encode_f32(&v), rows, cols, sumsq, k, "g").unwrap();
+                format!("{:.4}", 1.0 - s.norm / exact)
+            })
+            .collect();
+        println!("{rows}x{cols}: {}", row.join(" "));
+        let s = spectral(StoredDType::F32, &encode_f32(&v), rows, cols, sumsq, SPECTRAL_ITERATIONS, "g").unwrap();
+        assert!((-1e-5..=SPECTRAL_ACCURACY).contains(&(1.0 - s.norm / exact)), "{rows}x{cols}");
+    }
+}
+
+/// The AVX2 statistics kernels give the portable loops' bits: every length up to 67 (the
+/// chunks of eight and their remainder), values with NaN, ±∞, signed zeros and
+/// subnormals, and a whole block.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx2_statistics_kernels_equal_the_portable_loops() {
+    use super::stats::{beyond_lanes_portable, central_lanes_portable, first_lanes_portable};
+    if !super::simd::available() {
+        return;
+    }
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let data = draw(normal(0.05), &[4096], "k");
+    let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 1e-40, -1e-41, 3.0];
+    let mut with_specials = data.clone();
+    for (i, &x) in specials.iter().enumerate() {
+        with_specials[7 * i + 3] = x;
+    }
+    for xs in [&data, &with_specials] {
+        for len in (0..=67).chain([4095, 4096]) {
+            let xs = &xs[..len];
+            let tiny = f32::MIN_POSITIVE;
+            let ([sum, min, max], bad, small) = super::simd::first_lanes(xs, tiny).unwrap();
+            let p = first_lanes_portable(xs, tiny);
+            assert_eq!((bits(&sum), bits(&min), bits(&max)), (bits(&p.sum), bits(&p.min), bits(&p.max)), "len {len}");
+            assert_eq!((bad, small), (p.bad, p.small), "len {len}");
+            let [a, b, c] = super::simd::central_lanes(xs, 0.01).unwrap();
+            let [pa, pb, pc] = central_lanes_portable(xs, 0.01);
+            assert_eq!((bits(&a), bits(&b), bits(&c)), (bits(&pa), bits(&pb), bits(&pc)), "len {len}");
+            let limit = 0.1f32 * 0.1;
+            assert_eq!(super::simd::beyond_lanes(xs, 0.01, limit).unwrap(), beyond_lanes_portable(xs, 0.01, limit));
+        }
+    }
+    // The sample has values of every kind the flags look for.
+    let p = first_lanes_portable(&with_specials[..64], f32::MIN_POSITIVE);
+    assert!(p.bad && p.small);
+}
