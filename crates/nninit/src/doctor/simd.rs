@@ -128,3 +128,44 @@ fn beyond_lanes_avx2(xs: &[f32], mean: f32, limit2: f32) -> [u32; 8] {
     unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), count) };
     out
 }
+
+/// One row of a spectral pass over the chunks of eight: the per-lane products
+/// `x[8i+k]·v[8i+k]` summed per lane, or `None` where the CPU lacks AVX2.
+pub(super) fn dot_lanes(x: &[f32], v: &[f32]) -> Option<[f32; 8]> {
+    if !available() {
+        return None;
+    }
+    // SAFETY: `dot_lanes_avx2` enables AVX2, which the check above found.
+    Some(unsafe { dot_lanes_avx2(x, v) })
+}
+
+#[target_feature(enable = "avx2")]
+fn dot_lanes_avx2(x: &[f32], v: &[f32]) -> [f32; 8] {
+    let mut acc = _mm256_setzero_ps();
+    for (a, b) in x.chunks_exact(8).zip(v.chunks_exact(8)) {
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(load(a), load(b)));
+    }
+    store(acc)
+}
+
+/// `y[i] += t·x[i]` (a multiply, then an add) over the chunks of eight; returns how many
+/// elements it did (0 where the CPU lacks AVX2).
+pub(super) fn axpy(t: f32, x: &[f32], y: &mut [f32]) -> usize {
+    if !available() {
+        return 0;
+    }
+    // SAFETY: `axpy_avx2` enables AVX2, which the check above found.
+    unsafe { axpy_avx2(t, x, y) }
+}
+
+#[target_feature(enable = "avx2")]
+fn axpy_avx2(t: f32, x: &[f32], y: &mut [f32]) -> usize {
+    let t8 = _mm256_set1_ps(t);
+    let mut done = 0;
+    for (a, b) in x.chunks_exact(8).zip(y.chunks_exact_mut(8)) {
+        let sum = _mm256_add_ps(load(b), _mm256_mul_ps(t8, load(a)));
+        b.copy_from_slice(&store(sum));
+        done += 8;
+    }
+    done
+}

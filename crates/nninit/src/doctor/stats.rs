@@ -523,9 +523,7 @@ fn gram_pass(dtype: StoredDType, bytes: &[u8], cols: usize, v: &[f32]) -> (Vec<f
                 };
                 let t = dot(x, v);
                 tt += f64::from(t) * f64::from(t);
-                for (yi, &xi) in y.iter_mut().zip(x.iter()) {
-                    *yi += t * xi;
-                }
+                axpy(t, x, &mut y);
             }
             (y, tt)
         })
@@ -539,16 +537,42 @@ fn gram_pass(dtype: StoredDType, bytes: &[u8], cols: usize, v: &[f32]) -> (Vec<f
     (y, tt)
 }
 
-/// A dot product with eight independent accumulators (vectorizes).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+/// The eight lane sums of [`dot`] over the chunks of eight, with AVX2 where the CPU has
+/// it (the same bits).
+fn dot_lanes(a: &[f32], b: &[f32]) -> [f32; 8] {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(acc) = super::simd::dot_lanes(a, b) {
+        return acc;
+    }
+    dot_lanes_portable(a, b)
+}
+
+/// The portable build of [`dot_lanes`].
+pub(super) fn dot_lanes_portable(a: &[f32], b: &[f32]) -> [f32; 8] {
     let mut acc = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
         for k in 0..8 {
             acc[k] += x[k] * y[k];
         }
     }
+    acc
+}
+
+/// `y += t·x`, with AVX2 where the CPU has it (the same bits).
+fn axpy(t: f32, x: &[f32], y: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    let done = super::simd::axpy(t, x, y);
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = 0;
+    for (yi, &xi) in y[done..].iter_mut().zip(&x[done..]) {
+        *yi += t * xi;
+    }
+}
+
+/// A dot product with eight independent accumulators.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let acc = dot_lanes(a, b);
+    let (ra, rb) = (a.chunks_exact(8).remainder(), b.chunks_exact(8).remainder());
     let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
     acc.iter().sum::<f32>() + tail
 }

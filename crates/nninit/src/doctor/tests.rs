@@ -414,7 +414,7 @@ fn lanczos_accuracy_table() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn avx2_statistics_kernels_equal_the_portable_loops() {
-    use super::stats::{beyond_lanes_portable, central_lanes_portable, first_lanes_portable};
+    use super::stats::{beyond_lanes_portable, central_lanes_portable, dot_lanes_portable, first_lanes_portable};
     if !super::simd::available() {
         return;
     }
@@ -436,6 +436,12 @@ fn avx2_statistics_kernels_equal_the_portable_loops() {
             let [a, b, c] = super::simd::central_lanes(xs, 0.01).unwrap();
             let [pa, pb, pc] = central_lanes_portable(xs, 0.01);
             assert_eq!((bits(&a), bits(&b), bits(&c)), (bits(&pa), bits(&pb), bits(&pc)), "len {len}");
+            let v = &data[..len];
+            assert_eq!(bits(&super::simd::dot_lanes(xs, v).unwrap()), bits(&dot_lanes_portable(xs, v)), "len {len}");
+            let (mut y, mut py) = (data[..len].to_vec(), data[..len].to_vec());
+            let done = super::simd::axpy(0.3, xs, &mut y);
+            py[..done].iter_mut().zip(xs).for_each(|(p, &x)| *p += 0.3 * x);
+            assert_eq!((done, bits(&y)), (len / 8 * 8, bits(&py)), "len {len}");
             let limit = 0.1f32 * 0.1;
             assert_eq!(super::simd::beyond_lanes(xs, 0.01, limit).unwrap(), beyond_lanes_portable(xs, 0.01, limit));
         }
