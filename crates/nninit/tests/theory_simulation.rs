@@ -275,7 +275,7 @@ const T_15: f64 = 5.25;
 /// with covariance σ_w²/N · \[x_a·x_a, x_a·x_b; x_b·x_b\] + σ_b². Drawing those pairs is
 /// exactly a width-N Gaussian network for these two inputs (every finite-width effect
 /// kept), with 2N random numbers a layer instead of N², which keeps 300 layers fast.
-fn deep(activation: Activation, sigma_w2: f64, sigma_b2: f64, depth: usize, networks: usize) -> Vec<(f64, f64)> {
+fn deep(activation: Activation, sigma_w2: f64, sigma_b2: f64, depth: usize, networks: usize) -> Vec<Run> {
     let n = N as f64;
     (0..networks)
         .map(|net| {
@@ -285,6 +285,8 @@ fn deep(activation: Activation, sigma_w2: f64, sigma_b2: f64, depth: usize, netw
             let s0 = (1.0 - DEEP_C0 * DEEP_C0).sqrt();
             let mut ha: Vec<f64> = z[..N].to_vec();
             let mut hb: Vec<f64> = z[..N].iter().zip(&z[N..]).map(|(a, b)| DEEP_C0 * a + s0 * b).collect();
+            let mut states = Vec::with_capacity(depth + 1);
+            states.push(State::of(&ha, &hb));
             for l in 0..depth {
                 let (mut aa, mut ab, mut bb) = (0.0, 0.0, 0.0);
                 for (x, y) in ha.iter().zip(&hb) {
@@ -303,12 +305,39 @@ fn deep(activation: Activation, sigma_w2: f64, sigma_b2: f64, depth: usize, netw
                     ha[i] = sa * z[i];
                     hb[i] = r * z[i] + rest * z[N + i];
                 }
+                states.push(State::of(&ha, &hb));
             }
-            let qa = mean_square(&ha);
-            let c = ha.iter().zip(&hb).map(|(x, y)| x * y).sum::<f64>() / n / (qa * mean_square(&hb)).sqrt();
-            (qa, c)
+            Run { states }
         })
         .collect()
+}
+
+/// The measured state of one layer of one network: the two inputs' second moments and
+/// their correlation.
+#[derive(Debug, Clone, Copy)]
+struct State {
+    qa: f64,
+    qb: f64,
+    c: f64,
+}
+
+impl State {
+    fn of(ha: &[f64], hb: &[f64]) -> State {
+        let (qa, qb) = (mean_square(ha), mean_square(hb));
+        let c = ha.iter().zip(hb).map(|(x, y)| x * y).sum::<f64>() / N as f64 / (qa * qb).sqrt();
+        State { qa, qb, c }
+    }
+}
+
+/// One network's states, input (layer 0) to the last layer.
+#[derive(Debug)]
+struct Run {
+    states: Vec<State>,
+}
+
+/// (q̂^L of the first input, ĉ^L) of each network.
+fn last_layer(runs: &[Run]) -> Vec<(f64, f64)> {
+    runs.iter().map(|r| r.states.last().map(|s| (s.qa, s.c)).unwrap()).collect()
 }
 
 /// What the theory predicts at the last layer, and the width-derived noise of log q̂^L.
@@ -428,11 +457,69 @@ fn deep_correlation(p: &Prediction, last: &[(f64, f64)]) {
     );
 }
 
+/// Every how many layers [`correlation_map_gap`] takes one step of each network (the
+/// exact correlation map is costly; ten keeps the sigmoid case at 300 layers to 2,880
+/// evaluations).
+const MAP_STRIDE: usize = 10;
+
+/// The one-step correlation map at the measured state, layer by layer: for layers
+/// l = 0, [`MAP_STRIDE`], 2·[`MAP_STRIDE`], … of each network, the relative error
+/// (1 − ĉ^(l+1)) / (1 − `scale`·(1 − C(q̄^l, ĉ^l))) − 1, with C the exact map at the
+/// measured state (q̄ the mean of the two inputs' second moments). Relative, because near
+/// c = 1 the distance 1 − c is what the map moves. Returns the mean over networks of each
+/// network's mean, and the tolerance t·sd/√n from the networks' own spread (networks are
+/// independent; the layers of one network are not, so they are pooled first).
+///
+/// Unlike ĉ^L, this does not compound: at width N each layer multiplies 1 − c by a random
+/// factor of mean 1 and relative sd ≈ 0.12 (sigmoid at q* = 45.6), which over 300 layers
+/// spreads 1 − ĉ^L over an order of magnitude and pulls its mean below the
+/// infinite-width c^L (the map is concave near c = 1), while every single step still
+/// follows the map.
+fn correlation_map_gap(steps: &[Vec<(f64, f64)>], scale: f64) -> (f64, f64) {
+    let per_net: Vec<f64> = steps
+        .iter()
+        .map(|net| net.iter().map(|(measured, pred)| measured / (scale * pred) - 1.0).sum::<f64>() / net.len() as f64)
+        .collect();
+    let n = per_net.len() as f64;
+    let mean = per_net.iter().sum::<f64>() / n;
+    let var = per_net.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, T_15 * (var / n).sqrt())
+}
+
+/// (1 − ĉ^(l+1), 1 − C(q̄^l, ĉ^l)) for every [`MAP_STRIDE`]-th step of each network.
+fn correlation_map_steps(p: &Prediction, runs: &[Run]) -> Vec<Vec<(f64, f64)>> {
+    runs.iter()
+        .map(|r| {
+            r.states
+                .windows(2)
+                .step_by(MAP_STRIDE)
+                .map(|w| (1.0 - w[1].c, 1.0 - p.mf.correlation_map(0.5 * (w[0].qa + w[0].qb), w[0].c)))
+                .collect()
+        })
+        .collect()
+}
+
+/// The correlation map against the theory's, step by step: |mean relative error| ≤ t·sd/√n.
+fn deep_correlation_map(p: &Prediction, steps: &[Vec<(f64, f64)>], scale: f64) {
+    let (gap, tol) = correlation_map_gap(steps, scale);
+    assert!(
+        gap.abs() <= tol,
+        "correlation map step by step: mean relative error of 1 − c {gap:.5}, tolerance {tol:.5} ({:?}, prediction's 1 − C × {scale})",
+        p.mf
+    );
+}
+
 macro_rules! deep_case {
     ($name:ident, $activation:expr, $depth:expr) => {
         deep_case!($name, $activation, $depth, #[test]);
     };
+    ($name:ident, $activation:expr, $depth:expr, map = $map:expr, $(#[$correlation:meta])+) => {
+        deep_case!(@ $name, $activation, $depth, [$map], $(#[$correlation])+);
+    };
     ($name:ident, $activation:expr, $depth:expr, $(#[$correlation:meta])+) => {
+        deep_case!(@ $name, $activation, $depth, [], $(#[$correlation])+);
+    };
+    (@ $name:ident, $activation:expr, $depth:expr, [$($map:expr)?], $(#[$correlation:meta])+) => {
         mod $name {
             use super::*;
 
@@ -441,21 +528,54 @@ macro_rules! deep_case {
                 CELL.get_or_init(|| predict($activation, $depth))
             }
 
-            fn at(scale: f64) -> Vec<(f64, f64)> {
+            fn at(scale: f64) -> Vec<Run> {
                 let p = prediction();
                 deep($activation, p.mf.sigma_w2() * scale, p.mf.sigma_b2(), $depth, p.networks)
             }
 
+            fn recommended_runs() -> &'static [Run] {
+                static CELL: OnceLock<Vec<Run>> = OnceLock::new();
+                CELL.get_or_init(|| at(1.0))
+            }
+
             fn recommended() -> &'static [(f64, f64)] {
                 static CELL: OnceLock<Vec<(f64, f64)>> = OnceLock::new();
-                CELL.get_or_init(|| at(1.0))
+                CELL.get_or_init(|| last_layer(recommended_runs()))
             }
 
             /// σ_w² 5 % above the recommendation.
             fn off() -> &'static [(f64, f64)] {
                 static CELL: OnceLock<Vec<(f64, f64)>> = OnceLock::new();
-                CELL.get_or_init(|| at(1.0 + OFF))
+                CELL.get_or_init(|| last_layer(&at(1.0 + OFF)))
             }
+
+            $(
+            fn map_steps() -> &'static [Vec<(f64, f64)>] {
+                static CELL: OnceLock<Vec<Vec<(f64, f64)>>> = OnceLock::new();
+                CELL.get_or_init(|| correlation_map_steps(prediction(), recommended_runs()))
+            }
+
+            /// The one-step map, layer by layer (see [`correlation_map_gap`]).
+            #[test]
+            fn correlation_map_holds_step_by_step() {
+                let _: &str = $map;
+                deep_correlation_map(prediction(), map_steps(), 1.0);
+            }
+
+            /// The same with the prediction's 1 − C off by 5 % either way (what a 5 % error
+            /// in χ₁ at c = 1 does): must fail.
+            #[test]
+            #[should_panic(expected = "correlation map step by step")]
+            fn correlation_map_twin_5_percent_above_fails() {
+                deep_correlation_map(prediction(), map_steps(), 1.0 + OFF);
+            }
+
+            #[test]
+            #[should_panic(expected = "correlation map step by step")]
+            fn correlation_map_twin_5_percent_below_fails() {
+                deep_correlation_map(prediction(), map_steps(), 1.0 - OFF);
+            }
+            )?
 
             #[test]
             fn length_holds() {
@@ -517,16 +637,23 @@ deep_case!(deep_softplus_100, Activation::softplus(1.0).unwrap(), 100);
 deep_case!(deep_softplus_300, Activation::softplus(1.0).unwrap(), 300);
 deep_case!(deep_sigmoid_20, Activation::Sigmoid, 20);
 deep_case!(deep_sigmoid_100, Activation::Sigmoid, 100);
-// Known gap, reported in docs/REPRODUCTIONS.md: at sigmoid's critical point (q* ≈ 45.6) 96
-// width-1000 networks end at c̄ = 0.99964 after 300 layers, the exact map says 0.99924
-// (tolerance 0.00032 from the networks' spread); the finite-width drift of c near 1 is not
-// modelled yet. The length check and both twins still run.
+// At sigmoid's critical point (q* ≈ 45.6) after 300 layers the width-1000 networks' mean ĉ^L
+// is not the infinite-width c^L: 96 networks end at c̄ = 0.99964, the exact map says 0.99924
+// (tolerance 0.00032 from the networks' spread). Each layer multiplies 1 − c by a random
+// factor of relative sd 0.12 at this width; compounded over 300 layers near c = 1, where the
+// map is concave, that lowers the mean of 1 − ĉ^L. So the correlation is checked here as the
+// issue asks, as a map: every tenth step of every network against the exact one-step map at
+// the measured state (mean relative error +0.0015 ± 0.0009 over all 300 steps, twins at
+// ±5 % fail). The end-to-end check stays as a diagnostic (`--ignored`). The σ_w² twin of the
+// correlation is not applicable here at fixed q (σ_w² cancels in C but for σ_b²/V ≈ 10⁻³); the
+// length twin catches a 5 % error in σ_w².
 deep_case!(
     deep_sigmoid_300,
     Activation::Sigmoid,
     300,
+    map = "step by step",
     #[test]
-    #[ignore = "finite-width gap in the correlation at sigmoid's critical point, see the comment above"]
+    #[ignore = "finite-width compounding of ĉ^L at sigmoid's critical point, see the comment above; the map is checked step by step"]
 );
 deep_case!(deep_tanh_20, Activation::Tanh, 20);
 deep_case!(deep_tanh_100, Activation::Tanh, 100);
@@ -559,7 +686,7 @@ fn issue_table() {
     for a in acts {
         let p = predict(a, depth);
         let at = p.mf.analyze();
-        let last = deep(a, p.mf.sigma_w2(), p.mf.sigma_b2(), depth, p.networks);
+        let last = last_layer(&deep(a, p.mf.sigma_w2(), p.mf.sigma_b2(), depth, p.networks));
         let n = last.len() as f64;
         let mq = last.iter().map(|(q, _)| q).sum::<f64>() / n;
         let sq = (last.iter().map(|(q, _)| (q - mq).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
@@ -586,7 +713,7 @@ fn issue_table() {
     for a in acts {
         for depth in [20, 100, 300] {
             let p = predict(a, depth);
-            let last = deep(a, p.mf.sigma_w2(), p.mf.sigma_b2(), depth, p.networks);
+            let last = last_layer(&deep(a, p.mf.sigma_w2(), p.mf.sigma_b2(), depth, p.networks));
             let (_, tol) = correlation_gap(&p, &last);
             println!(
                 "| {a} | {depth} | {} | {:.4} | {:.4} | {:.5} | {tol:.5} |",
@@ -604,7 +731,7 @@ fn issue_table() {
 /// 1 − 6.5·10⁻⁵; single width-1000 networks scatter around it by about as much).
 fn inputs_merge_within_20_layers(activation: Activation) {
     let rec = Recommendation::for_depth(activation, 20).unwrap();
-    let last = deep(activation, rec.sigma_w2, rec.sigma_b2, 20, DEEP_NETWORKS);
+    let last = last_layer(&deep(activation, rec.sigma_w2, rec.sigma_b2, 20, DEEP_NETWORKS));
     let gap = last.iter().map(|(_, c)| 1.0 - c).sum::<f64>() / last.len() as f64;
     println!("{activation}: mean 1 − c after 20 layers {gap:.3e} over {} networks", last.len());
     assert!(gap < 1e-4, "1 − c after 20 layers is {gap:.2e} on average over {} networks", last.len());
