@@ -4,6 +4,7 @@
   python3 scripts/bench-materialize.py [--preset llama-1b] [--dtype f32] [--repeats 3]
                                        [--nninit target/release/nninit] [--out-dir DIR]
                                        [--skip-transformers] [--nninit-args "--write-mode page-cache"]
+                                       [--variant "--digest none" ...] [--disk]
 
 Each repeat runs, one after the other (the order alternating between repeats):
   nninit:       nninit materialize --preset P --scheme hf --seed 0 --dtype D --out DIR/nninit
@@ -11,6 +12,11 @@ Each repeat runs, one after the other (the order alternating between repeats):
                 AutoModelForCausalLM.from_config (transformers' own init), then
                 safetensors.torch.save_file(model.state_dict(), DIR/transformers/model.safetensors)
                 (phases timed inside: import, init, save).
+  --variant ARGS: one more nninit run per repeat, with these extra arguments (repeatable).
+  --disk:       the disk's own write speed for the same bytes: `dd oflag=direct bs=8M` copies each
+                shard nninit wrote (read into the page cache first) to a new file, fsynced, one
+                shard at a time (each copy removed, untimed, before the next).
+Each nninit row also prints user CPU / wall, the figure issue 18 asks to be at most 0.5 in bf16.
 Wall time is measured around each child; peak RSS is the child's own ru_maxrss from os.wait4 (no
 other process counted). Outputs are deleted after each run and `sync` runs (untimed) before each, so
 one run's dirty pages do not slow the next. Note: nninit fsyncs its files before it exits; save_file
@@ -78,6 +84,26 @@ def run_measured(cmd):
     return wall, usage.ru_maxrss * 1024, usage.ru_utime, usage.ru_stime, out
 
 
+def disk_copy(src_dir, dst_dir):
+    """dd oflag=direct of each shard in src_dir into dst_dir, then sync: (wall, 0, user, sys, bytes)."""
+    shards = sorted(src_dir.glob("*.safetensors"))
+    for f in shards:  # into the page cache first, so dd times the write
+        with open(f, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+    wall = user = sys_s = 0.0
+    for f in shards:  # one copy at a time, removed untimed, so the disk holds at most one more shard
+        started, before = time.perf_counter(), os.times()
+        subprocess.run(["dd", f"if={f}", f"of={dst_dir / f.name}", "bs=8M", "oflag=direct", "conv=fsync",
+                        "status=none"], check=True)
+        after = os.times()
+        wall += time.perf_counter() - started
+        user += after.children_user - before.children_user
+        sys_s += after.children_system - before.children_system
+        (dst_dir / f.name).unlink()
+    return wall, 0, user, sys_s, sum(f.stat().st_size for f in shards)
+
+
 def loadavg():
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -95,6 +121,8 @@ def main():
     p.add_argument("--nninit-args", default="", help="extra arguments for nninit materialize")
     p.add_argument("--out-dir", default=str(ROOT / "target" / "bench-materialize"))
     p.add_argument("--skip-transformers", action="store_true")
+    p.add_argument("--variant", action="append", default=[], help="extra nninit arguments of one more run")
+    p.add_argument("--disk", action="store_true", help="time dd oflag=direct of the same bytes")
     p.add_argument("--json")
     args = p.parse_args()
     config = json.loads((PRESETS / f"{args.preset}.json").read_text())
@@ -108,19 +136,32 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     print(f"date {started}  host {platform.node()}  cpus {os.cpu_count()}  load {loadavg()}")
     print(f"nninit: {' '.join(nninit_cmd[1:])}  ({version})")
-    runs = {"nninit": [], "transformers": []}
+    commands = {"nninit": nninit_cmd, "transformers": hf_cmd}
+    for v in args.variant:
+        commands[f"nninit {v}"] = nninit_cmd[:-2] + v.split() + nninit_cmd[-2:]
+    dd_out = out_dir / "dd"
+    runs = {tool: [] for tool in [*commands, "dd"]}
     for r in range(args.repeats):
-        order = ["nninit", "transformers"] if r % 2 == 0 else ["transformers", "nninit"]
+        order = list(commands) if r % 2 == 0 else list(commands)[::-1]
+        if args.disk:
+            order.insert(order.index("nninit") + 1, "dd")
         for tool in order:
             if tool == "transformers" and args.skip_transformers:
                 continue
-            for d in (nninit_out, hf_out):
+            if tool != "dd":
+                shutil.rmtree(nninit_out, ignore_errors=True)
+            for d in (hf_out, dd_out):
                 shutil.rmtree(d, ignore_errors=True)
             hf_out.mkdir(parents=True)
+            dd_out.mkdir(parents=True)
             subprocess.run(["sync"], check=True)
             load = loadavg()
-            wall, rss, user, sys_s, out = run_measured(nninit_cmd if tool == "nninit" else hf_cmd)
-            size = sum(f.stat().st_size for f in (nninit_out if tool == "nninit" else hf_out).glob("*.safetensors"))
+            if tool == "dd":
+                wall, rss, user, sys_s, size = disk_copy(nninit_out, dd_out)
+                out = ""
+            else:
+                wall, rss, user, sys_s, out = run_measured(commands[tool])
+                size = sum(f.stat().st_size for f in (hf_out if tool == "transformers" else nninit_out).glob("*.safetensors"))
             row = {"tool": tool, "repeat": r, "wall_s": wall, "peak_rss_bytes": rss, "user_s": user, "sys_s": sys_s,
                    "bytes": size, "load_before": load}
             if tool == "transformers":
@@ -128,9 +169,11 @@ def main():
             runs[tool].append(row)
             extra = (f"  import {row['import_s']:.1f} s, init {row['init_s']:.1f} s, save {row['save_s']:.1f} s"
                      if tool == "transformers" else "")
+            if tool.startswith("nninit"):
+                extra = f"  user/wall {user / wall:.2f}"
             print(f"  {tool:<12} run {r}: {wall:6.2f} s  peak RSS {rss / 2**20:7.0f} MiB  user {user:5.1f} s  "
                   f"sys {sys_s:4.1f} s  {size / 1e9:.2f} GB  (load before {load}){extra}", flush=True)
-    for d in (nninit_out, hf_out):
+    for d in (nninit_out, hf_out, dd_out):
         shutil.rmtree(d, ignore_errors=True)
     print(f"load at the end {loadavg()}")
     table = {}
@@ -140,7 +183,10 @@ def main():
         wmin, wmed = summary([x["wall_s"] for x in rows])
         rmax = max(x["peak_rss_bytes"] for x in rows)
         table[tool] = {"runs": len(rows), "wall_min_s": wmin, "wall_median_s": wmed, "peak_rss_max_bytes": rmax}
-        print(f"{tool:<12} {len(rows)} runs: min {wmin:.2f} s, median {wmed:.2f} s, peak RSS (max) {rmax / 2**20:.0f} MiB")
+        ratio = (f", user/wall median {statistics.median(x['user_s'] / x['wall_s'] for x in rows):.2f}"
+                 if tool.startswith("nninit") else "")
+        print(f"{tool:<12} {len(rows)} runs: min {wmin:.2f} s, median {wmed:.2f} s, peak RSS (max) {rmax / 2**20:.0f} MiB"
+              f"{ratio}")
     if "transformers" in table:
         t = runs["transformers"][0]
         print(f"versions: torch {t['torch']}, transformers {t['transformers']} ({t['threads']} threads), "

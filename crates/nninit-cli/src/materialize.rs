@@ -55,6 +55,12 @@ pub struct Args {
     /// --verify such shards are kept as they are.
     #[arg(long)]
     verify: bool,
+    /// The digest of each shard in the manifest (models): sha256 (as
+    /// sha256sum prints it, for `sha256sum -c` after copying; about as much
+    /// CPU as generating bf16 values) or none (the manifest lists no sha256;
+    /// for runs the CPU would otherwise limit).
+    #[arg(long, value_enum, default_value_t = Digest::Sha256)]
+    digest: Digest,
     /// This process's rank (models, with --world-size): it writes the shards
     /// k with k mod WORLD_SIZE = RANK; rank 0 also writes config, manifest, index.
     #[arg(long, requires = "world_size")]
@@ -68,6 +74,13 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// `--digest`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Digest {
+    Sha256,
+    None,
 }
 
 /// `--write-mode`.
@@ -122,6 +135,10 @@ fn run_model(args: Args) -> Result<()> {
     if args.verify {
         opts.resume = nninit::io::materialize::Resume::Rehash;
     }
+    opts.digest = match args.digest {
+        Digest::Sha256 => nninit::io::materialize::Digest::Sha256,
+        Digest::None => nninit::io::materialize::Digest::None,
+    };
     if let (Some(rank), Some(world)) = (args.rank, args.world_size) {
         opts.ranks = nninit::io::Ranks::new(rank, world)?;
     }

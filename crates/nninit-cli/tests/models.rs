@@ -306,6 +306,46 @@ fn the_manifest_records_each_shards_sha256() {
     }
 }
 
+/// `--digest none`: the same shard bytes, a manifest without `sha256`, and `--verify` still
+/// finds a damaged shard (it hashes for itself).
+#[test]
+fn digest_none_writes_the_same_bytes_and_no_sha256() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(&config, TINY).unwrap();
+    let c = config.to_str().unwrap();
+    let write = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let o = out.to_str().unwrap();
+        let mut args = vec!["materialize", "--config", c, "--scheme", "hf", "--max-shard-size", "40KB", "--out", o];
+        args.extend_from_slice(extra);
+        ok(&args);
+        out
+    };
+    let hashed = write("hashed", &[]);
+    let plain = write("plain", &["--digest", "none"]);
+    let shards = finished_shards(&hashed);
+    assert!(shards.len() > 1);
+    assert_eq!(finished_shards(&plain), shards);
+    for f in &shards {
+        assert_eq!(std::fs::read(plain.join(f)).unwrap(), std::fs::read(hashed.join(f)).unwrap(), "{f}");
+    }
+    let (with, without) = (manifest(&hashed), manifest(&plain));
+    for (a, b) in with["shards"].as_array().unwrap().iter().zip(without["shards"].as_array().unwrap()) {
+        assert_eq!(a["size"], b["size"]);
+        assert!(a["sha256"].is_string() && b.get("sha256").is_none(), "{a} {b}");
+    }
+
+    let victim = plain.join(&shards[0]);
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&victim, &bytes).unwrap();
+    write("plain", &["--digest", "none", "--verify"]);
+    assert_eq!(std::fs::read(&victim).unwrap(), std::fs::read(hashed.join(&shards[0])).unwrap());
+    assert!(manifest(&plain)["shards"][0].get("sha256").is_none());
+}
+
 #[test]
 fn a_shape_too_large_to_build_is_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();

@@ -299,8 +299,29 @@ fn bf16_bits(x: f32) -> u16 {
     if b & 0x7fff_ffff > 0x7f80_0000 { quiet_nan } else { rounded }
 }
 
-/// [`bf16_bits`] over a slice (the lengths are checked by the caller).
+/// [`bf16_bits`] over a slice (the lengths are checked by the caller), in 256-bit vectors
+/// where the CPU has AVX2: the same code compiled for it, so the same bits.
 fn bf16_from_f32_slice(src: &[f32], dst: &mut [half::bf16]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        #[allow(unsafe_code)]
+        // SAFETY: the function only enables AVX2, which the check just above found.
+        unsafe {
+            bf16_from_f32_slice_avx2(src, dst)
+        };
+        return;
+    }
+    bf16_from_f32_loop(src, dst);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn bf16_from_f32_slice_avx2(src: &[f32], dst: &mut [half::bf16]) {
+    bf16_from_f32_loop(src, dst);
+}
+
+#[inline(always)]
+fn bf16_from_f32_loop(src: &[f32], dst: &mut [half::bf16]) {
     for (d, &s) in dst.iter_mut().zip(src) {
         *d = half::bf16::from_bits(bf16_bits(s));
     }

@@ -52,7 +52,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 use super::AtomicFile;
 use super::direct::{ALIGN, AlignedBuf, BlockFile, WriteMode};
@@ -260,11 +260,30 @@ pub struct Options {
     pub write_mode: WriteMode,
     /// What to do with shards an earlier run finished.
     pub resume: Resume,
+    /// Which digest of each shard the manifest records.
+    pub digest: Digest,
+}
+
+/// Which digest of each shard [`materialize`] records in the manifest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Digest {
+    /// The SHA-256 of the whole file, as `sha256sum` prints it (and as the
+    /// Hugging Face Hub names a file's contents), so that a copied folder can
+    /// be checked with `sha256sum -c`. It costs about as much CPU as generating
+    /// bf16 values (SHA-NI hashes some 2 GB/s on one core); it runs beside the
+    /// generation, and for shards another rank writes, rank 0 generates them
+    /// again to hash them.
+    #[default]
+    Sha256,
+    /// No digest: the manifest's shards carry no `sha256`. For runs where the
+    /// CPU, not the disk, would otherwise be the limit; [`Resume::Rehash`]
+    /// still compares digests it computes itself.
+    None,
 }
 
 impl Options {
     /// Defaults: 5 GB shards, one process, 8 MiB chunks, direct I/O,
-    /// finished shards kept.
+    /// finished shards kept, SHA-256 digests.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
@@ -273,6 +292,7 @@ impl Options {
             chunk_bytes: DEFAULT_CHUNK_BYTES,
             write_mode: WriteMode::Direct,
             resume: Resume::Keep,
+            digest: Digest::Sha256,
         }
     }
 
@@ -511,17 +531,30 @@ fn file_part<'a>(layout: &FileLayout, offset: u64, buf: &'a AlignedBuf) -> &'a [
 }
 
 /// Generates the shard's bytes buffer by buffer in file order, hashes them
-/// and hands each to `sink`; stops early when `stop` is set (a write failed).
+/// (when `hasher` is given) and hands each to `sink`; stops early when `stop`
+/// is set (a write failed).
+///
+/// SHA-256 is sequential and costs about as much CPU as generating bf16
+/// values, so each buffer is hashed on the rayon pool beside the next
+/// buffer's generation rather than between them; it is handed on once
+/// hashed, one buffer later.
 fn produce<E: Element>(
     plan: &Plan,
     layout: &FileLayout,
     seed: u64,
     sink: &mut dyn Sink,
-    hasher: &mut Sha256,
+    mut hasher: Option<&mut Sha256>,
     stop: &AtomicBool,
 ) -> Result<()> {
     let mut whole: Whole<E> = Whole::new();
     let mut offset = 0u64;
+    // The last buffer filled, not yet hashed nor handed on.
+    let mut pending: Option<(u64, AlignedBuf)> = None;
+    let mut hash = |pending: &Option<(u64, AlignedBuf)>| {
+        if let (Some(h), Some((at, buf))) = (hasher.as_deref_mut(), pending) {
+            h.update(file_part(layout, *at, buf));
+        }
+    };
     while offset < layout.len && !stop.load(Ordering::Relaxed) {
         let Some(mut buf) = sink.next() else { break };
         let end = offset.saturating_add(buf.len() as u64);
@@ -538,33 +571,49 @@ fn produce<E: Element>(
                 whole.insert(i, w);
             }
         }
-        fill_buffer(plan, layout, seed, &whole, offset, buf.bytes_mut())?;
-        hasher.update(file_part(layout, offset, &buf));
-        if !sink.emit(offset, buf) {
-            break;
+        let (filled, ()) =
+            rayon::join(|| fill_buffer(plan, layout, seed, &whole, offset, buf.bytes_mut()), || hash(&pending));
+        filled?;
+        if let Some((at, done)) = pending.take()
+            && !sink.emit(at, done)
+        {
+            return Ok(());
         }
+        pending = Some((offset, buf));
         offset = end;
+    }
+    if !stop.load(Ordering::Relaxed) {
+        hash(&pending);
+        if let Some((at, done)) = pending {
+            sink.emit(at, done);
+        }
     }
     Ok(())
 }
 
-/// [`produce`] for the plan's element type.
+/// [`produce`] for the plan's element type; the SHA-256 of the bytes where
+/// `digest` asks for it.
 fn produce_any(
     plan: &Plan,
     layout: &FileLayout,
     seed: u64,
     sink: &mut dyn Sink,
+    digest: Digest,
     stop: &AtomicBool,
-) -> Result<[u8; 32]> {
-    let mut hasher = Sha256::new();
+) -> Result<Option<[u8; 32]>> {
+    let mut hasher = match digest {
+        Digest::Sha256 => Some(Sha256::new()),
+        Digest::None => None,
+    };
+    let h = hasher.as_mut();
     match plan.dtype {
-        DType::F32 => produce::<f32>(plan, layout, seed, sink, &mut hasher, stop),
-        DType::F64 => produce::<f64>(plan, layout, seed, sink, &mut hasher, stop),
-        DType::BF16 => produce::<half::bf16>(plan, layout, seed, sink, &mut hasher, stop),
-        DType::F16 => produce::<half::f16>(plan, layout, seed, sink, &mut hasher, stop),
+        DType::F32 => produce::<f32>(plan, layout, seed, sink, h, stop),
+        DType::F64 => produce::<f64>(plan, layout, seed, sink, h, stop),
+        DType::BF16 => produce::<half::bf16>(plan, layout, seed, sink, h, stop),
+        DType::F16 => produce::<half::f16>(plan, layout, seed, sink, h, stop),
         DType::I64 => Err(Error::InvalidConfig { reason: "weights cannot be i64".into() }),
     }?;
-    Ok(hasher.finalize().into())
+    Ok(hasher.map(|h| h.finalize().into()))
 }
 
 /// The buffer length for a file of `len` bytes.
@@ -577,19 +626,21 @@ fn buffer_len(opts: &Options, len: u64) -> usize {
 /// The SHA-256 of the shard file the plan gives, generated without writing.
 fn shard_digest(plan: &Plan, layout: &FileLayout, opts: &Options) -> Result<[u8; 32]> {
     let mut sink = Discard { buf: None, buf_len: buffer_len(opts, layout.len) };
-    produce_any(plan, layout, opts.seed, &mut sink, &AtomicBool::new(false))
+    let digest = produce_any(plan, layout, opts.seed, &mut sink, Digest::Sha256, &AtomicBool::new(false))?;
+    Ok(digest.expect("a SHA-256 was asked for"))
 }
 
-/// Writes one shard and returns its SHA-256: buffers of the file (header,
-/// then data) are generated in parallel on the rayon pool and hashed in
-/// order, while [`WRITERS`] threads write earlier ones at their offsets.
+/// Writes one shard and returns its SHA-256 where [`Options::digest`] asks
+/// for it: buffers of the file (header, then data) are generated in parallel
+/// on the rayon pool and hashed in order, while [`WRITERS`] threads write
+/// earlier ones at their offsets.
 fn write_shard(
     plan: &Plan,
     layout: &FileLayout,
     path: &Path,
     opts: &Options,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<[u8; 32]> {
+) -> Result<Option<[u8; 32]>> {
     let file = BlockFile::create(path, layout.len, opts.write_mode)?;
     let buf_len = buffer_len(opts, layout.len);
     let stop = AtomicBool::new(false);
@@ -629,7 +680,7 @@ fn write_shard(
         drop(give_back);
         // The sink owns the sender, so that the writers see the channel close even if generating panics.
         let mut sink = ToWriters { tx, free: &free, allocated: 0, buf_len };
-        let produced = produce_any(plan, layout, opts.seed, &mut sink, &stop);
+        let produced = produce_any(plan, layout, opts.seed, &mut sink, opts.digest, &stop);
         drop(sink);
         let mut result = produced;
         for w in writers {
@@ -751,8 +802,10 @@ pub struct ShardRecord {
     pub file: String,
     /// The file's length in bytes (header and data).
     pub size: u64,
-    /// The SHA-256 of the whole file, lowercase hex (as `sha256sum` prints it).
-    pub sha256: String,
+    /// The SHA-256 of the whole file, lowercase hex (as `sha256sum` prints
+    /// it); `None` under [`Digest::None`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// The manifest of a plan written with `seed` into `shards` (the JSON of
@@ -898,7 +951,7 @@ pub fn materialize(
                     let want = shard_digest(plan, layout, opts)?;
                     if file_digest(&path)? == want {
                         progress(shard.bytes);
-                        digests[k] = Some(want);
+                        digests[k] = Some(want).filter(|_| opts.digest == Digest::Sha256);
                         written.kept.push(path);
                         continue;
                     }
@@ -906,7 +959,7 @@ pub fn materialize(
                 }
             }
         }
-        digests[k] = Some(write_shard(plan, layout, &path, opts, progress)?);
+        digests[k] = write_shard(plan, layout, &path, opts, progress)?;
         written.bytes += shard.bytes;
         written.files.push(path);
     }
@@ -919,11 +972,12 @@ pub fn materialize(
             .zip(&layouts)
             .zip(&digests)
             .map(|((shard, layout), digest)| {
-                let digest = match digest {
-                    Some(d) => *d,
-                    None => shard_digest(plan, layout, opts)?,
+                let digest = match (digest, opts.digest) {
+                    (Some(d), _) => Some(*d),
+                    (None, Digest::Sha256) => Some(shard_digest(plan, layout, opts)?),
+                    (None, Digest::None) => None,
                 };
-                Ok(ShardRecord { file: shard.file.clone(), size: layout.len, sha256: hex(&digest) })
+                Ok(ShardRecord { file: shard.file.clone(), size: layout.len, sha256: digest.as_ref().map(hex) })
             })
             .collect::<Result<Vec<_>>>()?;
         let manifest_path = out_dir.join(MANIFEST_FILE);

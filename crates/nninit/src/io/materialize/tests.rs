@@ -225,7 +225,31 @@ fn shard_bytes_are_pinned_for_every_write_mode_and_buffer_size() {
                 let got = shard_fingerprint(dir.path());
                 assert_eq!(got, want, "{scheme} {dtype:?} {mode:?} chunk {chunk}: {:#x}", got.1);
                 assert!(!files_or_dirs(dir.path()).iter().any(|f| f.contains(".tmp-")));
+                assert_manifest_digests(dir.path(), Digest::Sha256);
             }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut opts = Options::new(seed);
+        opts.digest = Digest::None;
+        opts.chunk_bytes = 4096;
+        if let Some(m) = max_shard {
+            opts.max_shard_size = m;
+        }
+        materialize(&plan, model.config(), dir.path(), &opts, &|_| {}).unwrap();
+        assert_eq!(shard_fingerprint(dir.path()), want, "{scheme} {dtype:?} without a digest");
+        assert_manifest_digests(dir.path(), Digest::None);
+    }
+}
+
+/// Each manifest record's `sha256` is the SHA-256 of its file (hashed in order while the
+/// next buffer is generated), or absent without a digest.
+fn assert_manifest_digests(dir: &Path, digest: Digest) {
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join(MANIFEST_FILE)).unwrap()).unwrap();
+    for r in manifest["shards"].as_array().unwrap() {
+        let bytes = std::fs::read(dir.join(r["file"].as_str().unwrap())).unwrap();
+        match digest {
+            Digest::Sha256 => assert_eq!(r["sha256"], hex(&Sha256::digest(&bytes).into()), "{r}"),
+            Digest::None => assert!(r.get("sha256").is_none(), "{r}"),
         }
     }
 }
