@@ -10,6 +10,7 @@
 //! |---|---|---|---|---|
 //! | `torch-default` | N(0, 1) (`nn.Embedding`) | U(±1/√fan_in) (`nn.Linear`: `kaiming_uniform_(a=√5)`), bias U(±1/√fan_in); GPT-2 `Conv1D`: N(0, 0.02), bias 0 | same | same |
 //! | `hf` | N(0, σ); ViT trunc_normal(σ) | N(0, σ); ViT trunc_normal(σ, a=−2, b=2) | N(0, σ); GPT-2 `c_proj`: N(0, σ/√(2L)) | N(0, σ) |
+//! | `hf-unscaled` (GPT-2 only) | as `hf` | as `hf` | `c_proj`: N(0, σ), no 1/√(2L) (transformers#47458) | as `hf` |
 //! | `megatron` | N(0, σ) | N(0, σ) | N(0, σ/√(2L)) | N(0, σ) |
 //! | `olmo-mitchell` | 1/√d, ±3σ | 1/√d, ±3σ | attn 1/√(2d(i+1)), MLP 1/√(2·d_ff·(i+1)), ±3σ | 1/√d |
 //! | `small-init` | √(2/(5d)) | √(2/(5d)) | 2/(L·√d) (wang_init) | √(2/(5d)) |
@@ -69,7 +70,7 @@ use crate::tensor::DType;
 pub const MUP_DEFAULT_BASE_WIDTH: usize = 256;
 
 /// The scheme names [`Scheme::parse`] accepts.
-pub const SCHEME_NAMES: &str = "torch-default, hf, megatron, olmo-mitchell, small-init (neox-wang), t-fixup, deepnorm, \
+pub const SCHEME_NAMES: &str = "torch-default, hf, hf-unscaled, megatron, olmo-mitchell, small-init (neox-wang), t-fixup, deepnorm, \
      mup[:BASE_WIDTH], zero, torchtitan, torchtitan-no-depth, olmo-core-llama, olmo-core-llama-depth, \
      olmo-core-normalized, nanogpt, spectral, depth-mup[:BASE_WIDTH], completep[:BASE_WIDTH], mamba";
 
@@ -81,6 +82,32 @@ pub enum Scheme {
     TorchDefault,
     /// Each architecture's `_init_weights` in Hugging Face `transformers`.
     Hf,
+    /// GPT-2's `hf` without its residual scaling: a named deviation to train against.
+    ///
+    /// Every tensor as under [`Scheme::Hf`] (the same rule, so the same bytes), except the
+    /// residual-branch outputs (`attn.c_proj.weight` and `mlp.c_proj.weight` in every block),
+    /// which are N(0, σ) instead of N(0, σ/√(2·n_layer)), σ = `initializer_range`.
+    ///
+    /// This is what transformers 5.x gave from its weight-loading refactor (PR #41580) until
+    /// issue #47458 was fixed (PR #47459): `GPT2PreTrainedModel._init_weights` ran the
+    /// `c_proj` loop on the top-level model only, where `named_parameters()` yields
+    /// fully-qualified names (`h.0.attn.c_proj.weight`), so the test `name == "c_proj.weight"`
+    /// never matched and the GPT-2 paper's 1/√N residual scaling (Radford et al. 2019, §2.3)
+    /// was silently skipped. PyTorch equivalent: `GPT2LMHeadModel(config)` under an affected
+    /// transformers, or `normal_(std=config.initializer_range)` on every `c_proj.weight`.
+    /// GPT-2 only: other families have no residual scaling under `hf` to leave out.
+    ///
+    /// ```
+    /// use nninit::arch::Model;
+    /// use nninit::scheme::Scheme;
+    /// use nninit::DType;
+    /// let model = Model::preset("gpt2").unwrap();
+    /// let plan = Scheme::parse("hf-unscaled").unwrap().plan(&model, DType::F32).unwrap();
+    /// let c_proj = plan.get("transformer.h.0.mlp.c_proj.weight").unwrap();
+    /// let std = c_proj.init.unwrap().explain(&c_proj.spec).unwrap().std.unwrap();
+    /// assert_eq!(std, 0.02); // `hf` gives 0.02/√24
+    /// ```
+    HfUnscaled,
     /// Megatron-LM: N(0, σ), residual outputs N(0, σ/√(2L)).
     Megatron,
     /// OLMo's `mitchell` init: 1/√d, depth-scaled outputs, truncated at ±3σ.
@@ -144,6 +171,7 @@ impl Scheme {
         let scheme = match name.as_str() {
             "torch-default" | "torch" | "pytorch" => Self::TorchDefault,
             "hf" | "transformers" | "huggingface" => Self::Hf,
+            "hf-unscaled" => Self::HfUnscaled,
             "megatron" => Self::Megatron,
             "olmo-mitchell" | "mitchell" => Self::OlmoMitchell,
             "small-init" | "neox" | "neox-wang" | "gpt-neox" => Self::SmallInit,
@@ -181,6 +209,10 @@ impl Scheme {
 
     /// Every scheme, once each, muP and its depth variants at `base_width`: the doctor's
     /// candidates (in the order its ties are reported) and what a test of "every scheme" runs.
+    ///
+    /// The named deviation [`Scheme::HfUnscaled`] is not among them: the doctor explains such
+    /// weights as `hf` with a `depth_scaling_missing` finding, which says what went wrong
+    /// (`--expect hf-unscaled` still tests it).
     pub fn all(base_width: usize) -> Vec<Self> {
         vec![
             Self::Hf,
@@ -210,6 +242,7 @@ impl Scheme {
         match self {
             Self::TorchDefault => "torch-default",
             Self::Hf => "hf",
+            Self::HfUnscaled => "hf-unscaled",
             Self::Megatron => "megatron",
             Self::OlmoMitchell => "olmo-mitchell",
             Self::SmallInit => "small-init",
@@ -367,6 +400,7 @@ impl Scheme {
         match self {
             Self::TorchDefault => torch_default(t),
             Self::Hf => hf(model, t),
+            Self::HfUnscaled => hf_unscaled(model, t),
             Self::Megatron => megatron(model, t),
             Self::OlmoMitchell => olmo_mitchell(model, t),
             Self::SmallInit => small_init(model, t),
@@ -552,6 +586,33 @@ fn hf(model: &Model, t: &PlannedTensor) -> Result<Rule> {
         _ => Rule::new(normal(sigma)?, format!("{}._init_weights: N(0, initializer_range)", pretrained_class(model)))
             .num("initializer_range", sigma),
     })
+}
+
+/// `hf` on GPT-2 with the residual outputs at N(0, σ): transformers#47458 ([`Scheme::HfUnscaled`]).
+fn hf_unscaled(model: &Model, t: &PlannedTensor) -> Result<Rule> {
+    if model.family() != Family::Gpt2 {
+        return Err(Error::UnsupportedScheme {
+            scheme: "hf-unscaled",
+            tensor: t.name.clone(),
+            reason: format!(
+                "it is GPT-2's `hf` init without the c_proj depth scaling, and `{}` has no such scaling under \
+                 `hf` (use `hf`)",
+                model.model_type()
+            ),
+        });
+    }
+    if !(t.part == Part::Weight && t.role.is_residual_output()) {
+        return hf(model, t);
+    }
+    let sigma = model.dims().initializer_range;
+    Ok(Rule::new(
+        normal(sigma)?,
+        "transformers#47458: GPT2PreTrainedModel._init_weights never matched `c_proj.weight`, so c_proj.weight \
+         keeps N(0, initializer_range), without the 1/√(2·n_layer) residual scaling",
+    )
+    .num("initializer_range", sigma)
+    .num("n_layer", model.dims().layers as f64)
+    .num("std", sigma))
 }
 
 /// The `PreTrainedModel` class whose `_init_weights` the `hf` scheme follows.

@@ -535,3 +535,107 @@ fn gpt2_c_attn_bias_is_zero_under_every_scheme_so_it_needs_no_parts() {
     }
     assert!(applied >= 13, "{applied}");
 }
+
+/// A GPT-2 small enough to draw whole in a test, large enough that the residual projections
+/// hold 1.3 M values: 4 blocks of width 256.
+const GPT2_4X256: &str = r#"{"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "n_embd": 256, "n_layer": 4,
+  "n_head": 4, "vocab_size": 512, "n_positions": 64, "initializer_range": 0.02}"#;
+
+/// Every stored tensor of `plan` drawn in f32 under `seed`, by name.
+fn drawn_f32(plan: &Plan, seed: u64) -> Vec<(String, Vec<f32>)> {
+    plan.stored()
+        .map(|t| {
+            let mut v = vec![0f32; t.numel() as usize];
+            t.fill_slice(seed, 0, &mut v).unwrap();
+            (t.name.clone(), v)
+        })
+        .collect()
+}
+
+/// Whether N values drawn i.i.d. from N(0, std²) could have the mean square `mean_square`:
+/// under that law the mean square has mean std² and variance 2·std⁴/N (the mean square of
+/// N standard normals is χ²_N/N), close to normal at these N; rejected beyond |z| = 6
+/// (a false alarm once in 5·10⁸).
+fn mean_square_fits(mean_square: f64, n: usize, std: f64) -> bool {
+    let z = (mean_square / (std * std) - 1.0) / (2.0 / n as f64).sqrt();
+    z.abs() <= 6.0
+}
+
+/// `hf-unscaled` is `hf` byte for byte on every tensor but the residual projections (the
+/// same rules draw from the same streams), and those are `hf`'s values times √(2·n_layer):
+/// the same stream at std σ instead of σ/√(2L). Their mean square fits σ = 0.02 and fails
+/// at 1 % off either way (the twin), and at hf's σ/√8.
+#[test]
+fn hf_unscaled_is_hf_but_for_the_residual_projections() {
+    let model = Model::from_config_json(GPT2_4X256).unwrap();
+    let hf = Scheme::Hf.plan(&model, DType::F32).unwrap();
+    let unscaled = Scheme::parse("hf-unscaled").unwrap().plan(&model, DType::F32).unwrap();
+    assert_eq!(unscaled.scheme.as_deref(), Some("hf-unscaled"));
+    let (a, b) = (drawn_f32(&hf, 7), drawn_f32(&unscaled, 7));
+    assert_eq!(a.len(), b.len());
+    let factor = 8f64.sqrt();
+    let (mut projections, mut others) = (0, 0);
+    let (mut sum_sq, mut n) = (0f64, 0usize);
+    for ((name, x), (name_b, y)) in a.iter().zip(&b) {
+        assert_eq!(name, name_b);
+        if name.ends_with("c_proj.weight") {
+            projections += 1;
+            let t = unscaled.get(name).unwrap();
+            assert!(t.provenance.as_ref().unwrap().reason.contains("#47458"), "{name}");
+            for (&h, &u) in x.iter().zip(y) {
+                let expected = f64::from(h) * factor;
+                assert!((f64::from(u) - expected).abs() <= 1e-6 * expected.abs() + 1e-12, "{name}: {u} vs {h}·√8");
+                sum_sq += f64::from(u) * f64::from(u);
+            }
+            n += y.len();
+        } else {
+            others += 1;
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert!(bits(x) == bits(y), "{name} differs from hf");
+            assert_eq!(hf.get(name).unwrap().init, unscaled.get(name).unwrap().init, "{name}");
+        }
+    }
+    assert_eq!(projections, 8, "attn and mlp c_proj in 4 blocks");
+    assert!(others > 20, "{others}");
+    assert_eq!(n, 4 * (256 * 256 + 1024 * 256));
+    let mean_square = sum_sq / n as f64;
+    eprintln!("hf-unscaled residual projections: {n} values, rms {:.6} (expected 0.02)", mean_square.sqrt());
+    assert!(mean_square_fits(mean_square, n, 0.02), "rms {}", mean_square.sqrt());
+    // The twins: 1 % off either way, and hf's scaled std, are rejected.
+    for off in [0.02 * 1.01, 0.02 * 0.99, 0.02 / factor] {
+        assert!(!mean_square_fits(mean_square, n, off), "std {off} accepted for rms {}", mean_square.sqrt());
+    }
+}
+
+#[test]
+fn hf_unscaled_rules_gpt2_and_refuses_other_families() {
+    let p = plan("gpt2", "hf-unscaled");
+    for name in ["transformer.h.0.attn.c_proj.weight", "transformer.h.11.mlp.c_proj.weight"] {
+        close(std_of(&p, name), 0.02);
+        let numbers = &p.get(name).unwrap().provenance.as_ref().unwrap().numbers;
+        assert_eq!((numbers["std"], numbers["n_layer"]), (0.02, 12.0), "{name}");
+    }
+    close(std_of(&p, "transformer.h.0.attn.c_attn.weight"), 0.02);
+    assert_eq!(p.get("transformer.h.0.attn.c_proj.bias").unwrap().init, Some(Init::Zeros));
+    assert_eq!(Scheme::parse("HF_unscaled").unwrap(), Scheme::HfUnscaled);
+    assert_eq!(Scheme::HfUnscaled.label(), "hf-unscaled");
+    assert!(SCHEME_NAMES.contains("hf-unscaled"));
+    assert!(!Scheme::all(256).contains(&Scheme::HfUnscaled), "a named deviation, not a doctor candidate");
+    assert!(Scheme::parse("hf-unscaled:3").is_err());
+    let mut refused = 0;
+    for (preset, _, _) in crate::arch::PRESETS {
+        let model = Model::preset(preset).unwrap();
+        let result = Scheme::HfUnscaled.plan(&model, DType::F32);
+        if model.family() == Family::Gpt2 {
+            result.unwrap_or_else(|e| panic!("{preset}: {e}"));
+            continue;
+        }
+        let err = result.unwrap_err().to_string();
+        assert!(
+            err.contains("hf-unscaled") && err.contains("use `hf`") || err.contains("state-space"),
+            "{preset}: {err}"
+        );
+        refused += 1;
+    }
+    assert!(refused >= 5, "{refused}");
+}
