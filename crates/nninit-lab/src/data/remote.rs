@@ -126,7 +126,16 @@ pub const FASHION_MNIST: RemoteSpec = RemoteSpec {
 };
 
 /// Removes a folder (and what is in it) when dropped, so a failed fetch leaves nothing behind.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    /// Creates `path` empty (removing what a crashed fetch left there).
+    pub(crate) fn fresh(path: PathBuf) -> Result<Self, DataError> {
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).map_err(io_err(&path))?;
+        Ok(Self(path))
+    }
+}
 
 impl Drop for TempDir {
     fn drop(&mut self) {
@@ -134,7 +143,7 @@ impl Drop for TempDir {
     }
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
     move |source| DataError::Io { path: path.to_path_buf(), source }
 }
 
@@ -258,9 +267,7 @@ pub(crate) fn fetch_remote(remote: &RemoteSpec, data_dir: &Path) -> Result<PathB
         return Ok(dest);
     }
     std::fs::create_dir_all(data_dir).map_err(io_err(data_dir))?;
-    let tmp = TempDir(data_dir.join(format!(".fetch-{}-{}", remote.dir, std::process::id())));
-    let _ = std::fs::remove_dir_all(&tmp.0);
-    std::fs::create_dir_all(&tmp.0).map_err(io_err(&tmp.0))?;
+    let tmp = TempDir::fresh(data_dir.join(format!(".fetch-{}-{}", remote.dir, std::process::id())))?;
     let unpacked = download_and_unpack(remote, &tmp.0)?;
     for f in &remote.files {
         let file_name = if remote.gzipped { format!("{}.gz", f.name) } else { f.name.to_owned() };
