@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args as ClapArgs, Subcommand};
-use nninit_lab::data::{self, DatasetName};
+use nninit_lab::data::{self, DatasetName, Fetchable};
 
 /// Arguments of `nninit data`.
 #[derive(Debug, ClapArgs)]
@@ -35,36 +35,33 @@ enum DataCommand {
 pub fn run(args: Args) -> Result<()> {
     match args.command {
         DataCommand::Fetch { dataset, data } => {
+            let what: Fetchable = dataset.parse()?;
             let dir = data.unwrap_or_else(data::default_data_dir);
-            if dataset == data::SHAKESPEARE.dir {
-                let path = data::fetch_shakespeare(&dir)?;
-                println!("{dataset}: {}", path.display());
-                return Ok(());
-            }
-            let name: DatasetName = dataset.parse()?;
-            let path = data::fetch(name, &dir)?;
-            println!("{name}: {}", path.display());
+            let path = what.fetch(&dir)?;
+            println!("{what}: {}", path.display());
         }
         DataCommand::Where { data } => {
             let dir = data.unwrap_or_else(data::default_data_dir);
             println!("{}", dir.display());
-            for name in [DatasetName::Digits, DatasetName::Mnist, DatasetName::FashionMnist] {
+            for name in DatasetName::ALL {
                 let state = match data::load(name, Some(&dir)) {
                     Ok(d) => format!("ready ({} train, {} test)", d.train.n, d.test.n),
                     Err(e) => format!("missing: {e}"),
                 };
                 println!("  {name:<14} {state}");
             }
-            let state = match data::load_shakespeare(Some(&dir)) {
-                Ok(d) => format!(
-                    "ready ({} symbols, {} train, {} validation)",
-                    d.vocab_size(),
-                    d.train().len(),
-                    d.validation().len()
-                ),
-                Err(e) => format!("missing: {e}"),
-            };
-            println!("  {:<14} {state}", data::SHAKESPEARE.dir);
+            for spec in &data::TEXTS {
+                let state = match data::load_text(spec, Some(&dir)) {
+                    Ok(d) => format!(
+                        "ready ({} symbols, {} train, {} validation)",
+                        d.vocab_size(),
+                        d.train().len(),
+                        d.validation().len()
+                    ),
+                    Err(e) => format!("missing: {e}"),
+                };
+                println!("  {:<14} {state}", spec.dir);
+            }
         }
     }
     Ok(())

@@ -777,6 +777,7 @@ fn data() -> Vec<Row> {
         row("an unknown dataset", "data fetch cifar10 --data d").dir("d"),
         row("the data folder is a file", "data fetch mnist --data f").text("f", "a file"),
         row("the data folder's parent is a file", "data fetch fashion-mnist --data f/sub").text("f", "a file"),
+        row("the data folder is a file (a text corpus)", "data fetch shakespeare --data f").text("f", "a file"),
         row("--data without a value", "data where --data"),
         row("an extra argument", "data fetch digits extra"),
     ]

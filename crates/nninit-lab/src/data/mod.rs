@@ -50,7 +50,9 @@ pub use self::idx::{
     read_idx_labels, read_maybe_gz, sha256_hex, verify_sha256,
 };
 pub use self::remote::{FASHION_MNIST, FileSpec, MNIST, Package, RemoteSpec, content_sha256};
-pub use self::text::{SHAKESPEARE, TextDataset, TextSpec, TokenBatch, fetch_shakespeare, load_shakespeare};
+pub use self::text::{
+    SHAKESPEARE, TEXTS, TextDataset, TextSpec, TokenBatch, fetch_shakespeare, fetch_text, load_shakespeare, load_text,
+};
 
 /// The datasets the lab can train on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -135,7 +137,7 @@ impl DatasetName {
 
 impl fmt::Display for DatasetName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -391,6 +393,58 @@ pub fn fetch(name: DatasetName, data_dir: &Path) -> Result<PathBuf, DataError> {
     }
 }
 
+/// What `nninit data fetch` takes: an image dataset or a text corpus of [`text::TEXTS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fetchable {
+    /// One of [`DatasetName::ALL`].
+    Images(DatasetName),
+    /// One of [`text::TEXTS`], named by its `dir`.
+    Text(&'static TextSpec),
+}
+
+impl Fetchable {
+    /// Every name, in a fixed order: the image datasets, then the texts.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        DatasetName::ALL.into_iter().map(DatasetName::as_str).chain(text::TEXTS.iter().map(|t| t.dir))
+    }
+
+    /// Fetches it into `data_dir` ([`fetch`] or [`text::fetch_text`]) and returns where it lies.
+    ///
+    /// # Errors
+    ///
+    /// As [`fetch`] and [`text::fetch_text`].
+    pub fn fetch(self, data_dir: &Path) -> Result<PathBuf, DataError> {
+        match self {
+            Fetchable::Images(name) => fetch(name, data_dir),
+            Fetchable::Text(spec) => text::fetch_text(spec, data_dir),
+        }
+    }
+}
+
+impl fmt::Display for Fetchable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fetchable::Images(name) => name.fmt(f),
+            Fetchable::Text(spec) => f.pad(spec.dir),
+        }
+    }
+}
+
+impl FromStr for Fetchable {
+    type Err = DataError;
+
+    /// Parses a [`DatasetName`] or the `dir` of a text corpus (`shakespeare`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(spec) = text::TEXTS.iter().find(|t| t.dir == s) {
+            return Ok(Fetchable::Text(spec));
+        }
+        s.parse().map(Fetchable::Images).map_err(|_| DataError::UnknownFetchable {
+            name: s.to_owned(),
+            expected: Fetchable::names().collect::<Vec<_>>().join(", "),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::OsString;
@@ -413,6 +467,24 @@ mod tests {
         let err = "cifar10".parse::<DatasetName>().unwrap_err();
         assert!(matches!(&err, DataError::UnknownDataset { name } if name == "cifar10"));
         assert!(err.to_string().contains("digits, mnist, fashion-mnist"));
+    }
+
+    #[test]
+    fn fetchable_names_parse_and_display_alike_and_the_error_lists_them() {
+        let names: Vec<&str> = Fetchable::names().collect();
+        assert_eq!(names, ["digits", "mnist", "fashion-mnist", "shakespeare"]);
+        for n in &names {
+            assert_eq!(n.parse::<Fetchable>().unwrap().to_string(), *n);
+        }
+        assert_eq!("shakespeare".parse::<Fetchable>().unwrap(), Fetchable::Text(&SHAKESPEARE));
+        assert_eq!("mnist".parse::<Fetchable>().unwrap(), Fetchable::Images(DatasetName::Mnist));
+        assert_eq!(format!("{:<8}|", Fetchable::Images(DatasetName::Mnist)), "mnist   |");
+        let err = "cifar10".parse::<Fetchable>().unwrap_err();
+        assert!(matches!(&err, DataError::UnknownFetchable { name, .. } if name == "cifar10"));
+        assert_eq!(
+            err.to_string(),
+            "unknown dataset `cifar10` (expected one of: digits, mnist, fashion-mnist, shakespeare)"
+        );
     }
 
     #[test]

@@ -68,6 +68,9 @@ pub const SHAKESPEARE: TextSpec = TextSpec {
     symbols: 84,
 };
 
+/// Every text corpus the lab can fetch.
+pub const TEXTS: [TextSpec; 1] = [SHAKESPEARE];
+
 /// The fraction of a corpus, at its end, that is the validation split: 1/`VALIDATION_DIVISOR`.
 pub const VALIDATION_DIVISOR: usize = 10;
 
@@ -80,6 +83,12 @@ fn read_corpus(path: &Path, spec: &TextSpec, hint: &str) -> Result<Vec<u8>, Data
         std::io::ErrorKind::NotFound => DataError::Missing { path: path.to_path_buf(), hint: hint.to_owned() },
         _ => DataError::Io { path: path.to_path_buf(), source: e },
     })?;
+    check_corpus(&bytes, spec, path)?;
+    Ok(bytes)
+}
+
+/// Checks a corpus (read from, or to be written to, `path`) against its pinned length and sha256.
+fn check_corpus(bytes: &[u8], spec: &TextSpec, path: &Path) -> Result<(), DataError> {
     let found = bytes.len() as u64;
     if found < spec.len {
         return Err(DataError::Truncated { path: path.to_path_buf(), expected: spec.len, found });
@@ -87,8 +96,7 @@ fn read_corpus(path: &Path, spec: &TextSpec, hint: &str) -> Result<Vec<u8>, Data
     if found > spec.len {
         return Err(DataError::TrailingData { path: path.to_path_buf(), expected: spec.len, found });
     }
-    verify_sha256(&bytes, spec.sha256, path)?;
-    Ok(bytes)
+    verify_sha256(bytes, spec.sha256, path)
 }
 
 /// The hint of a missing corpus.
@@ -109,11 +117,11 @@ fn concatenate(dir: &Path, spec: &TextSpec) -> Result<Vec<u8>, DataError> {
         .collect();
     names.sort();
     if names.len() != spec.files {
-        return Err(DataError::CountMismatch {
-            images: dir.to_path_buf(),
-            images_n: names.len(),
-            labels: PathBuf::from(format!("*{} (expected)", spec.suffix)),
-            labels_n: spec.files,
+        return Err(DataError::FileCount {
+            dir: dir.to_path_buf(),
+            suffix: spec.suffix.to_owned(),
+            expected: spec.files,
+            found: names.len(),
         });
     }
     let mut out = Vec::with_capacity(usize::try_from(spec.len).unwrap_or(0));
@@ -162,11 +170,7 @@ pub fn fetch_text(spec: &TextSpec, data_dir: &Path) -> Result<PathBuf, DataError
     )?;
     let corpus = concatenate(&out.join(spec.inner_dir), spec)?;
     let staged = tmp.0.join(spec.corpus);
-    let found = corpus.len() as u64;
-    if found != spec.len {
-        return Err(DataError::Truncated { path: staged, expected: spec.len, found });
-    }
-    verify_sha256(&corpus, spec.sha256, &staged)?;
+    check_corpus(&corpus, spec, &staged)?;
     std::fs::create_dir_all(&dest).map_err(io_err(&dest))?;
     nninit::io::AtomicFile::write(&path, &corpus).map_err(|source| DataError::Write { path: path.clone(), source })?;
     Ok(path)
@@ -449,11 +453,16 @@ mod tests {
     fn a_missing_or_altered_corpus_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let err = load_shakespeare(Some(dir.path())).unwrap_err();
-        assert!(matches!(&err, DataError::Missing { hint, .. } if hint.contains("nninit data fetch shakespeare")), "{err}");
+        assert!(
+            matches!(&err, DataError::Missing { hint, .. } if hint.contains("nninit data fetch shakespeare")),
+            "{err}"
+        );
         let p = dir.path().join("shakespeare");
         std::fs::create_dir_all(&p).unwrap();
         std::fs::write(p.join("shakespeare.txt"), b"abc").unwrap();
         assert!(matches!(load_shakespeare(Some(dir.path())), Err(DataError::Truncated { found: 3, .. })));
+        std::fs::write(p.join("shakespeare.txt"), vec![b'a'; SHAKESPEARE.len as usize + 1]).unwrap();
+        assert!(matches!(load_shakespeare(Some(dir.path())), Err(DataError::TrailingData { .. })));
         std::fs::write(p.join("shakespeare.txt"), vec![b'a'; SHAKESPEARE.len as usize]).unwrap();
         assert!(matches!(load_shakespeare(Some(dir.path())), Err(DataError::Checksum { .. })));
     }
@@ -475,16 +484,24 @@ mod tests {
         }
     }
 
-    /// The real corpus, if it is in the data folder (`nninit data fetch shakespeare`).
+    /// Needs the real corpus: `nninit data fetch shakespeare`, then `cargo test -- --ignored`.
     #[test]
-    fn the_real_corpus_has_84_symbols_when_fetched() {
-        let Ok(d) = load_shakespeare(None) else {
-            eprintln!("shakespeare not fetched; skipped");
-            return;
-        };
+    #[ignore = "needs Shakespeare in the data folder (nninit data fetch shakespeare)"]
+    fn real_shakespeare() {
+        let d = load_shakespeare(None).unwrap();
         assert_eq!(d.vocab_size(), SHAKESPEARE.symbols);
+        assert_eq!(
+            d.vocab(),
+            b"\n !\"&'()*,-./0123456789:;?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_abcdefghijklmnopqrstuvwxyz{}".as_slice()
+        );
+        assert_eq!((d.train().len(), d.validation().len()), (4_551_479, 505_719));
         assert_eq!((d.train().len() + d.validation().len()) as u64, SHAKESPEARE.len);
-        assert_eq!(d.validation().len(), 505_719);
-        assert!(d.vocab().is_ascii());
+        // The first work in sorted file-name order opens the corpus; the last closes it.
+        assert!(d.decode(&d.train()[..25]).unwrap().starts_with(b"ALL'S WELL THAT ENDS WELL"));
+        assert!(d.decode(d.validation()).unwrap().ends_with(b"lead away!\n\n[Exeunt.]\n"));
+        let v = d.validation_windows(64, 256).unwrap();
+        assert_eq!(v.iter().map(|b| b.batch).sum::<usize>(), (505_719 - 1) / 256);
+        let b = d.train_windows(&Philox::new(0, "lab.text-windows"), 0, 64, 256).unwrap();
+        assert!(b.inputs.iter().chain(&b.targets).all(|&i| (i as usize) < SHAKESPEARE.symbols));
     }
 }
