@@ -364,6 +364,17 @@ fn manifest(out: &Path) -> serde_json::Value {
 }
 
 /// The entry `name` of a report's or a manifest's `tensors`.
+/// Writes a 2-layer GPT-2 config (width 64, 4 heads) into `dir`; returns its path.
+fn tiny_gpt2(dir: &Path) -> std::path::PathBuf {
+    let config = dir.join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"model_type": "gpt2", "n_embd": 64, "n_layer": 2, "n_head": 4, "vocab_size": 100, "n_positions": 32}"#,
+    )
+    .unwrap();
+    config
+}
+
 fn tensor<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["tensors"].as_array().unwrap().iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("{name}"))
 }
@@ -404,12 +415,7 @@ fn mamba_and_gpt2_parts_through_the_binary() {
     assert_eq!(tensor(&m, "lm_head.weight")["tied_to"], "backbone.embeddings.weight");
     // GPT-2 under T-Fixup: c_attn drawn per part; the manifest names each part's stream.
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.json");
-    std::fs::write(
-        &config,
-        r#"{"model_type": "gpt2", "n_embd": 64, "n_layer": 2, "n_head": 4, "vocab_size": 100, "n_positions": 32}"#,
-    )
-    .unwrap();
+    let config = tiny_gpt2(dir.path());
     let out = dir.path().join("out");
     let c = config.to_str().unwrap();
     ok(&["materialize", "--config", c, "--scheme", "t-fixup", "--seed", "1", "--out", out.to_str().unwrap()]);
@@ -510,12 +516,7 @@ fn a_mixtral_is_materialized_with_per_expert_names_and_absurd_expert_counts_are_
 #[test]
 fn hf_unscaled_materializes_gpt2_and_refuses_other_families() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.json");
-    std::fs::write(
-        &config,
-        r#"{"model_type": "gpt2", "n_embd": 64, "n_layer": 2, "n_head": 4, "vocab_size": 100, "n_positions": 32}"#,
-    )
-    .unwrap();
+    let config = tiny_gpt2(dir.path());
     let c = config.to_str().unwrap();
     let (unscaled, hf) = (dir.path().join("unscaled"), dir.path().join("hf"));
     ok(&["materialize", "--config", c, "--scheme", "hf-unscaled", "--seed", "3", "--out", unscaled.to_str().unwrap()]);
