@@ -303,13 +303,13 @@ fn theory(
     .map_err(py_err)
 }
 
-/// materialize(out, config, preset, scheme, seed, dtype, max_shard_size, rank, world_size, verify, progress) -> (str, int)
+/// materialize(out, config, preset, scheme, seed, dtype, max_shard_size, rank, world_size, verify, digest, progress) -> (str, int)
 ///
 /// Writes a model as `nninit materialize --config/--preset ... --scheme S` does and returns the
 /// JSON of its `--json` report. `progress`, if given, is called with the bytes of each step (and
 /// first with the total, as a negative number) from worker threads.
 #[pyfunction]
-#[pyo3(signature = (out, config, preset, scheme, seed, dtype, max_shard_size, rank, world_size, verify, progress))]
+#[pyo3(signature = (out, config, preset, scheme, seed, dtype, max_shard_size, rank, world_size, verify, digest, progress))]
 #[allow(clippy::too_many_arguments)]
 fn materialize(
     py: Python<'_>,
@@ -323,8 +323,14 @@ fn materialize(
     rank: usize,
     world_size: usize,
     verify: bool,
+    digest: &str,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<String> {
+    let digest = match digest {
+        "sha256" => nninit::io::materialize::Digest::Sha256,
+        "none" => nninit::io::materialize::Digest::None,
+        other => return Err(value_error(format!("digest `{other}`: expected sha256 or none"))),
+    };
     let dtype = DType::parse(dtype).map_err(py_err)?;
     if dtype == DType::I64 {
         return Err(value_error("weights are floating point: dtype f32, bf16, f16 or f64"));
@@ -343,6 +349,7 @@ fn materialize(
             if verify {
                 opts.resume = nninit::io::materialize::Resume::Rehash;
             }
+            opts.digest = digest;
             let total = nninit::io::materialize::rank_bytes(&plan, &opts)?;
             let call = |n: i128| {
                 if let Some(callback) = &progress {

@@ -73,6 +73,20 @@ def test_materialize_writes_the_cli_bytes(cli, tmp_path, llama):
         assert report[key] == cli_report[key], key
 
 
+def test_materialize_digest_none_writes_the_cli_bytes(cli, tmp_path, llama):
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    nninit.materialize(str(ours), config=str(llama), scheme="hf", digest="none", progress=False)
+    cli("materialize", "--config", llama, "--scheme", "hf", "--digest", "none", "--out", theirs)
+    assert sorted(os.listdir(ours)) == sorted(os.listdir(theirs))
+    for name in os.listdir(ours):
+        assert (ours / name).read_bytes() == (theirs / name).read_bytes(), name
+    manifest = json.loads((ours / "nninit-manifest.json").read_text())
+    assert all("sha256" not in s for s in manifest["shards"])
+    with pytest.raises(ValueError, match="expected sha256 or none"):
+        nninit.materialize(str(tmp_path / "m"), config=str(llama), scheme="hf", digest="md5")
+    assert not (tmp_path / "m").exists()
+
+
 def test_doctor_equals_the_cli(cli, tmp_path):
     model = tmp_path / "gpt2"
     nninit.materialize(str(model), preset="gpt2", scheme="hf", seed=1, dtype="bf16", progress=False)

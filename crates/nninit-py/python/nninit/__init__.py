@@ -292,6 +292,7 @@ def materialize(
     rank: int = 0,
     world_size: int = 1,
     verify: bool = False,
+    digest: str = "sha256",
     progress: bool = True,
 ) -> Dict[str, Any]:
     """Initialize a whole model into sharded safetensors: ``nninit materialize --json``.
@@ -299,6 +300,8 @@ def materialize(
     ``config`` (a Hugging Face ``config.json``) or ``preset`` under ``scheme``,
     streamed into the folder ``out`` (atomically: on an error no file is left
     half-written). ``rank``/``world_size`` split the shards between processes.
+    ``digest="none"`` leaves the SHA-256 of each shard out of the manifest (it
+    costs about as much CPU as generating bf16 values; the bytes are the same).
     A progress bar shows on a terminal (tqdm if installed), never otherwise.
 
     Example:
@@ -311,7 +314,7 @@ def materialize(
         report = _native.materialize(str(out), None if config is None else str(config), preset, scheme,
                                      _seed(seed), dtype, str(max_shard_size), _count("rank", rank),
                                      _count("world_size", world_size),
-                                     bool(verify), bar if bar.enabled else None)
+                                     bool(verify), str(digest), bar if bar.enabled else None)
     finally:
         bar.close()
     return json.loads(report)

@@ -66,6 +66,7 @@ def materialize(
     rank: int = 0,
     world_size: int = 1,
     verify: bool = False,
+    digest: str = "sha256",
     progress: bool = True,
 ) -> Dict[str, Any]:
     """Initialize a whole model into sharded safetensors: ``nninit materialize --json``."""

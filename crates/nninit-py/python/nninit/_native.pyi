@@ -28,7 +28,7 @@ def theory(activation: str, param: Optional[float], sigma_w2: Optional[float], s
     """The JSON of ``nninit theory --json``."""
 
 def materialize(out: str, config: Optional[str], preset: Optional[str], scheme: str, seed: int, dtype: str,
-                max_shard_size: str, rank: int, world_size: int, verify: bool,
+                max_shard_size: str, rank: int, world_size: int, verify: bool, digest: str,
                 progress: Optional[Callable[[int], Any]]) -> str:
     """The JSON of ``nninit materialize --json``."""
 
