@@ -32,7 +32,8 @@ pub fn flat_spec(len: usize) -> TensorSpec {
 /// The truncated normals timed against the normal fill: σ 0.02 at ±2σ in each convention
 /// (JAX/Keras bounds in σ without and with the variance correction, PyTorch's absolute
 /// bounds as timm and torchtitan call `trunc_normal_(std=0.02, a=-0.04, b=0.04)`), and
-/// PyTorch's default absolute bounds ±2, which at σ 0.02 do not truncate at all.
+/// PyTorch's default absolute bounds ±2, which at σ 0.02 do not truncate at all; and one
+/// tail alone, `[2σ, 3σ]`, where every value goes through the inverse CDF's tail.
 pub fn truncated_normals() -> Vec<(&'static str, TruncatedNormal)> {
     let std = |correction| Truncation::Std { lower: -2.0, upper: 2.0, correction };
     let t = |truncation| TruncatedNormal::new(0.0, 0.02, truncation).expect("valid");
@@ -41,6 +42,7 @@ pub fn truncated_normals() -> Vec<(&'static str, TruncatedNormal)> {
         ("truncated_normal_preserve_std", t(std(Correction::PreserveStd))),
         ("truncated_normal_absolute", t(Truncation::Absolute { low: -0.04, high: 0.04 })),
         ("truncated_normal_absolute_pm2", t(Truncation::Absolute { low: -2.0, high: 2.0 })),
+        ("truncated_normal_one_tail", t(Truncation::Std { lower: 2.0, upper: 3.0, correction: Correction::None })),
     ]
 }
 

@@ -19,8 +19,10 @@
 
 use core::arch::x86_64::*;
 
-use super::kernels::{BlockMap, Keys, drive};
-use super::math32::{COS_P, LN_P, LN2_HI, LN2_LO, ROUND_MAGIC, SIN_P, SQRT_HALF, TAU_F32};
+use super::kernels::{BlockMap, GROUP, Keys, TruncatedF32, drive};
+use super::math32::{
+    COS_P, LN_P, LN2_HI, LN2_LO, PPND7, PPND7_CONST1, PPND7_SPLIT, ROUND_MAGIC, SIN_P, SQRT_HALF, TAU_F32,
+};
 use super::philox::{M0, M1, W0, W1};
 
 /// Whether this CPU has AVX2 and FMA, which the fast kernels of the crate (these and
@@ -63,6 +65,305 @@ pub(crate) fn normal_f32(keys: Keys, j: u64, mean: f32, std: f32, out: &mut [f32
     }
     // SAFETY: `normal_f32_avx2` enables AVX2 and FMA, which the check above found.
     unsafe { normal_f32_avx2(keys, j, mean, std, out) }
+}
+
+/// Writes elements `4·j .. 4·j + n` of the 32-bit truncated normal stream of `map`
+/// into `out[..n]`, where `n` is `out.len()` rounded down to a multiple of
+/// [`NORMAL_STEP`], and returns `n`; returns 0 (writing nothing) if the CPU lacks AVX2 or
+/// FMA.
+pub(crate) fn truncated_f32(map: TruncatedF32, keys: Keys, j: u64, out: &mut [f32]) -> usize {
+    if out.len() < NORMAL_STEP || !avx2_fma_available() {
+        return 0;
+    }
+    // SAFETY: `truncated_f32_avx2` enables AVX2 and FMA, which the check above found.
+    unsafe { truncated_f32_avx2(map, keys, j, out) }
+}
+
+/// The constant vectors of the truncated normal kernel (read through `black_box`, as
+/// [`Consts`] and for the same reason).
+struct TruncConsts {
+    /// 2⁻²³ and 2⁻²⁴: `u = fma(w >> 9, 2⁻²³, 2⁻²⁴)`.
+    two_m23: __m256,
+    two_m24: __m256,
+    /// `p₀ − ½` and `p₁ − p₀`, each as two f32.
+    q0: [__m256; 2],
+    d: [__m256; 2],
+    /// `p₀` and `1 − p₀`, each as two f32.
+    p0: [__m256; 2],
+    c0: [__m256; 2],
+    /// All bits but the sign, and the sign.
+    abs: __m256,
+    sign: __m256,
+    /// `PPND7`'s tail numerator and denominator, and the shift of its argument.
+    c: [__m256; 4],
+    dd: [__m256; 4],
+    near: __m256,
+    /// `ln`'s constants: [`LN_P`], ln 2 in two parts, √½, 1, −½, and for the reduction
+    /// 0xff, the exponent bias less one (126), the mantissa bits and the bits of ½.
+    ln_p: [__m256; 9],
+    ln2_hi: __m256,
+    ln2_lo: __m256,
+    sqrt_half: __m256,
+    one: __m256,
+    neg_half: __m256,
+    byte: __m256i,
+    bias: __m256i,
+    mantissa: __m256i,
+    half_bits: __m256i,
+    /// `PPND7`'s split, `0.425`, and `0.425²`.
+    split: __m256,
+    const1: __m256,
+    /// `PPND7`'s central numerator and denominator.
+    a: [__m256; 4],
+    b: [__m256; 4],
+    /// `σ` (signed), `μ` and the bounds.
+    sigma: __m256,
+    mean: __m256,
+    low: __m256,
+    high: __m256,
+}
+
+impl TruncConsts {
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn new(map: &TruncatedF32) -> Self {
+        Self {
+            two_m23: splat(1.0 / 8_388_608.0),
+            two_m24: splat(1.0 / 16_777_216.0),
+            q0: map.q0.map(|x| splat(x)),
+            d: map.d.map(|x| splat(x)),
+            p0: map.p0.map(|x| splat(x)),
+            c0: map.c0.map(|x| splat(x)),
+            abs: _mm256_castsi256_ps(_mm256_set1_epi32(i32::MAX)),
+            sign: _mm256_castsi256_ps(_mm256_set1_epi32(i32::MIN)),
+            c: PPND7.c.map(|x| splat(x)),
+            dd: PPND7.d.map(|x| splat(x)),
+            near: splat(1.6),
+            ln_p: LN_P.map(|x| splat(x)),
+            ln2_hi: splat(LN2_HI),
+            ln2_lo: splat(LN2_LO),
+            sqrt_half: splat(SQRT_HALF),
+            one: splat(1.0),
+            neg_half: splat(-0.5),
+            byte: _mm256_set1_epi32(0xff),
+            bias: _mm256_set1_epi32(126),
+            mantissa: _mm256_set1_epi32(0x007f_ffff),
+            half_bits: _mm256_set1_epi32(0x3f00_0000),
+            split: splat(PPND7_SPLIT),
+            const1: splat(PPND7_CONST1),
+            a: PPND7.a.map(|x| splat(x)),
+            b: PPND7.b.map(|x| splat(x)),
+            sigma: splat(map.sigma),
+            mean: splat(map.mean),
+            low: splat(map.low),
+            high: splat(map.high),
+        }
+    }
+}
+
+/// `c[0]·x³ + c[1]·x² + c[2]·x + c[3]` by Horner's rule, as `math32`'s `horner3`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn horner3(c: &[__m256; 4], x: __m256) -> __m256 {
+    _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_fmadd_ps(c[0], x, c[1]), x, c[2]), x, c[3])
+}
+
+/// `math32::ln` of eight positive normal floats, operation for operation.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn ln_ps(k: &TruncConsts, x: __m256) -> __m256 {
+    let bits = _mm256_castps_si256(x);
+    let e = _mm256_sub_epi32(_mm256_and_si256(_mm256_srli_epi32::<23>(bits), k.byte), k.bias);
+    let m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, k.mantissa), k.half_bits));
+    // Where m < √½: 2m and e − 1 (the mask is −1 as an integer).
+    let small = _mm256_cmp_ps::<_CMP_LT_OQ>(m, k.sqrt_half);
+    let e = _mm256_add_epi32(e, _mm256_castps_si256(small));
+    let x = _mm256_sub_ps(_mm256_add_ps(m, _mm256_and_ps(small, m)), k.one);
+    let fe = _mm256_cvtepi32_ps(e);
+    let z = _mm256_mul_ps(x, x);
+    let mut p = k.ln_p[0];
+    for c in &k.ln_p[1..] {
+        p = _mm256_fmadd_ps(p, x, *c);
+    }
+    let mut y = _mm256_mul_ps(_mm256_mul_ps(p, x), z);
+    y = _mm256_fmadd_ps(k.ln2_lo, fe, y);
+    y = _mm256_fmadd_ps(k.neg_half, z, y);
+    _mm256_fmadd_ps(k.ln2_hi, fe, _mm256_add_ps(x, y))
+}
+
+/// The truncated normal's value of eight words that lie in `PPND7`'s tails but not its
+/// far tail (`TruncatedF32::tail_values` where the interval never reaches it),
+/// operation for operation.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn truncated_near_tail(k: &TruncConsts, w: __m256i) -> __m256 {
+    let u = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32::<9>(w)), k.two_m23, k.two_m24);
+    let q = _mm256_add_ps(_mm256_fmadd_ps(u, k.d[0], k.q0[0]), _mm256_fmadd_ps(u, k.d[1], k.q0[1]));
+    // Below ½ the tail distance is p = p₀ + u·d, above it 1 − p = (1 − p₀) − u·d.
+    let lower = _mm256_cmp_ps::<_CMP_LT_OQ>(q, _mm256_setzero_ps());
+    let a = [_mm256_blendv_ps(k.c0[0], k.p0[0], lower), _mm256_blendv_ps(k.c0[1], k.p0[1], lower)];
+    let v = _mm256_blendv_ps(_mm256_xor_ps(u, k.sign), u, lower);
+    let t = _mm256_add_ps(_mm256_fmadd_ps(v, k.d[0], a[0]), _mm256_fmadd_ps(v, k.d[1], a[1]));
+    let y = _mm256_sub_ps(_mm256_sqrt_ps(_mm256_xor_ps(ln_ps(k, t), k.sign)), k.near);
+    let m = _mm256_or_ps(_mm256_and_ps(q, k.sign), k.one);
+    let z = _mm256_div_ps(_mm256_mul_ps(m, horner3(&k.c, y)), horner3(&k.dd, y));
+    let v = _mm256_max_ps(k.low, _mm256_fmadd_ps(k.sigma, z, k.mean));
+    _mm256_min_ps(k.high, v)
+}
+
+/// The truncated normal's value of eight words through `PPND7`'s central rational
+/// function, and the bit mask of the lanes that lie in its tails instead (`|q| > 0.425`),
+/// whose values the caller replaces: the specification's steps for the centre, operation
+/// for operation (`TruncatedF32::value`).
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn truncated_centre(k: &TruncConsts, w: __m256i) -> (__m256, u32) {
+    let u = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32::<9>(w)), k.two_m23, k.two_m24);
+    let q = _mm256_add_ps(_mm256_fmadd_ps(u, k.d[0], k.q0[0]), _mm256_fmadd_ps(u, k.d[1], k.q0[1]));
+    let tails = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(_mm256_and_ps(q, k.abs), k.split)) as u32;
+    let r = _mm256_fnmadd_ps(q, q, k.const1);
+    let z = _mm256_div_ps(_mm256_mul_ps(q, horner3(&k.a, r)), horner3(&k.b, r));
+    // `if v < low { low }`, then `if v > high { high }`: `max(a, b)` is `a > b ? a : b`.
+    let v = _mm256_max_ps(k.low, _mm256_fmadd_ps(k.sigma, z, k.mean));
+    (_mm256_min_ps(k.high, v), tails)
+}
+
+/// The stream position within an iteration of lane `i % 8` of vector `i / 8` of the
+/// truncated normal kernel: word `v % 4` of block `8·(v / 4) + OFFSET[l]`.
+const fn soa_position(i: usize) -> usize {
+    let (v, l) = (i / SET, i % SET);
+    4 * SET * (v / 4) + 4 * OFFSET[l] as usize + v % 4
+}
+
+/// [`soa_position`] of every lane.
+const SOA_POSITIONS: [i32; NORMAL_STEP] = {
+    let mut p = [0i32; NORMAL_STEP];
+    let mut i = 0;
+    while i < NORMAL_STEP {
+        p[i] = soa_position(i) as i32;
+        i += 1;
+    }
+    p
+};
+
+/// For each 8-bit lane mask, the indices of its set lanes in order, then zeros, one per
+/// byte: the permutation that packs the selected lanes of a vector at its start.
+const COMPRESS: [u64; 256] = {
+    let mut t = [0u64; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut l, mut n) = (0, 0);
+        while l < 8 {
+            if m & (1 << l) != 0 {
+                t[m] |= (l as u64) << (8 * n);
+                n += 1;
+            }
+            l += 1;
+        }
+        m += 1;
+    }
+    t
+};
+
+/// Iterations of the truncated normal kernel whose tail lanes are gathered and computed
+/// together.
+const BATCH: usize = 16;
+/// Room for every lane of a batch in the tail buffers, and a vector's slack.
+const TAIL_ROOM: usize = BATCH * NORMAL_STEP + SET;
+
+/// The truncated normal kernel: [`NORMAL_STEP`] elements per iteration, in batches of
+/// [`BATCH`] iterations. Every lane goes through the centre's rational function in
+/// vectors and is stored; the lanes in the tails (about one in nine at ±2σ) are packed,
+/// without branches, into a buffer of words and positions, and once per batch go through
+/// [`TruncatedF32::tail_values`] eight at a time, whose values overwrite theirs. Packing
+/// them keeps the tails' logarithm and square root to full vectors, and deferring them to
+/// the end of the batch lets consecutive tail vectors overlap (each is one long chain of
+/// dependent operations) instead of stalling each iteration. Same values: the
+/// specification's.
+#[target_feature(enable = "avx2,fma")]
+fn truncated_f32_avx2(map: TruncatedF32, keys: Keys, j: u64, out: &mut [f32]) -> usize {
+    let s = Schedule::new(keys);
+    let consts = Consts::new();
+    let kc = core::hint::black_box(&consts);
+    let tconsts = TruncConsts::new(&map);
+    let tk = core::hint::black_box(&tconsts);
+    let positions: [__m256i; 4 * SETS] = {
+        let mut p = [_mm256_setzero_si256(); 4 * SETS];
+        for (v, p) in p.iter_mut().enumerate() {
+            let l = &SOA_POSITIONS[SET * v..SET * (v + 1)];
+            *p = _mm256_setr_epi32(l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7]);
+        }
+        p
+    };
+    let n = out.len() - out.len() % NORMAL_STEP;
+    let mut j = j;
+    if map.near_tail_only() {
+        for chunk in out[..n].chunks_exact_mut(NORMAL_STEP) {
+            let blocks = philox(kc, &s, counters(j));
+            j = j.wrapping_add((SET * SETS) as u64);
+            let mut z = [_mm256_setzero_ps(); 4 * SETS];
+            for v in 0..4 * SETS {
+                z[v] = truncated_near_tail(tk, blocks[v / 4][v % 4]);
+            }
+            store([(z[0], z[1]), (z[2], z[3]), (z[4], z[5]), (z[6], z[7])], chunk);
+        }
+        return n;
+    }
+    let (mut tail_words, mut tail_at) = ([0u32; TAIL_ROOM], [0u32; TAIL_ROOM]);
+    let mut next = philox(kc, &s, counters(j));
+    for batch in out[..n].chunks_mut(BATCH * NORMAL_STEP) {
+        let mut tails = 0;
+        for (c, chunk) in batch.chunks_exact_mut(NORMAL_STEP).enumerate() {
+            // The next iteration's blocks first: their rounds are one chain of dependent
+            // multiplications, which the centre's arithmetic below fills in beside.
+            let blocks = next;
+            j = j.wrapping_add((SET * SETS) as u64);
+            next = philox(kc, &s, counters(j));
+            let base = _mm256_set1_epi32((c * NORMAL_STEP) as i32);
+            // Vector v = 4·set + k: word k of the set's blocks. (Loops, not `from_fn`,
+            // whose closure is not inlined here.)
+            let mut z = [_mm256_setzero_ps(); 4 * SETS];
+            let mut masks = [0u32; 4 * SETS];
+            for v in 0..4 * SETS {
+                (z[v], masks[v]) = truncated_centre(tk, blocks[v / 4][v % 4]);
+            }
+            store([(z[0], z[1]), (z[2], z[3]), (z[4], z[5]), (z[6], z[7])], chunk);
+            // Whole iterations without a tail lane are the rule where the interval lies
+            // within about ±1.4σ, and the exception beyond: a predictable branch.
+            if masks.iter().all(|&m| m == 0) {
+                continue;
+            }
+            for v in 0..4 * SETS {
+                let (w, mask) = (blocks[v / 4][v % 4], masks[v]);
+                let idx = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(COMPRESS[mask as usize] as i64));
+                let packed_words = _mm256_permutevar8x32_epi32(w, idx);
+                let packed_at = _mm256_permutevar8x32_epi32(_mm256_add_epi32(base, positions[v]), idx);
+                let (ow, oa) = (&mut tail_words[tails..tails + SET], &mut tail_at[tails..tails + SET]);
+                // SAFETY: `ow` and `oa` are exactly 8 u32 (sliced just above); `storeu`
+                // needs no alignment.
+                unsafe {
+                    _mm256_storeu_si256(ow.as_mut_ptr().cast(), packed_words);
+                    _mm256_storeu_si256(oa.as_mut_ptr().cast(), packed_at);
+                }
+                tails += mask.count_ones() as usize;
+            }
+        }
+        for (w, at) in tail_words[..tails].chunks(GROUP).zip(tail_at[..tails].chunks(GROUP)) {
+            let mut tw = [0u32; GROUP];
+            tw[..w.len()].copy_from_slice(w);
+            let mut tz = [0f32; GROUP];
+            if map.reaches_far_tail() {
+                map.tail_values(&tw, &mut tz);
+            } else {
+                // SAFETY: `tz` holds 8 floats; `storeu` needs no alignment.
+                unsafe { _mm256_storeu_ps(tz.as_mut_ptr(), truncated_near_tail(tk, lanes_u32(tw))) };
+            }
+            for (&a, &z) in at.iter().zip(&tz) {
+                batch[a as usize] = z;
+            }
+        }
+    }
+    n
 }
 
 /// A Philox state of [`SET`] blocks in structure-of-arrays form: `c[k]` holds counter
@@ -471,24 +772,44 @@ const OFFSET_SIGMA: [u32; 8] = [0, 4, 2, 6, 1, 5, 3, 7];
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 fn counters(j: u64) -> [[__m256i; 2]; SETS] {
-    let lanes = |v: [u32; 8]| {
-        let v = v.map(|x| x as i32);
-        _mm256_setr_epi32(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7])
-    };
-    core::array::from_fn(|set| {
+    // Loops rather than `from_fn` and `map`: their closures are not always inlined into
+    // the kernels, and a call per iteration costs more than the counters themselves.
+    let mut c = [[_mm256_setzero_si256(); 2]; SETS];
+    for (set, c) in c.iter_mut().enumerate() {
         let first = j.wrapping_add((SET * set) as u64);
-        if (first as u32).checked_add(SET as u32 - 1).is_some() {
+        *c = if (first as u32).checked_add(SET as u32 - 1).is_some() {
             // No carry into the high word within the set.
             [
-                _mm256_add_epi32(_mm256_set1_epi32(first as u32 as i32), lanes(OFFSET)),
+                _mm256_add_epi32(_mm256_set1_epi32(first as u32 as i32), lanes_u32(OFFSET)),
                 _mm256_set1_epi32((first >> 32) as u32 as i32),
             ]
         } else {
-            let block = |o: u32| first.wrapping_add(u64::from(o));
             // The high word in the order permuted by SIGMA (see `round0`).
-            [lanes(OFFSET.map(|o| block(o) as u32)), lanes(OFFSET_SIGMA.map(|o| (block(o) >> 32) as u32))]
-        }
-    })
+            let (mut lo, mut hi) = ([0u32; 8], [0u32; 8]);
+            for l in 0..8 {
+                lo[l] = first.wrapping_add(u64::from(OFFSET[l])) as u32;
+                hi[l] = (first.wrapping_add(u64::from(OFFSET_SIGMA[l])) >> 32) as u32;
+            }
+            [lanes_u32(lo), lanes_u32(hi)]
+        };
+    }
+    c
+}
+
+/// The vector of eight u32 lanes `v`, lane 0 first.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn lanes_u32(v: [u32; 8]) -> __m256i {
+    _mm256_setr_epi32(
+        v[0] as i32,
+        v[1] as i32,
+        v[2] as i32,
+        v[3] as i32,
+        v[4] as i32,
+        v[5] as i32,
+        v[6] as i32,
+        v[7] as i32,
+    )
 }
 
 /// Writes the [`NORMAL_STEP`] values of one iteration in stream order: lane `l` of set

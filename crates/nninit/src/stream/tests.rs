@@ -442,12 +442,17 @@ fn kernel_variants_are_identical() {
             kernels::fill_with(path, kernels::UnitOpenF64, keys, start, &mut f64s[v]);
         }
         assert_eq!(bits64(&f64s[0]), bits64(&f64s[1]), "unit_open_f64 start {start} len {len}");
-        // The truncated normal's vector body (with and without its tail work) and its
-        // per-word form agree: σ 0.02 at ±2σ, and a one-sided interval whose every group
-        // has tail lanes.
-        let (lo, hi) = (crate::gaussian::cdf(-2.0), crate::gaussian::cdf(2.0));
+        // The truncated normal's vector body and its per-word form agree: σ 0.02 at ±2σ
+        // (a few tail values per 64, patched over the centre's), ±3σ, [1σ, 3σ] (about
+        // half the values in the tail), [2σ, 3σ] (every value in the tail: the kernel
+        // skips the centre) and a one-sided interval out to 8σ (every value in the tail,
+        // some in the far tail).
+        let cdf = crate::gaussian::cdf;
         for trunc in [
-            kernels::TruncatedF32::new(0.0, 0.02, -0.04, 0.04, lo, hi, false),
+            kernels::TruncatedF32::new(0.0, 0.02, -0.04, 0.04, cdf(-2.0), cdf(2.0), false),
+            kernels::TruncatedF32::new(0.0, 1.0, -3.0, 3.0, cdf(-3.0), cdf(3.0), false),
+            kernels::TruncatedF32::new(0.0, 1.0, 1.0, 3.0, cdf(1.0), cdf(3.0), false),
+            kernels::TruncatedF32::new(0.0, 1.0, 2.0, 3.0, crate::gaussian::sf(2.0), crate::gaussian::sf(3.0), true),
             kernels::TruncatedF32::new(1.0, 1.0, 3.0, 9.0, crate::gaussian::sf(2.0), crate::gaussian::sf(8.0), true),
         ] {
             let trunc = trunc.expect("an f32 interval");
