@@ -11,6 +11,7 @@ use crate::loss::LossKind;
 #[cfg(feature = "burn")]
 mod run;
 #[cfg(feature = "burn")]
+pub(crate) use run::optimizer;
 pub use run::{TrainOutcome, permutation, train};
 
 /// The optimizer.
