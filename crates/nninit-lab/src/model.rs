@@ -18,7 +18,10 @@ mod gpt_spec;
 #[cfg(feature = "burn")]
 mod network;
 #[cfg(feature = "burn")]
-pub use gpt::{Gpt, GptAttention, GptBlock, GptHead, GptLayerNorm, GptMlp, GptTrainer, GptTrunk};
+pub use gpt::{
+    Gpt, GptAttention, GptBlock, GptHead, GptLayerNorm, GptMlp, GptTrainer, GptTrunk, TextRun, TextTraining,
+    train_on_text, validation_bits,
+};
 pub use gpt_spec::{BlockForm, GptSpec, HeadTying, INITIALIZER_RANGE, LAYER_NORM_EPSILON};
 #[cfg(feature = "burn")]
 pub use network::{Forward, Hidden, HostHidden, LayerWeights, Network, activate, host};

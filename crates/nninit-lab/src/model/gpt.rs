@@ -34,9 +34,10 @@ use burn::tensor::activation::{gelu_approximate, softmax};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use nninit::plan::Plan;
 use nninit::scheme::Scheme;
+use nninit::stream::Philox;
 
 use super::gpt_spec::{BlockForm, GptSpec, HeadTying, LAYER_NORM_EPSILON};
-use crate::data::TokenBatch;
+use crate::data::{TextDataset, TokenBatch};
 use crate::error::{LabError, Result};
 use crate::loss::{LossKind, batch_loss};
 
@@ -343,6 +344,119 @@ impl GptTrainer {
     }
 }
 
+/// How to train the char-GPT on a text corpus ([`train_on_text`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextTraining {
+    /// Adam steps, 1 ..= [`crate::limits::STEPS`].
+    pub steps: usize,
+    /// Windows of `context` symbols per step ([`GptSpec::check_batch`]).
+    pub batch: usize,
+    /// Adam's fixed learning rate (no warmup, no decay).
+    pub lr: f64,
+    /// The seed of the initialization (the plan's streams) and of the training windows (the
+    /// stream `(seed, "lab.gpt.windows")`).
+    pub seed: u64,
+    /// Validation windows read at most, from the start of the validation split (all of them:
+    /// `usize::MAX`); a whole number of batches of `batch` windows, the last possibly smaller.
+    pub validation_windows: usize,
+}
+
+/// What one char-GPT run on a text produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TextRun {
+    /// The training loss (nats per symbol) of every step run, before its update.
+    pub train_loss: Vec<f64>,
+    /// Validation bits per character at initialization.
+    pub initial_bits: f64,
+    /// Validation bits per character after the last step (`None` when the run diverged).
+    pub validation_bits: Option<f64>,
+    /// The step whose training loss was not finite, where the run stopped.
+    pub diverged_at: Option<usize>,
+}
+
+/// Mean validation cross-entropy in bits per character of `model` over the first
+/// `max_windows` validation windows of `data` (consecutive, non-overlapping windows of the
+/// context, [`TextDataset::validation_windows`]), on the non-autodiff side of `device`.
+///
+/// # Errors
+/// The window errors of the dataset ([`LabError::Data`]); [`LabError::Model`] when the
+/// dataset's vocabulary is not the spec's.
+pub fn validation_bits(
+    spec: &GptSpec,
+    model: &Gpt,
+    data: &TextDataset,
+    batch: usize,
+    max_windows: usize,
+    device: &Device,
+) -> Result<f64> {
+    check_vocab(spec, data)?;
+    let valid = model.valid();
+    let inner = device.clone().inner();
+    let (mut nats, mut symbols) = (0f64, 0usize);
+    let mut left = max_windows.max(1);
+    for mut b in data.validation_windows(batch, spec.context())? {
+        if left == 0 {
+            break;
+        }
+        if b.batch > left {
+            b.inputs.truncate(left * b.context);
+            b.targets.truncate(left * b.context);
+            b.batch = left;
+        }
+        left -= b.batch;
+        let n = b.inputs.len();
+        nats += f64::from(valid.loss(spec, &b, &inner)?.into_scalar::<f32>()) * n as f64;
+        symbols += n;
+    }
+    Ok(nats / symbols.max(1) as f64 / std::f64::consts::LN_2)
+}
+
+fn check_vocab(spec: &GptSpec, data: &TextDataset) -> Result<()> {
+    if data.vocab_size() == spec.vocab() {
+        Ok(())
+    } else {
+        Err(LabError::Model {
+            reason: format!("gpt: vocab = {} but the text has {} symbols", spec.vocab(), data.vocab_size()),
+        })
+    }
+}
+
+/// Trains the char-GPT `spec` initialized under `scheme` on `data` (for example
+/// [`crate::data::load_shakespeare`]) with Adam at a fixed learning rate, and measures
+/// validation bits per character before and after: one run of the `transformer-depth`
+/// experiment. The run stops, marked diverged, at the first non-finite training loss.
+///
+/// # Errors
+/// [`LabError::OutOfRange`] for steps, batch or lr out of range, before anything runs; the
+/// errors of [`Gpt::init`], [`validation_bits`] and of the dataset's windows.
+pub fn train_on_text(
+    spec: &GptSpec,
+    scheme: Scheme,
+    data: &TextDataset,
+    cfg: &TextTraining,
+    device: &Device,
+) -> Result<TextRun> {
+    crate::limits::STEPS.check_usize("gpt", cfg.steps)?;
+    spec.check_batch("gpt", cfg.batch)?;
+    check_vocab(spec, data)?;
+    let mut trainer = GptTrainer::adam(cfg.lr)?;
+    let mut model = Gpt::init(spec, scheme, cfg.seed, device)?;
+    let initial_bits = validation_bits(spec, &model, data, cfg.batch, cfg.validation_windows, device)?;
+    let windows = Philox::new(cfg.seed, "lab.gpt.windows");
+    let mut train_loss = Vec::with_capacity(cfg.steps);
+    for step in 0..cfg.steps {
+        let batch = data.train_windows(&windows, step as u64, cfg.batch, spec.context())?;
+        let (next, loss) = trainer.step(spec, model, &batch, device)?;
+        model = next;
+        train_loss.push(loss);
+        if !loss.is_finite() {
+            return Ok(TextRun { train_loss, initial_bits, validation_bits: None, diverged_at: Some(step + 1) });
+        }
+    }
+    let bits = validation_bits(spec, &model, data, cfg.batch, cfg.validation_windows, device)?;
+    Ok(TextRun { train_loss, initial_bits, validation_bits: Some(bits), diverged_at: None })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,6 +635,51 @@ mod tests {
         assert!(Gpt::tokens(&spec, &[10], 1, 1, &device).is_ok());
         assert!(targets(&spec, &[11], 1).is_err() && targets(&spec, &[256], 1).is_err());
         assert!(GptTrainer::adam(0.0).is_err());
+    }
+
+    #[test]
+    fn gpt_trains_on_a_text_and_reports_validation_bits() {
+        // A short synthetic text (unit test): the periodic phrase is learnable in a few steps.
+        let text: Vec<u8> = b"to be or not to be, ".iter().copied().cycle().take(2000).collect();
+        let data = TextDataset::new(&text).unwrap();
+        let spec = GptSpec::new(data.vocab_size(), 16, 32, 4, 2, BlockForm::PreLn).unwrap();
+        let cfg = TextTraining { steps: 40, batch: 8, lr: 3e-3, seed: 0, validation_windows: 8 };
+        let device = Device::flex().autodiff();
+        let run = train_on_text(&spec, Scheme::Hf, &data, &cfg, &device).unwrap();
+        assert_eq!((run.train_loss.len(), run.diverged_at), (40, None));
+        // At init, about log2(vocab) bits; after training, far fewer.
+        let uniform = (data.vocab_size() as f64).log2();
+        assert!((run.initial_bits - uniform).abs() < 0.5, "{} vs {uniform}", run.initial_bits);
+        let bits = run.validation_bits.unwrap();
+        assert!(bits < 0.6 * run.initial_bits, "{} -> {bits}", run.initial_bits);
+        // The same seed gives the same run.
+        let again =
+            train_on_text(&spec, Scheme::Hf, &data, &TextTraining { steps: 3, ..cfg.clone() }, &device).unwrap();
+        assert_eq!(again.train_loss[..], run.train_loss[..3]);
+        // An lr that blows up is a diverged run, not an error.
+        let wild = TextTraining { steps: 30, lr: 1e5, ..cfg.clone() };
+        let spec_nonorm = spec.clone().with_form(BlockForm::NoNorm).unwrap();
+        let run = train_on_text(&spec_nonorm, Scheme::Hf, &data, &wild, &device).unwrap();
+        assert!(run.diverged_at.is_some() || run.validation_bits.is_some_and(|b| b > bits), "{run:?}");
+        // A vocabulary that is not the text's is refused.
+        let other = GptSpec::new(data.vocab_size() + 1, 16, 32, 4, 2, BlockForm::PreLn).unwrap();
+        assert!(matches!(train_on_text(&other, Scheme::Hf, &data, &cfg, &device), Err(LabError::Model { .. })));
+    }
+
+    /// ~50 steps on the real Shakespeare corpus (`nninit data fetch shakespeare` first).
+    #[test]
+    #[ignore = "needs the Shakespeare corpus in the data folder (nninit data fetch shakespeare)"]
+    fn gpt_trains_on_shakespeare() {
+        let data = crate::data::load_shakespeare(None).unwrap();
+        assert_eq!(data.vocab_size(), 84);
+        let spec = GptSpec::new(84, 64, 64, 4, 2, BlockForm::PreLn).unwrap();
+        let cfg = TextTraining { steps: 50, batch: 16, lr: 3e-3, seed: 0, validation_windows: 256 };
+        let run = train_on_text(&spec, Scheme::Hf, &data, &cfg, &Device::flex().autodiff()).unwrap();
+        let bits = run.validation_bits.unwrap();
+        eprintln!("shakespeare, 50 steps: {:.3} -> {bits:.3} bits per character", run.initial_bits);
+        // Uniform over 84 symbols is 6.39 bits; character frequencies alone give about 4.4.
+        assert!((run.initial_bits - 84f64.log2()).abs() < 0.5, "{}", run.initial_bits);
+        assert!(bits < run.initial_bits - 1.0, "{} -> {bits}", run.initial_bits);
     }
 
     #[test]
