@@ -685,9 +685,14 @@ mod tests {
     #[test]
     fn gpt_adam_steps_lower_the_training_loss() {
         let device = Device::flex().autodiff();
-        for (form, head) in [(BlockForm::PreLn, HeadTying::Tied), (BlockForm::PostLn, HeadTying::Untied)] {
+        let cases = [
+            (BlockForm::PreLn, HeadTying::Tied, Scheme::Hf),
+            (BlockForm::PostLn, HeadTying::Untied, Scheme::Hf),
+            (BlockForm::NoNorm, HeadTying::Tied, Scheme::TFixup),
+        ];
+        for (form, head, scheme) in cases {
             let spec = tiny(form).with_head(head).unwrap();
-            let mut gpt = Gpt::init(&spec, Scheme::Hf, 0, &device).unwrap();
+            let mut gpt = Gpt::init(&spec, scheme, 0, &device).unwrap();
             // A fixed periodic sequence: the next symbol is a function of the current one.
             let stream: Vec<u32> = (0..4 * 16 + 1).map(|i| (i * 3) % 11).collect();
             let mut inputs = Vec::new();
@@ -708,6 +713,12 @@ mod tests {
             assert!((losses[0] - 11f64.ln()).abs() < 0.3, "{form:?}: {}", losses[0]);
             let last = *losses.last().unwrap();
             assert!(last < 0.5 * losses[0], "{form:?}: {losses:?}");
+            // The norms the form reads train; the ones it does not (NoNorm: all of them; ln_f
+            // outside pre-LN) get no gradient and stay at the plan's ones.
+            let ones = |n: &GptLayerNorm| host(n.weight.val().to_data()).iter().all(|&v| v == 1.0);
+            let t = &gpt.transformer;
+            assert_eq!(ones(&t.h[0].ln_1), form == BlockForm::NoNorm, "{form:?}");
+            assert_eq!(ones(&t.ln_f), form != BlockForm::PreLn, "{form:?}");
         }
     }
 }
