@@ -385,10 +385,19 @@ mod tests {
             let lm = plan.get("lm_head.weight").unwrap();
             assert_eq!(lm.tied_to.is_some(), head == HeadTying::Tied);
             assert_eq!(lm.spec.shape().dims(), &[11, 32]);
-            // The file `nninit explain --config` reads gives the same plan.
-            let text = serde_json::to_string_pretty(&spec.config_json()).unwrap();
-            let from_file = Scheme::Hf.plan(&Model::from_config_json(&text).unwrap(), DType::F32).unwrap();
-            assert_eq!(from_file, plan);
+            // The file, read as `nninit explain --config FILE --scheme S` reads it
+            // (`nninit::report::model`, then `Scheme::plan` in f32), gives the same plan under
+            // every scheme `transformer-depth` names.
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("config.json");
+            std::fs::write(&path, serde_json::to_string_pretty(&spec.config_json()).unwrap()).unwrap();
+            let from_file = nninit::report::model(Some(&path), None).unwrap();
+            for name in ["torch-default", "hf", "hf-unscaled", "deepnorm", "t-fixup", "small-init"] {
+                let scheme = Scheme::parse(name).unwrap();
+                let explained = scheme.plan(&from_file, DType::F32).unwrap();
+                assert_eq!(explained, spec.plan(scheme).unwrap(), "{name}");
+            }
+            assert_eq!(Scheme::Hf.plan(&from_file, DType::F32).unwrap(), plan);
         }
         assert_eq!(tiny(BlockForm::NoNorm).config_json()["nninit_block_form"], "no-norm");
     }
