@@ -519,6 +519,60 @@ mod tests {
         assert!(host(gpt.transformer.ln_f.bias.val().to_data()).iter().all(|&v| v == 0.0));
     }
 
+    /// Every parameter of `gpt` with its path, listed by hand from the module tree (not from
+    /// nninit-burn's walk, which the test checks).
+    fn named(gpt: &Gpt) -> Vec<(String, Vec<f32>)> {
+        let v1 = |p: &Param<Tensor<1>>| host(p.val().to_data());
+        let lin = |out: &mut Vec<(String, Vec<f32>)>, name: String, l: &Linear| {
+            out.push((format!("{name}.weight"), values(&l.weight)));
+            out.push((format!("{name}.bias"), v1(l.bias.as_ref().unwrap())));
+        };
+        let norm = |out: &mut Vec<(String, Vec<f32>)>, name: String, n: &GptLayerNorm| {
+            out.push((format!("{name}.weight"), v1(&n.weight)));
+            out.push((format!("{name}.bias"), v1(&n.bias)));
+        };
+        let t = &gpt.transformer;
+        let mut out = vec![
+            ("transformer.wte.weight".to_string(), values(&t.wte.weight)),
+            ("transformer.wpe.weight".to_string(), values(&t.wpe.weight)),
+        ];
+        for (i, b) in t.h.iter().enumerate() {
+            let h = format!("transformer.h.{i}");
+            norm(&mut out, format!("{h}.ln_1"), &b.ln_1);
+            lin(&mut out, format!("{h}.attn.c_attn"), &b.attn.c_attn);
+            lin(&mut out, format!("{h}.attn.c_proj"), &b.attn.c_proj);
+            norm(&mut out, format!("{h}.ln_2"), &b.ln_2);
+            lin(&mut out, format!("{h}.mlp.c_fc"), &b.mlp.c_fc);
+            lin(&mut out, format!("{h}.mlp.c_proj"), &b.mlp.c_proj);
+        }
+        norm(&mut out, "transformer.ln_f".into(), &t.ln_f);
+        if let Some(head) = &gpt.lm_head {
+            out.push(("lm_head.weight".into(), values(&head.weight)));
+        }
+        out
+    }
+
+    #[test]
+    fn gpt_every_parameter_is_its_plan_tensor_in_every_scheme() {
+        let device = Device::flex();
+        for head in [HeadTying::Tied, HeadTying::Untied] {
+            let spec = tiny(BlockForm::PostLn).with_head(head).unwrap();
+            for scheme in [Scheme::TorchDefault, Scheme::Hf, Scheme::HfUnscaled, Scheme::DeepNorm, Scheme::TFixup] {
+                let plan = spec.plan(scheme).unwrap();
+                let gpt = Gpt::from_plan(&spec, &plan, 2, &device).unwrap();
+                assert_eq!(gpt.num_params() as u64, plan.parameters(), "{scheme:?} {head:?}");
+                let got = named(&gpt);
+                let stored: Vec<&str> = plan.stored().map(|t| t.name.as_str()).collect();
+                assert_eq!(got.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), stored, "{scheme:?}");
+                for (name, values) in &got {
+                    let want = planned(&plan, name, 2);
+                    let same = values.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same && values.len() == want.len(), "{scheme:?} {head:?}: {name}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn gpt_fused_parts_with_their_own_rules_come_from_the_plan() {
         // T-Fixup and DeepNorm rule q, k and v apart: c_attn is drawn part by part from the
