@@ -40,9 +40,11 @@ pub enum BlockForm {
     PostLn,
     /// DeepNorm (Wang et al. 2022, "DeepNet: Scaling Transformers to 1,000 Layers"):
     /// `x ← LN(α·x + F(x))` for each sublayer, post-LN with the residual up-weighted by α;
-    /// no final norm, as [`PostLn`](Self::PostLn). torchscale's `DecoderLayer` with
-    /// `deepnorm=True` (`residual_connection(x, residual) = residual * alpha + x`, then the
-    /// norm). The paper's decoder-only α is (2L)^(1/4) for L blocks:
+    /// no final norm, as [`PostLn`](Self::PostLn). torchscale's `DecoderLayer`
+    /// (`torchscale/architecture/decoder.py`) with `deepnorm=True`:
+    /// `residual_connection(x, residual) = residual * alpha + x`, then the norm, with
+    /// `alpha = math.pow(2.0 * args.decoder_layers, 0.25)` for a decoder-only model. The paper's
+    /// decoder-only α is (2L)^(1/4) for L blocks:
     /// [`GptSpec::deepnorm_alpha`] reads it from nninit's `deepnorm` scheme, whose β
     /// initializes the weights.
     DeepNorm {
@@ -53,7 +55,10 @@ pub enum BlockForm {
     /// Optimization Through Better Initialization"): `x ← x + F(x)` for each sublayer, no final
     /// norm. The plan still lists `ln_1`, `ln_2` and `ln_f` (the GPT-2 config describes the
     /// tensors, not the forward), and the model holds them at the plan's values, but the
-    /// forward never reads them, so they get no gradient and stay at 1 and 0.
+    /// forward never reads them, so they get no gradient and stay at 1 and 0. The token
+    /// embeddings are not multiplied by √width in the forward (fairseq's `embed_scale`, which
+    /// T-Fixup's code keeps): the lab's GPT is GPT-2's, and the plan's `t-fixup` embedding std
+    /// d^(−1/2)·(9L)^(−1/4) is what the first block sees.
     NoNorm,
 }
 
