@@ -12,6 +12,7 @@ use crate::loss::LossKind;
 mod run;
 #[cfg(feature = "burn")]
 pub(crate) use run::optimizer;
+#[cfg(feature = "burn")]
 pub use run::{TrainOutcome, permutation, train};
 
 /// The optimizer.
