@@ -71,13 +71,15 @@ impl walk::Values for Fills {
     fn take(&mut self, path: &str) -> Result<Option<Vec<f32>>> {
         let Some(Some(fill)) = self.fills.remove(path) else { return Ok(None) };
         let mut values = vec![0f32; fill.spec.numel() as usize];
-        fill.init.fill(&fill.spec, &Philox::new(self.seed, &fill.stream), &mut values).map_err(|source| {
-            Error::Refused {
-                path: path.to_owned(),
-                shape: fill.spec.shape().dims().to_vec(),
-                rule: fill.init.name(),
-                source: Box::new(source),
-            }
+        let drawn = match &fill.parts {
+            Some(t) => t.fill_slice(self.seed, 0, &mut values),
+            None => fill.init.fill(&fill.spec, &Philox::new(self.seed, &fill.stream), &mut values),
+        };
+        drawn.map_err(|source| Error::Refused {
+            path: path.to_owned(),
+            shape: fill.spec.shape().dims().to_vec(),
+            rule: fill.init.name(),
+            source: Box::new(source),
         })?;
         Ok(Some(values))
     }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use nninit::plan::Plan;
+use nninit::plan::{Plan, PlannedTensor};
 use nninit::{Fan, Init, Layout, Shape, TensorSpec};
 
 use crate::error::{Error, Result};
@@ -213,6 +213,10 @@ struct Planned {
     spec: TensorSpec,
     init: Init,
     stream: String,
+    /// The plan's tensor, for a fused tensor whose parts have rules of their own (T-Fixup's
+    /// and DeepNorm's GPT-2 `c_attn`): drawn part by part with
+    /// [`PlannedTensor::fill_slice`](nninit::plan::PlannedTensor::fill_slice).
+    parts: Option<Box<PlannedTensor>>,
 }
 
 /// Which rule each parameter of a burn module gets.
@@ -316,6 +320,11 @@ impl Rules {
     /// [`Error::PlanMissing`]). Rules added after this one apply to parameters the plan does
     /// not name.
     ///
+    /// A fused tensor whose parts have rules of their own ([`PlannedTensor::has_part_rules`]:
+    /// GPT-2's `c_attn` under `t-fixup` or `deepnorm`) is drawn part by part, each part from
+    /// its stream `"{tensor}#{part}"`, exactly as [`PlannedTensor::fill_slice`] (and so
+    /// `nninit materialize`) draws it.
+    ///
     /// # Errors
     /// [`Error::PlanUnruled`] for a stored tensor without a rule.
     pub fn from_plan(plan: &Plan) -> Result<Self> {
@@ -325,9 +334,17 @@ impl Rules {
                 Some(s) => plan.get(s).ok_or_else(|| Error::PlanMissing { name: s.clone() })?,
                 None => t,
             };
-            let init = source.init.ok_or_else(|| Error::PlanUnruled { name: source.name.clone() })?;
+            let (init, parts) = match (source.init, source.has_part_rules()) {
+                (Some(init), _) => (init, None),
+                // Checked: every part has a rule; the first names the tensor's rule in errors.
+                (None, true) => (source.parts[0].init.expect("has_part_rules"), Some(Box::new(source.clone()))),
+                (None, false) => return Err(Error::PlanUnruled { name: source.name.clone() }),
+            };
             rules.plan_order.push(t.name.clone());
-            rules.plan.insert(t.name.clone(), Planned { spec: source.spec.clone(), init, stream: source.name.clone() });
+            rules.plan.insert(
+                t.name.clone(),
+                Planned { spec: source.spec.clone(), init, stream: source.name.clone(), parts },
+            );
         }
         Ok(rules)
     }
@@ -354,6 +371,8 @@ pub(crate) struct Fill {
     pub init: Init,
     pub spec: TensorSpec,
     pub stream: String,
+    /// A fused plan tensor drawn part by part (its parts' rules and streams), instead of `init`.
+    pub parts: Option<Box<PlannedTensor>>,
 }
 
 pub(crate) struct Compiled<'a> {
@@ -398,8 +417,22 @@ impl Compiled<'_> {
                     found: r.shape.clone(),
                 });
             }
-            p.init.check(&p.spec).map_err(|e| refused(&p.init, e))?;
-            return Ok(Some(Fill { init: p.init, spec: p.spec.clone(), stream: p.stream.clone() }));
+            match &p.parts {
+                Some(t) => {
+                    for part in &t.parts {
+                        if let Some(init) = &part.init {
+                            init.check(&part.spec).map_err(|e| refused(init, e))?;
+                        }
+                    }
+                }
+                None => p.init.check(&p.spec).map_err(|e| refused(&p.init, e))?,
+            }
+            return Ok(Some(Fill {
+                init: p.init,
+                spec: p.spec.clone(),
+                stream: p.stream.clone(),
+                parts: p.parts.clone(),
+            }));
         }
         let action = self
             .entries
@@ -415,7 +448,7 @@ impl Compiled<'_> {
         nninit::io::check_write_elements(path, spec.numel())
             .map_err(|source| Error::Nninit { path: path.to_owned(), source: Box::new(source) })?;
         init.check(&spec).map_err(|e| refused(&init, e))?;
-        Ok(Some(Fill { init, spec, stream: path.to_owned() }))
+        Ok(Some(Fill { init, spec, stream: path.to_owned(), parts: None }))
     }
 
     /// The geometry of a parameter: its module's layout (or an override), groups, and for a

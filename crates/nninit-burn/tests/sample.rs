@@ -275,6 +275,32 @@ fn a_plan_gives_its_rules_by_name() {
 }
 
 #[test]
+fn a_fused_plan_tensor_is_drawn_part_by_part() {
+    // `lin.weight` [5, 7] fused along its output axis: parts of 3 and 4 columns with rules of
+    // their own (as T-Fixup's and DeepNorm's GPT-2 `c_attn`), each from its `#part` stream.
+    let device = Device::flex();
+    let mut p = plan(vec![5, 7], None);
+    let fused = p.tensors[0].clone().fused(1, &[("a", 3, Role::AttentionQuery), ("b", 4, Role::AttentionValue)]);
+    p.tensors[0] = PlannedTensor { init: None, ..fused.unwrap() };
+    let unruled = p.clone();
+    p.tensors[0].parts[0].init = Some(Init::Normal(Normal::new(0.0, 0.1).unwrap()));
+    p.tensors[0].parts[1].init = Some(Init::Normal(Normal::new(0.0, 10.0).unwrap()));
+    let rules = Rules::from_plan(&p).unwrap().path("norm.*", Init::Ones);
+    let m = nninit_burn::init(pair(&device), &rules, 11).unwrap();
+    let mut want = vec![0f32; 35];
+    p.tensors[0].fill_slice(11, 0, &mut want).unwrap();
+    let got = values(m.lin.weight.val());
+    assert_eq!(bits(&got), bits(&want));
+    // Column 0 is part a (std 0.1), column 6 part b (std 10).
+    assert!(got.chunks(7).all(|row| row[0].abs() < 1.0) && got.chunks(7).any(|row| row[6].abs() > 1.0), "{got:?}");
+    // A fused tensor with neither a rule nor rules on its parts is refused.
+    match Rules::from_plan(&unruled) {
+        Err(Error::PlanUnruled { name }) => assert_eq!(name, "lin.weight"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn an_initialized_parameter_is_replaced_too() {
     let device = Device::flex();
     let mut model = pair(&device);

@@ -1,6 +1,7 @@
 //! nninit's lab: what initialization does to training, on real data.
 //!
-//! The lab builds multilayer perceptrons and plain convolutional networks on
+//! The lab builds multilayer perceptrons, plain convolutional networks and a character-level
+//! GPT ([`model::GptSpec`], every parameter from nninit's GPT-2 plan under a scheme) on
 //! [burn](https://burn.dev) (the pure-Rust `flex` backend on CPU by default, GPU backends
 //! behind cargo features), initializes every layer through nninit's rules by parameter path
 //! ([`nninit_burn`], so a layer's values are the same on every backend), and measures:

@@ -24,6 +24,11 @@
 //! | `loss_criterion` | (0, 10³⁰⁰] | |
 //! | `sigma_w2` | (0, 10⁶] | |
 //! | `sigma_b2`, `bias_std` | [0, 10⁶] | |
+//! | GPT `vocab` | 2 ..= 256 | character (byte) level: a byte corpus has at most 256 symbols |
+//! | GPT `context` | 1 ..= 8,192 | attention scores grow as context² per head |
+//! | GPT `heads` | 1 ..= 1,024 | and they must divide `width` |
+//! | GPT `mlp_width` | 1 ..= 32,768 | four times the largest `width` |
+//! | DeepNorm `alpha` | (0, 10⁶] | the paper's decoder-only α = (2L)^(1/4) is below 7 for L ≤ 1,000 |
 
 use std::fmt;
 use std::ops::{Bound, RangeBounds};
@@ -177,6 +182,19 @@ pub const LSUV_ITERATIONS: CountLimit = count("max_iterations", 1, 1000);
 pub const GRID_POINTS: CountLimit = count("sigma_w2 points", 1, 1000);
 /// Runs trained in parallel.
 pub const JOBS: CountLimit = count("jobs", 1, 1024);
+
+/// Symbols of a character-level GPT's vocabulary (bytes: at most 256).
+pub const VOCAB: CountLimit = count("vocab", 2, 256);
+/// Positions of a GPT's context window (learned positions, causal attention over them).
+pub const CONTEXT: CountLimit = count("context", 1, 8192);
+/// Attention heads of a GPT block.
+pub const HEADS: CountLimit = count("heads", 1, 1024);
+/// Inner width of a GPT block's MLP.
+pub const MLP_WIDTH: CountLimit = count("mlp_width", 1, 32_768);
+
+/// DeepNorm's residual multiplier α of `x ← LN(α·x + F(x))`.
+pub const DEEPNORM_ALPHA: RealLimit =
+    RealLimit { name: "alpha", low: Bound::Excluded(0.0), high: Bound::Included(1e6) };
 
 /// The learning rate.
 pub const LR: RealLimit = RealLimit { name: "lr", low: Bound::Excluded(0.0), high: Bound::Included(1e6) };

@@ -1,8 +1,9 @@
 //! The networks the lab trains: deep MLPs and plain CNNs, built from host-side weights that
-//! nninit's rules filled, so every layer can take any rule of the catalogue.
+//! nninit's rules filled, so every layer can take any rule of the catalogue; and a decoder-only
+//! character-level GPT whose every parameter comes from nninit's GPT-2 plan under a scheme.
 //!
-//! The architecture ([`ModelSpec`]) and its checks need no backend; the burn modules
-//! ([`Network`], in `network.rs`) come with the `burn` feature.
+//! The architectures ([`ModelSpec`], [`GptSpec`]) and their checks need no backend; the burn
+//! modules ([`Network`] in `network.rs`, `Gpt` in `gpt.rs`) come with the `burn` feature.
 
 use nninit::activation::Activation;
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,16 @@ use crate::limits;
 use crate::record::ModelKind;
 
 #[cfg(feature = "burn")]
+mod gpt;
+mod gpt_spec;
+#[cfg(feature = "burn")]
 mod network;
+#[cfg(feature = "burn")]
+pub use gpt::{
+    Gpt, GptAttention, GptBlock, GptHead, GptLayerNorm, GptMlp, GptTrainer, GptTrunk, TextRun, TextTraining,
+    train_on_text, validation_bits,
+};
+pub use gpt_spec::{BlockForm, GptSpec, HeadTying, INITIALIZER_RANGE, LAYER_NORM_EPSILON};
 #[cfg(feature = "burn")]
 pub use network::{Forward, Hidden, HostHidden, LayerWeights, Network, activate, host};
 

@@ -11,6 +11,8 @@ use crate::loss::LossKind;
 #[cfg(feature = "burn")]
 mod run;
 #[cfg(feature = "burn")]
+pub(crate) use run::optimizer;
+#[cfg(feature = "burn")]
 pub use run::{TrainOutcome, permutation, train};
 
 /// The optimizer.

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Gradients};
 use nninit::stream::Philox;
 
@@ -127,6 +127,19 @@ fn layer_stats(
     Ok(crate::probe::probe(spec, net, x, y, loss, device)?.layers)
 }
 
+/// The burn optimizer of `optimizer`: SGD with heavy-ball momentum and no dampening, or Adam
+/// with PyTorch's defaults (β₁ = 0.9, β₂ = 0.999, ε = 1e-8). Every model the lab trains gets
+/// its optimizer here.
+pub(crate) fn optimizer(optimizer: Optimizer) -> ModuleOptimizer {
+    match optimizer {
+        Optimizer::Sgd { momentum } => {
+            let m = (momentum > 0.0).then(|| MomentumConfig::new().with_momentum(momentum).with_dampening(0.0));
+            SgdConfig::new().with_momentum(m).init()
+        }
+        Optimizer::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
+    }
+}
+
 /// Trains `net` and records everything. `progress` is called after every step with the step
 /// number. The run stops early, marked diverged, at the first non-finite loss or gradient norm
 /// (a diverged run is a result, not an error).
@@ -143,13 +156,7 @@ pub fn train(
     progress: &mut dyn FnMut(usize),
 ) -> Result<TrainOutcome> {
     let started = Instant::now();
-    let mut optim = match cfg.optimizer {
-        Optimizer::Sgd { momentum } => {
-            let m = (momentum > 0.0).then(|| MomentumConfig::new().with_momentum(momentum).with_dampening(0.0));
-            SgdConfig::new().with_momentum(m).init()
-        }
-        Optimizer::Adam => AdamConfig::new().with_epsilon(1e-8).init(),
-    };
+    let mut optim = optimizer(cfg.optimizer);
     let mut batches = Batches::new(&data.train, data.features, seed, cfg.batch);
     let mut steps = Vec::with_capacity(cfg.steps);
     let mut evals = Vec::new();
