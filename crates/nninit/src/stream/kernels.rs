@@ -47,15 +47,6 @@ pub(crate) trait BlockMap: Copy {
     /// `LANES · PER_BLOCK` values; `a[l] = w1 << 32 | w0` and `b[l] = w3 << 32 | w2` of
     /// block `l` (see [`blocks`]).
     fn lanes(self, a: &[u64; LANES], b: &[u64; LANES], out: &mut [Self::Out]);
-    /// [`Self::lanes`] given the blocks' words in stream order, `w[4l + k]` = word `k`
-    /// of block `l` (as the AVX2 Philox of [`simd::philox_body`](super::simd) makes
-    /// them). The default rebuilds the lane form.
-    #[inline(always)]
-    fn words(self, w: &[u32; 4 * LANES], out: &mut [Self::Out]) {
-        let a = core::array::from_fn(|l| join(w[4 * l], w[4 * l + 1]));
-        let b = core::array::from_fn(|l| join(w[4 * l + 2], w[4 * l + 3]));
-        self.lanes(&a, &b, out);
-    }
     /// Writes the values of whole blocks `j, j + 1, …` into a prefix of `out` with a
     /// hand-written AVX2 kernel, and returns how many values it wrote (a multiple of
     /// `PER_BLOCK`); the driver does the rest. Only the AVX2 driver calls it. The
@@ -372,6 +363,38 @@ impl TruncatedF32 {
         }
     }
 
+    /// The values of `LANES` blocks given their words in stream order, `w[4l + k]` = word
+    /// `k` of block `l`.
+    #[inline(always)]
+    fn words_to_values(self, w: &[u32; 4 * LANES], out: &mut [f32]) {
+        const N: usize = 4 * LANES;
+        let (mut q, mut t) = ([0f32; N], [0f32; N]);
+        for i in 0..N {
+            (q[i], t[i]) = self.probabilities(w[i]);
+        }
+        // Bit i: value i lies in a tail of PPND7.
+        let mut tails = 0u64;
+        for (g, q) in q.chunks_exact(GROUP).enumerate() {
+            let mut bits = 0u8;
+            for (i, &q) in q.iter().enumerate() {
+                bits |= u8::from(q.abs() > math32::PPND7_SPLIT) << i;
+            }
+            tails |= u64::from(bits) << (GROUP * g);
+        }
+        // Every lane through the rational function most of them need, then the others
+        // (about one in nine at ±2σ, in the tails) gathered into full vectors and written
+        // over: the tail's logarithm and square root run once per tail value, not once per
+        // group that holds one. Each value takes the same operations as `value`, so the
+        // same bits.
+        let mostly_centre = tails.count_ones() as usize <= N / 2;
+        match (mostly_centre, self.reach) {
+            (true, TailReach::Near) => self.each_then_patch::<Centre, NearTail>(&q, &t, out, tails),
+            (true, TailReach::Far) => self.each_then_patch::<Centre, AnyTail>(&q, &t, out, tails),
+            (false, TailReach::Near) => self.each_then_patch::<NearTail, Centre>(&q, &t, out, !tails),
+            (false, TailReach::Far) => self.each_then_patch::<AnyTail, Centre>(&q, &t, out, !tails),
+        }
+    }
+
     /// Whether every value lies in one of `PPND7`'s tails and none in its far tail (the
     /// AVX2 kernel then skips the centre).
     #[inline(always)]
@@ -430,36 +453,7 @@ impl BlockMap for TruncatedF32 {
     }
     #[inline(always)]
     fn lanes(self, a: &[u64; LANES], b: &[u64; LANES], out: &mut [f32]) {
-        self.words(&words(a, b), out);
-    }
-    #[inline(always)]
-    fn words(self, w: &[u32; 4 * LANES], out: &mut [f32]) {
-        const N: usize = 4 * LANES;
-        let (mut q, mut t) = ([0f32; N], [0f32; N]);
-        for i in 0..N {
-            (q[i], t[i]) = self.probabilities(w[i]);
-        }
-        // Bit i: value i lies in a tail of PPND7.
-        let mut tails = 0u64;
-        for (g, q) in q.chunks_exact(GROUP).enumerate() {
-            let mut bits = 0u8;
-            for (i, &q) in q.iter().enumerate() {
-                bits |= u8::from(q.abs() > math32::PPND7_SPLIT) << i;
-            }
-            tails |= u64::from(bits) << (GROUP * g);
-        }
-        // Every lane through the rational function most of them need, then the others
-        // (about one in nine at ±2σ, in the tails) gathered into full vectors and written
-        // over: the tail's logarithm and square root run once per tail value, not once per
-        // group that holds one. Each value takes the same operations as `value`, so the
-        // same bits.
-        let mostly_centre = tails.count_ones() as usize <= N / 2;
-        match (mostly_centre, self.reach) {
-            (true, TailReach::Near) => self.each_then_patch::<Centre, NearTail>(&q, &t, out, tails),
-            (true, TailReach::Far) => self.each_then_patch::<Centre, AnyTail>(&q, &t, out, tails),
-            (false, TailReach::Near) => self.each_then_patch::<NearTail, Centre>(&q, &t, out, !tails),
-            (false, TailReach::Far) => self.each_then_patch::<AnyTail, Centre>(&q, &t, out, !tails),
-        }
+        self.words_to_values(&words(a, b), out);
     }
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
