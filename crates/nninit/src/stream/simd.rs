@@ -168,6 +168,15 @@ fn horner3(c: &[__m256; 4], x: __m256) -> __m256 {
     _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_fmadd_ps(c[0], x, c[1]), x, c[2]), x, c[3])
 }
 
+/// The words' uniforms `u = fma(w >> 9, 2⁻²³, 2⁻²⁴)` and their probabilities less ½,
+/// `q = fma(u, D.hi, Q0.hi) + fma(u, D.lo, Q0.lo)`, as `TruncatedF32::value` has them.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn uniform_and_q(k: &TruncConsts, w: __m256i) -> (__m256, __m256) {
+    let u = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32::<9>(w)), k.two_m23, k.two_m24);
+    (u, _mm256_add_ps(_mm256_fmadd_ps(u, k.d[0], k.q0[0]), _mm256_fmadd_ps(u, k.d[1], k.q0[1])))
+}
+
 /// `math32::ln` of eight positive normal floats, operation for operation.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
@@ -197,8 +206,7 @@ fn ln_ps(k: &TruncConsts, x: __m256) -> __m256 {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 fn truncated_near_tail(k: &TruncConsts, w: __m256i) -> __m256 {
-    let u = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32::<9>(w)), k.two_m23, k.two_m24);
-    let q = _mm256_add_ps(_mm256_fmadd_ps(u, k.d[0], k.q0[0]), _mm256_fmadd_ps(u, k.d[1], k.q0[1]));
+    let (u, q) = uniform_and_q(k, w);
     // Below ½ the tail distance is p = p₀ + u·d, above it 1 − p = (1 − p₀) − u·d.
     let lower = _mm256_cmp_ps::<_CMP_LT_OQ>(q, _mm256_setzero_ps());
     let a = [_mm256_blendv_ps(k.c0[0], k.p0[0], lower), _mm256_blendv_ps(k.c0[1], k.p0[1], lower)];
@@ -218,8 +226,7 @@ fn truncated_near_tail(k: &TruncConsts, w: __m256i) -> __m256 {
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 fn truncated_centre(k: &TruncConsts, w: __m256i) -> (__m256, u32) {
-    let u = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32::<9>(w)), k.two_m23, k.two_m24);
-    let q = _mm256_add_ps(_mm256_fmadd_ps(u, k.d[0], k.q0[0]), _mm256_fmadd_ps(u, k.d[1], k.q0[1]));
+    let (_, q) = uniform_and_q(k, w);
     let tails = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(_mm256_and_ps(q, k.abs), k.split)) as u32;
     let r = _mm256_fnmadd_ps(q, q, k.const1);
     let z = _mm256_div_ps(_mm256_mul_ps(q, horner3(&k.a, r)), horner3(&k.b, r));
