@@ -228,41 +228,6 @@ enum Span {
     TailOnly,
 }
 
-/// One of `PPND7`'s rational functions, as a type, so that each loop over a group is
-/// compiled for one of them (a branch inside would keep LLVM from vectorizing it).
-trait Branch {
-    /// `Φ⁻¹(½ + q)` for a value of this branch, as [`math32::Ppnd7::inverse_cdf`] gives it.
-    fn inverse_cdf(q: f32, t: f32) -> f32;
-}
-
-/// `|q| ≤ 0.425`.
-struct Centre;
-/// `|q| > 0.425` and a tail distance of at least [`math32::PPND7_NEAR_TAIL`].
-struct NearTail;
-/// `|q| > 0.425`.
-struct AnyTail;
-
-impl Branch for Centre {
-    #[inline(always)]
-    fn inverse_cdf(q: f32, _: f32) -> f32 {
-        math32::PPND7.inverse_cdf_centre(q)
-    }
-}
-
-impl Branch for NearTail {
-    #[inline(always)]
-    fn inverse_cdf(q: f32, t: f32) -> f32 {
-        math32::PPND7.inverse_cdf_near_tail(q, t)
-    }
-}
-
-impl Branch for AnyTail {
-    #[inline(always)]
-    fn inverse_cdf(q: f32, t: f32) -> f32 {
-        math32::PPND7.inverse_cdf_tail(q, t)
-    }
-}
-
 /// How far into `PPND7`'s tails the probabilities of a [`TruncatedF32`] can go: a fill
 /// that never reaches the far tail skips its selections (the same bits either way).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -327,74 +292,6 @@ impl TruncatedF32 {
         (q, along(a, math32::select(lower, u, -u)))
     }
 
-    /// Writes `finish` of branch `most` for all [`LANES`]` · 4` values, then of branch
-    /// `rest` over the values whose bit is set in `patch`, gathered [`GROUP`] at a time
-    /// (`rest` also sees padding lanes, whose results are dropped).
-    #[inline(always)]
-    fn each_then_patch<Most: Branch, Rest: Branch>(
-        self,
-        q: &[f32; 4 * LANES],
-        t: &[f32; 4 * LANES],
-        out: &mut [f32],
-        patch: u64,
-    ) {
-        for ((q, t), out) in q.chunks_exact(GROUP).zip(t.chunks_exact(GROUP)).zip(out.chunks_exact_mut(GROUP)) {
-            for k in 0..GROUP {
-                out[k] = self.finish(Most::inverse_cdf(q[k], t[k]));
-            }
-        }
-        let mut patch = patch;
-        while patch != 0 {
-            let (mut at, mut pq, mut pt) = ([0usize; GROUP], [0.25f32; GROUP], [0.25f32; GROUP]);
-            let mut n = 0;
-            while patch != 0 && n < GROUP {
-                let i = patch.trailing_zeros() as usize;
-                patch &= patch - 1;
-                (at[n], pq[n], pt[n]) = (i, q[i], t[i]);
-                n += 1;
-            }
-            let mut z = [0f32; GROUP];
-            for k in 0..GROUP {
-                z[k] = Rest::inverse_cdf(pq[k], pt[k]);
-            }
-            for k in 0..n {
-                out[at[k]] = self.finish(z[k]);
-            }
-        }
-    }
-
-    /// The values of `LANES` blocks given their words in stream order, `w[4l + k]` = word
-    /// `k` of block `l`.
-    #[inline(always)]
-    fn words_to_values(self, w: &[u32; 4 * LANES], out: &mut [f32]) {
-        const N: usize = 4 * LANES;
-        let (mut q, mut t) = ([0f32; N], [0f32; N]);
-        for i in 0..N {
-            (q[i], t[i]) = self.probabilities(w[i]);
-        }
-        // Bit i: value i lies in a tail of PPND7.
-        let mut tails = 0u64;
-        for (g, q) in q.chunks_exact(GROUP).enumerate() {
-            let mut bits = 0u8;
-            for (i, &q) in q.iter().enumerate() {
-                bits |= u8::from(q.abs() > math32::PPND7_SPLIT) << i;
-            }
-            tails |= u64::from(bits) << (GROUP * g);
-        }
-        // Every lane through the rational function most of them need, then the others
-        // (about one in nine at ±2σ, in the tails) gathered into full vectors and written
-        // over: the tail's logarithm and square root run once per tail value, not once per
-        // group that holds one. Each value takes the same operations as `value`, so the
-        // same bits.
-        let mostly_centre = tails.count_ones() as usize <= N / 2;
-        match (mostly_centre, self.reach) {
-            (true, TailReach::Near) => self.each_then_patch::<Centre, NearTail>(&q, &t, out, tails),
-            (true, TailReach::Far) => self.each_then_patch::<Centre, AnyTail>(&q, &t, out, tails),
-            (false, TailReach::Near) => self.each_then_patch::<NearTail, Centre>(&q, &t, out, !tails),
-            (false, TailReach::Far) => self.each_then_patch::<AnyTail, Centre>(&q, &t, out, !tails),
-        }
-    }
-
     /// Whether every value lies in one of `PPND7`'s tails and none in its far tail (the
     /// AVX2 kernel then skips the centre).
     #[inline(always)]
@@ -406,28 +303,6 @@ impl TruncatedF32 {
     #[inline(always)]
     pub(crate) fn reaches_far_tail(self) -> bool {
         self.reach == TailReach::Far
-    }
-
-    /// The values of words that all lie in `PPND7`'s tails (`|q| > 0.425`), as
-    /// [`Self::value`] gives them: for the AVX2 kernel, which computes the centre itself.
-    #[inline(always)]
-    pub(crate) fn tail_values(self, w: &[u32; GROUP], out: &mut [f32; GROUP]) {
-        let (mut q, mut t) = ([0f32; GROUP], [0f32; GROUP]);
-        for k in 0..GROUP {
-            (q[k], t[k]) = self.probabilities(w[k]);
-        }
-        match self.reach {
-            TailReach::Near => {
-                for k in 0..GROUP {
-                    out[k] = self.finish(NearTail::inverse_cdf(q[k], t[k]));
-                }
-            }
-            TailReach::Far => {
-                for k in 0..GROUP {
-                    out[k] = self.finish(AnyTail::inverse_cdf(q[k], t[k]));
-                }
-            }
-        }
     }
 
     /// `fma(σ, z, μ)` clamped to the bounds.
@@ -453,7 +328,29 @@ impl BlockMap for TruncatedF32 {
     }
     #[inline(always)]
     fn lanes(self, a: &[u64; LANES], b: &[u64; LANES], out: &mut [f32]) {
-        self.words_to_values(&words(a, b), out);
+        let w = words(a, b);
+        for (w, out) in w.chunks_exact(GROUP).zip(out.chunks_exact_mut(GROUP)) {
+            let (mut q, mut t) = ([0f32; GROUP], [0f32; GROUP]);
+            for i in 0..GROUP {
+                (q[i], t[i]) = self.probabilities(w[i]);
+            }
+            // A group with no value in the tails (most, for intervals within about ±2σ)
+            // skips the logarithm; both forms give the same bits.
+            let tails = q.iter().fold(0u32, |any, &q| any | u32::from(q.abs() > math32::PPND7_SPLIT));
+            let mut z = [0f32; GROUP];
+            if tails == 0 {
+                for i in 0..GROUP {
+                    z[i] = math32::PPND7.inverse_cdf_centre(q[i]);
+                }
+            } else {
+                for i in 0..GROUP {
+                    z[i] = math32::PPND7.inverse_cdf(q[i], t[i]);
+                }
+            }
+            for i in 0..GROUP {
+                out[i] = self.finish(z[i]);
+            }
+        }
     }
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]

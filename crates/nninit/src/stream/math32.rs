@@ -188,29 +188,6 @@ impl Ppnd7 {
         (m * num) / den
     }
 
-    /// [`Self::inverse_cdf`] where `|q| > 0.425` (the same bits, without the centre's
-    /// selections).
-    #[inline(always)]
-    pub(crate) fn inverse_cdf_tail(&self, q: f32, t: f32) -> f32 {
-        let s = (-ln(t)).sqrt();
-        let far = mask(s > 5.0);
-        let y = s - select(far, 5.0, 1.6);
-        let pick = |e: [f32; 4], c: [f32; 4]| [0, 1, 2, 3].map(|i| select(far, e[i], c[i]));
-        let num = horner3(pick(self.e, self.c), y);
-        let den = horner3(pick(self.f, self.d), y);
-        let m = f32::from_bits(0x3f80_0000 | (q.to_bits() & 0x8000_0000));
-        (m * num) / den
-    }
-
-    /// [`Self::inverse_cdf_tail`] where also `t ≥ `[`PPND7_NEAR_TAIL`], so that
-    /// `√(−ln t) ≤ 5` (the same bits, without the far tail's selections).
-    #[inline(always)]
-    pub(crate) fn inverse_cdf_near_tail(&self, q: f32, t: f32) -> f32 {
-        let y = (-ln(t)).sqrt() - 1.6;
-        let m = f32::from_bits(0x3f80_0000 | (q.to_bits() & 0x8000_0000));
-        (m * horner3(self.c, y)) / horner3(self.d, y)
-    }
-
     /// [`Self::inverse_cdf`] where `|q| ≤ 0.425` (the same bits, without the tail's work).
     #[inline(always)]
     pub(crate) fn inverse_cdf_centre(&self, q: f32) -> f32 {

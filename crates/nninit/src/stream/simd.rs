@@ -201,8 +201,8 @@ fn ln_ps(k: &TruncConsts, x: __m256) -> __m256 {
 }
 
 /// The truncated normal's value of eight words that lie in `PPND7`'s tails but not its
-/// far tail (`TruncatedF32::tail_values` where the interval never reaches it),
-/// operation for operation.
+/// far tail (`TruncatedF32::value` where the interval never reaches it: `PPND7`'s tail
+/// branch with its near coefficients), operation for operation.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 fn truncated_near_tail(k: &TruncConsts, w: __m256i) -> __m256 {
@@ -282,7 +282,8 @@ const TAIL_ROOM: usize = BATCH * NORMAL_STEP + SET;
 /// [`BATCH`] iterations. Every lane goes through the centre's rational function in
 /// vectors and is stored; the lanes in the tails (about one in nine at ±2σ) are packed,
 /// without branches, into a buffer of words and positions, and once per batch go through
-/// [`TruncatedF32::tail_values`] eight at a time, whose values overwrite theirs. Packing
+/// [`truncated_near_tail`] eight at a time (or, for an interval that reaches `PPND7`'s far
+/// tail, [`TruncatedF32::value`]), whose values overwrite theirs. Packing
 /// them keeps the tails' logarithm and square root to full vectors, and deferring them to
 /// the end of the batch lets consecutive tail vectors overlap (each is one long chain of
 /// dependent operations) instead of stalling each iteration. Same values: the
@@ -360,7 +361,10 @@ fn truncated_f32_avx2(map: TruncatedF32, keys: Keys, j: u64, out: &mut [f32]) ->
             tw[..w.len()].copy_from_slice(w);
             let mut tz = [0f32; GROUP];
             if map.reaches_far_tail() {
-                map.tail_values(&tw, &mut tz);
+                // Rare (intervals beyond about 6.7σ): the per-word definition.
+                for (z, &w) in tz.iter_mut().zip(&tw) {
+                    *z = map.value(w);
+                }
             } else {
                 // SAFETY: `tz` holds 8 floats; `storeu` needs no alignment.
                 unsafe { _mm256_storeu_ps(tz.as_mut_ptr(), truncated_near_tail(tk, lanes_u32(tw))) };
