@@ -20,6 +20,8 @@
 //! thread count and from build to build unless a change alters results). MNIST must have been
 //! fetched (`nninit data fetch mnist`).
 
+mod common;
+
 use std::time::Instant;
 
 use nninit::Init;
@@ -32,6 +34,8 @@ use nninit_lab::model::{Bias, ModelSpec, Network, Residual};
 use nninit_lab::record::ModelKind;
 use nninit_lab::rules::{BiasRule, InitMethod, initial_weights};
 use nninit_lab::train::{EvalLayers, Optimizer, TrainConfig, train};
+
+use crate::common::cpu_seconds;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = data::load(DatasetName::Mnist, None)?;
@@ -81,15 +85,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
     );
     Ok(())
-}
-
-/// User plus system CPU time of the whole process (all threads) so far, from `/proc/self/stat`
-/// in clock ticks of 1/100 s (Linux's `USER_HZ`); `None` where that file does not exist.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The fields after the command name, which is in parentheses and may contain spaces:
-    // state is field 3, utime 14 and stime 15 (proc(5)).
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = |field: usize| fields.get(field - 3)?.parse::<u64>().ok();
-    Some((ticks(14)? + ticks(15)?) as f64 / 100.0)
 }

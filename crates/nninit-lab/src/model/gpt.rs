@@ -30,7 +30,7 @@
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::activation::{gelu_approximate, softmax};
+use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use nninit::plan::Plan;
 use nninit::scheme::Scheme;
@@ -107,7 +107,7 @@ pub struct GptMlp {
 impl GptMlp {
     /// `x` `[batch, time, width]` → `[batch, time, width]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.c_proj.forward(gelu_approximate(self.c_fc.forward(x)))
+        self.c_proj.forward(super::network::gelu_tanh(self.c_fc.forward(x)))
     }
 }
 

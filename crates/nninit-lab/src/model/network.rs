@@ -22,7 +22,7 @@ pub fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<
         Activation::Elu { alpha, .. } => act::elu(x, alpha),
         Activation::Selu => act::selu(x),
         Activation::Gelu => act::gelu(x),
-        Activation::GeluTanh => act::gelu_approximate(x),
+        Activation::GeluTanh => gelu_tanh(x),
         Activation::Silu => act::silu(x),
         Activation::Mish => act::mish(x),
         Activation::Softplus { beta, .. } => act::softplus(x, beta),
@@ -31,6 +31,23 @@ pub fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<
         // Linear, and anything `ModelSpec::validate` let through.
         _ => x,
     }
+}
+
+/// The tanh-approximate GELU, `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` (PyTorch
+/// `nn.GELU(approximate="tanh")`, transformers' `gelu_new`), computed as the equal
+/// `x·σ(2·√(2/π)·x·(1 + 0.044715·x²))` since `(1 + tanh u)/2 = σ(2u)`.
+///
+/// burn's `gelu_approximate` computes the same function as the tanh form with `x³` as a power:
+/// on the flex backend both the power and the tanh are scalar library calls per element, and
+/// they took a quarter of a char-GPT training step (`scripts/bench-lab.py --workload gpt-step`).
+/// Here `x³` is two multiplications and the tanh is burn's sigmoid, whose backward reads its
+/// output.
+pub fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    const SQRT_2_OVER_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2;
+    const CUBIC: f64 = 0.044715;
+    let inner =
+        x.clone().square().mul_scalar(2.0 * SQRT_2_OVER_PI * CUBIC).add_scalar(2.0 * SQRT_2_OVER_PI) * x.clone();
+    x * act::sigmoid(inner)
 }
 
 /// One layer's initial values on the host, in burn's layout.
@@ -305,6 +322,37 @@ mod tests {
     use super::*;
     use crate::rules::{InitMethod, initial_weights};
     use nninit::Init;
+
+    #[test]
+    fn gelu_tanh_is_the_tanh_form_and_its_gradient() {
+        // Against the tanh form in f64 (burn's `gelu_approximate` is that form in f32), and its
+        // derivative, over [-8, 8] where both the left tail (≈ 0) and the right (≈ x) are in.
+        let xs: Vec<f32> = (0..=1600).map(|i| -8.0 + i as f32 * 0.01).collect();
+        let device = Device::flex().autodiff();
+        let x = Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &device).require_grad();
+        let y = gelu_tanh(x.clone());
+        let grads = y.clone().sum().backward();
+        let got = host(y.to_data());
+        let slope = host(x.grad(&grads).unwrap().to_data());
+        let c = (2.0 / std::f64::consts::PI).sqrt();
+        for (i, &x) in xs.iter().enumerate() {
+            let x = f64::from(x);
+            let u = c * (x + 0.044715 * x.powi(3));
+            let want = 0.5 * x * (1.0 + u.tanh());
+            let du = c * (1.0 + 3.0 * 0.044715 * x * x);
+            let want_slope = 0.5 * (1.0 + u.tanh()) + 0.5 * x * (1.0 - u.tanh().powi(2)) * du;
+            // f32 arithmetic: a few ulps of the larger of |x| and the value.
+            let tol = 4.0 * f64::from(f32::EPSILON) * x.abs().max(1.0);
+            assert!((f64::from(got[i]) - want).abs() <= tol, "x = {x}: {} vs {want}", got[i]);
+            assert!((f64::from(slope[i]) - want_slope).abs() <= tol, "x = {x}: slope {} vs {want_slope}", slope[i]);
+        }
+        // The exact GELU differs from the tanh form by up to ~5e-4 near |x| = 2: the test sees it.
+        let exact = host(
+            burn::tensor::activation::gelu(Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), &device))
+                .to_data(),
+        );
+        assert!(exact.iter().zip(&got).any(|(a, b)| (a - b).abs() > 1e-4));
+    }
 
     fn mlp(depth: usize, width: usize, activation: Activation) -> ModelSpec {
         ModelSpec::digits_mlp(depth, width, activation)
