@@ -39,6 +39,44 @@ pub enum ModelKind {
     Cnn,
 }
 
+/// Which kind of network a record describes: one of the classifiers of [`ModelKind`], or the
+/// character-level GPT (`crate::model::GptSpec`), which is not a [`ModelKind`] because it has
+/// no classifier's spec. Serialized as the same names (`mlp`, `cnn`, `gpt`), so records
+/// written before the GPT existed read back unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Architecture {
+    /// A multilayer perceptron ([`ModelKind::Mlp`]).
+    Mlp,
+    /// A plain convolutional network ([`ModelKind::Cnn`]).
+    Cnn,
+    /// The decoder-only character-level GPT.
+    Gpt,
+}
+
+impl From<ModelKind> for Architecture {
+    fn from(kind: ModelKind) -> Self {
+        match kind {
+            ModelKind::Mlp => Self::Mlp,
+            ModelKind::Cnn => Self::Cnn,
+        }
+    }
+}
+
+/// What a GPT configuration adds to its [`RunConfig`]: the block form and the nninit scheme
+/// it was initialized with, and the sizes [`RunConfig`] has no field for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GptRecord {
+    /// The block form's name: `pre-ln`, `post-ln`, `deepnorm`, `no-norm`.
+    pub form: String,
+    /// The nninit scheme's name, as `nninit materialize --scheme` takes it (`hf`, `t-fixup`, ...).
+    pub scheme: String,
+    /// Attention heads per block.
+    pub heads: usize,
+    /// Positions of the context window.
+    pub context: usize,
+}
+
 /// One configuration of an experiment: everything but the seed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
@@ -49,7 +87,7 @@ pub struct RunConfig {
     /// The initialization's display name, e.g. `he_normal`, `N(0,1)`, `lsuv`.
     pub init: String,
     /// The model kind.
-    pub model: ModelKind,
+    pub model: Architecture,
     /// Number of hidden layers (MLP) or convolutions (CNN).
     pub depth: usize,
     /// Hidden width (MLP) or channels (CNN).
@@ -65,8 +103,12 @@ pub struct RunConfig {
     /// Learning rate.
     #[serde(deserialize_with = "nan_null::f64")]
     pub lr: f64,
-    /// Dataset name (`digits`, `mnist`, `fashion-mnist`).
+    /// Dataset name (`digits`, `mnist`, `fashion-mnist`, `shakespeare`).
     pub dataset: String,
+    /// The GPT's form, scheme and sizes, for GPT configurations (absent from classifier
+    /// records, and from records written before the GPT existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpt: Option<GptRecord>,
 }
 
 /// How a run ended.
@@ -201,6 +243,10 @@ pub struct EvalRow {
     pub grad_norms: Vec<f64>,
     /// Per-layer activation and gradient statistics at this point, where the experiment asks for them.
     pub layers: Option<Vec<LayerStats>>,
+    /// Validation cross-entropy in bits per character (GPT runs, whose `test_loss` is the same
+    /// in nats); absent for classifiers and from records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_bits: Option<f64>,
 }
 
 /// One training run: one configuration under one seed.

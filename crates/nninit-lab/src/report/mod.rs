@@ -33,7 +33,7 @@ use nninit::theory::PhaseDiagram;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::record::{ExperimentResults, ModelKind, Probe, RunConfig, RunRecord, RunStatus};
+use crate::record::{Architecture, ExperimentResults, Probe, RunConfig, RunRecord, RunStatus};
 
 pub use error::ReportError;
 pub use render::FigureFormat;
@@ -153,7 +153,7 @@ pub fn probe_figure(probe: &Probe, title: &str, path: &Path) -> Result<(), Repor
             label: title.into(),
             group: "probe".into(),
             init: title.into(),
-            model: ModelKind::Mlp,
+            model: Architecture::Mlp,
             depth: probe.layers.len(),
             width: 0,
             activation: String::new(),
@@ -162,6 +162,7 @@ pub fn probe_figure(probe: &Probe, title: &str, path: &Path) -> Result<(), Repor
             optimizer: String::new(),
             lr: 0.0,
             dataset: String::new(),
+            gpt: None,
         },
         seed: 0,
         status: RunStatus::Finished,

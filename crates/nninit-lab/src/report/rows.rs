@@ -81,6 +81,9 @@ enum Row<'a> {
         test_accuracy: Option<f64>,
         #[serde(deserialize_with = "nan_null::vec")]
         grad_norms: Vec<f64>,
+        /// GPT runs only; absent from older rows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        validation_bits: Option<f64>,
     },
     Layer {
         label: Cow<'a, str>,
@@ -155,6 +158,7 @@ pub(super) fn jsonl(results: &ExperimentResults) -> Result<String, ReportError> 
                 test_loss: e.test_loss,
                 test_accuracy: e.test_accuracy,
                 grad_norms: e.grad_norms.clone(),
+                validation_bits: e.validation_bits,
             };
             push(&mut out, &row)?;
         }
@@ -269,8 +273,8 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<ExperimentResults, Report
                 });
             }
             Row::Step { label, seed, row } => runs[find(&label, seed)?].record.steps.push(row),
-            Row::Eval { label, seed, step, test_loss, test_accuracy, grad_norms } => {
-                let row = EvalRow { step, test_loss, test_accuracy, grad_norms, layers: None };
+            Row::Eval { label, seed, step, test_loss, test_accuracy, grad_norms, validation_bits } => {
+                let row = EvalRow { step, test_loss, test_accuracy, grad_norms, layers: None, validation_bits };
                 runs[find(&label, seed)?].record.evals.push(row);
             }
             Row::Layer { label, seed, source, step, stats } => {

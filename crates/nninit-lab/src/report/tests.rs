@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::*;
 use crate::record::{
-    EvalRow, LayerStats, ModelKind, Probe, RunConfig, RunRecord, RunStatus, SignalKind, Spectrum, StepRow,
+    Architecture, EvalRow, LayerStats, Probe, RunConfig, RunRecord, RunStatus, SignalKind, Spectrum, StepRow,
     TheoryOverlay, Verdict,
 };
 use crate::train::EvalLayers;
@@ -24,7 +24,7 @@ fn config(group: &str, init: &str, depth: usize) -> RunConfig {
         label: format!("{group}/{init}"),
         group: group.to_string(),
         init: init.to_string(),
-        model: ModelKind::Mlp,
+        model: Architecture::Mlp,
         depth,
         width: 64,
         activation: "relu".to_string(),
@@ -33,6 +33,7 @@ fn config(group: &str, init: &str, depth: usize) -> RunConfig {
         optimizer: "sgd".to_string(),
         lr: 0.01,
         dataset: "digits".to_string(),
+        gpt: None,
     }
 }
 
@@ -102,6 +103,7 @@ fn run(
             grad_norms: vec![0.1; depth],
             layers: (eval_layers == EvalLayers::Record)
                 .then(|| layers(depth, if s == 0 { 0.58 } else { 0.8 }, 0.6 + 0.3 * s as f64 / steps as f64)),
+            validation_bits: None,
         })
         .collect();
     let status = match diverge_at {

@@ -197,7 +197,7 @@ pub fn train(
         if let Some(grad_norms) = norms {
             let (test_loss, test_accuracy) = evaluate(spec, &net, data, cfg.loss, device);
             let layers = x_stats.map(|x| layer_stats(spec, &net, &x, &y, cfg.loss, device)).transpose()?;
-            evals.push(EvalRow { step, test_loss, test_accuracy, grad_norms, layers });
+            evals.push(EvalRow { step, test_loss, test_accuracy, grad_norms, layers, validation_bits: None });
             if !test_loss.is_finite() {
                 status = RunStatus::Diverged { step };
                 break;
