@@ -174,6 +174,8 @@ pub const BATCH: CountLimit = count("batch", 1, 65_536);
 pub const PROBE_BATCH: CountLimit = count("probe_batch", 1, 65_536);
 /// Steps between evaluations.
 pub const EVAL_EVERY: CountLimit = count("eval_every", 1, 1_000_000);
+/// Validation windows a GPT run reads at each measurement.
+pub const VALIDATION_WINDOWS: CountLimit = count("validation_windows", 1, 1_000_000);
 /// Runs of one experiment: configurations × seeds.
 pub const RUNS: CountLimit = count("runs (configurations x seeds)", 1, 100_000);
 /// LSUV's rescalings per layer at most.

@@ -19,8 +19,8 @@ mod gpt_spec;
 mod network;
 #[cfg(feature = "burn")]
 pub use gpt::{
-    Gpt, GptAttention, GptBlock, GptHead, GptLayerNorm, GptMlp, GptTrainer, GptTrunk, TextRun, TextTraining,
-    train_on_text, validation_bits,
+    BLOW_UP_MARGIN_NATS, BLOW_UP_WINDOW, Gpt, GptAttention, GptBlock, GptHead, GptLayerNorm, GptMlp, GptTrainer,
+    GptTrunk, TextEval, TextRun, TextTraining, diverged, train_on_text, validation_bits,
 };
 pub use gpt_spec::{BlockForm, GptSpec, HeadTying, INITIALIZER_RANGE, LAYER_NORM_EPSILON};
 #[cfg(feature = "burn")]

@@ -75,6 +75,10 @@ pub struct GptRecord {
     pub heads: usize,
     /// Positions of the context window.
     pub context: usize,
+    /// The MLP's inner width.
+    pub mlp_width: usize,
+    /// Whether the output projection is the token embedding (`true`, GPT-2's tying).
+    pub tied_head: bool,
 }
 
 /// One configuration of an experiment: everything but the seed.
@@ -236,9 +240,11 @@ pub struct EvalRow {
     /// Mean loss over the test set.
     #[serde(deserialize_with = "nan_null::f64")]
     pub test_loss: f64,
-    /// Accuracy over the test set (classification), in [0, 1]; `None` for regression.
+    /// Accuracy over the test set (classification), in [0, 1]; `None` for regression and for
+    /// the GPT.
     pub test_accuracy: Option<f64>,
-    /// L2 norm of each layer's weight gradient on the last training batch, from the input.
+    /// L2 norm of each layer's weight gradient on the last training batch, from the input
+    /// (empty for the GPT, which does not measure them).
     #[serde(deserialize_with = "nan_null::vec")]
     pub grad_norms: Vec<f64>,
     /// Per-layer activation and gradient statistics at this point, where the experiment asks for them.

@@ -7,7 +7,7 @@
 //! name = "my-experiment"
 //! description = "What it shows."
 //! expectation = "What the literature reports."   # optional
-//! dataset = "digits"                             # digits | mnist | fashion-mnist
+//! dataset = "digits"                             # digits | mnist | fashion-mnist (shakespeare: gpt)
 //! seeds = 3
 //!
 //! [model]
@@ -43,6 +43,37 @@
 //! name = "LSUV"
 //! rule = "lsuv"                # also: weight-norm; mean-field (sigma_w2 = [..], sigma_b2 = x)
 //! ```
+//!
+//! The character-level GPT ([`crate::model::GptSpec`]) trains on a text with Adam; its
+//! `[model]` has no activation, bias or residual, its `[train]` no momentum, loss criterion,
+//! per-layer statistics, probe batch or lr scaling, and each `[[init]]` names a block form and
+//! an nninit scheme (every parameter is drawn from the plan of the GPT's GPT-2 config):
+//!
+//! ```toml
+//! dataset = "shakespeare"
+//!
+//! [model]
+//! kind = "gpt"
+//! depth = [2, 8]               # blocks
+//! width = 32                   # n_embd
+//! heads = 4
+//! context = 64
+//! mlp_width = 128              # optional, default 4 x width
+//! head = "tied"                # tied | untied
+//!
+//! [train]
+//! optimizer = "adam"
+//! lr = 0.002
+//! steps = 300
+//! batch = 16                   # windows of `context` characters per step
+//! eval_every = 50              # validation bits per character every this many steps
+//! validation_windows = 64      # windows of the validation split read each time
+//!
+//! [[init]]
+//! name = "post-LN hf"          # optional, default "FORM SCHEME"
+//! form = "post-ln"             # pre-ln | post-ln | deepnorm | no-norm
+//! scheme = "hf"                # any scheme `nninit materialize --scheme` takes
+//! ```
 
 //!
 //! Every count and size in the file has the valid range listed in [`crate::limits`], checked
@@ -56,5 +87,5 @@ mod runner;
 mod schema;
 
 #[cfg(feature = "burn")]
-pub use runner::{Event, RunOptions, probe_batch, run, run_one};
-pub use schema::{BUILT_IN, Configuration, Experiment, LrScaling, init_choice};
+pub use runner::{Event, ExperimentData, RunOptions, probe_batch, run, run_on, run_one};
+pub use schema::{BUILT_IN, Configuration, Experiment, LrScaling, Setup, init_choice};

@@ -9,12 +9,14 @@ use nninit::init::{Distribution, VarianceScaling};
 use nninit::{FanMode, Init, InitParams};
 use serde::Deserialize;
 
-use crate::data::DatasetName;
+use nninit::scheme::Scheme;
+
+use crate::data::{DatasetName, Fetchable, TextSpec};
 use crate::error::{LabError, Result};
 use crate::limits;
 use crate::loss::LossKind;
-use crate::model::{Bias, ModelSpec, Residual};
-use crate::record::{ModelKind, RunConfig};
+use crate::model::{Bias, BlockForm, GptSpec, HeadTying, ModelSpec, Residual};
+use crate::record::{Architecture, GptRecord, ModelKind, RunConfig};
 use crate::rules::{BiasRule, DataDependent, InitChoice, InitMethod};
 use crate::train::{EvalLayers, Optimizer, TrainConfig};
 
@@ -29,6 +31,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("jacobian", include_str!("../../../../experiments/jacobian.toml")),
     ("gelu-depth", include_str!("../../../../experiments/gelu-depth.toml")),
     ("smoke", include_str!("../../../../experiments/smoke.toml")),
+    ("transformer-depth", include_str!("../../../../experiments/transformer-depth.toml")),
 ];
 
 /// One number or a list of them.
@@ -48,38 +51,39 @@ impl<T: Clone> OneOrMany<T> {
     }
 }
 
+/// `[model]`: the classifiers' keys (`activation`, `bias`, `residual`) and the GPT's
+/// (`heads`, `context`, `mlp_width`, `head`), each refused for the other kind.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ModelToml {
-    kind: ModelKind,
+    kind: Architecture,
     depth: OneOrMany<usize>,
     width: usize,
-    activation: OneOrMany<String>,
-    #[serde(default)]
-    bias: Bias,
-    #[serde(default)]
-    residual: Residual,
+    activation: Option<OneOrMany<String>>,
+    bias: Option<Bias>,
+    residual: Option<Residual>,
+    heads: Option<usize>,
+    context: Option<usize>,
+    mlp_width: Option<usize>,
+    head: Option<HeadTying>,
 }
 
-fn default_momentum() -> f64 {
-    0.9
-}
+const DEFAULT_MOMENTUM: f64 = 0.9;
+const DEFAULT_PROBE_BATCH: usize = 256;
+/// Validation windows per measurement of a GPT run when the file does not say.
+const DEFAULT_VALIDATION_WINDOWS: usize = 64;
 fn default_batch() -> usize {
     64
 }
 fn default_eval_every() -> usize {
     50
 }
-fn default_probe_batch() -> usize {
-    256
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TrainToml {
     optimizer: String,
-    #[serde(default = "default_momentum")]
-    momentum: f64,
+    momentum: Option<f64>,
     lr: f64,
     steps: usize,
     #[serde(default = "default_batch")]
@@ -91,10 +95,10 @@ struct TrainToml {
     loss_criterion: Option<f64>,
     #[serde(default)]
     eval_layers: bool,
-    #[serde(default = "default_probe_batch")]
-    probe_batch: usize,
+    probe_batch: Option<usize>,
     #[serde(default)]
     lr_scaling: LrScaling,
+    validation_windows: Option<usize>,
 }
 
 /// How the learning rate depends on depth.
@@ -133,8 +137,8 @@ pub struct Experiment {
     pub description: String,
     /// What the literature reports.
     pub expectation: Option<String>,
-    /// The dataset.
-    pub dataset: DatasetName,
+    /// The dataset: an image set for the classifiers, a text for the GPT.
+    pub dataset: Fetchable,
     /// Seeds per configuration.
     pub seeds: usize,
     /// Every configuration: model, init, training.
@@ -152,12 +156,31 @@ pub struct Experiment {
 pub struct Configuration {
     /// What the records say about it.
     pub record: RunConfig,
-    /// The network.
-    pub model: ModelSpec,
-    /// The initialization.
-    pub init: InitChoice,
-    /// The training.
+    /// The network and how it starts.
+    pub setup: Setup,
+    /// The training (for the GPT: Adam, cross-entropy, no per-layer statistics).
     pub train: TrainConfig,
+}
+
+/// What a configuration trains, and how it is initialized.
+#[derive(Clone, Debug)]
+pub enum Setup {
+    /// A classifier (MLP or CNN) under one initialization.
+    Classifier {
+        /// The network.
+        model: ModelSpec,
+        /// The initialization.
+        init: InitChoice,
+    },
+    /// The character-level GPT under one nninit scheme.
+    Gpt {
+        /// The network, its block form included.
+        spec: GptSpec,
+        /// The scheme every parameter is drawn from (through the plan of the spec's GPT-2 config).
+        scheme: Scheme,
+        /// Validation windows read at each measurement (from the start of the validation split).
+        validation_windows: usize,
+    },
 }
 
 impl Experiment {
@@ -192,124 +215,315 @@ impl Experiment {
     pub fn parse(src: &str, source_name: &str) -> Result<Self> {
         let bad = |reason: String| LabError::Experiment { source_name: source_name.into(), reason };
         let t: ExperimentToml = toml::from_str(src).map_err(|e| bad(toml_error(src, &e)))?;
-        let dataset = DatasetName::from_str(&t.dataset).map_err(|e| bad(e.to_string()))?;
+        let dataset = Fetchable::from_str(&t.dataset).map_err(|e| bad(e.to_string()))?;
         limits::SEEDS.check_usize(source_name, t.seeds)?;
-        let optimizer = match t.train.optimizer.as_str() {
-            "sgd" => Optimizer::Sgd { momentum: limits::MOMENTUM.check(source_name, t.train.momentum)? },
-            "adam" => Optimizer::Adam,
-            other => return Err(bad(format!("unknown optimizer `{other}` (known: sgd, adam)"))),
+        let built = match t.model.kind {
+            Architecture::Mlp => classifier_configs(&t, ModelKind::Mlp, dataset, source_name)?,
+            Architecture::Cnn => classifier_configs(&t, ModelKind::Cnn, dataset, source_name)?,
+            Architecture::Gpt => gpt_configs(&t, dataset, source_name)?,
         };
-        limits::LR.check(source_name, t.train.lr)?;
-        limits::STEPS.check_usize(source_name, t.train.steps)?;
-        limits::BATCH.check_usize(source_name, t.train.batch)?;
-        limits::PROBE_BATCH.check_usize(source_name, t.train.probe_batch)?;
-        limits::EVAL_EVERY.check_usize(source_name, t.train.eval_every)?;
-        if let Some(c) = t.train.loss_criterion {
-            limits::LOSS_CRITERION.check(source_name, c)?;
-        }
-        if t.init.is_empty() {
-            return Err(bad("list at least one [[init]]".into()));
-        }
-        let (features, image) = (dataset.features(), dataset.image());
-        let train = TrainConfig {
-            steps: t.train.steps,
-            batch: t.train.batch,
-            lr: t.train.lr,
-            optimizer,
-            loss: t.train.loss,
-            eval_every: Some(t.train.eval_every),
-            eval_layers: if t.train.eval_layers { EvalLayers::Record } else { EvalLayers::Skip },
-            loss_criterion: t.train.loss_criterion,
-        };
-        let activations: Vec<Activation> = t
-            .model
-            .activation
-            .to_vec()
-            .iter()
-            .map(|a| a.parse::<Activation>().map_err(|e| bad(e.to_string())))
-            .collect::<Result<_>>()?;
-        if activations.is_empty() || t.model.depth.to_vec().is_empty() {
-            return Err(bad("[model] needs at least one activation and one depth".into()));
-        }
-        // Every initialization once, to count the runs before any configuration is built.
-        let per_model: usize = t
-            .init
-            .iter()
-            .map(|entry| init_choices(entry, activations[0], source_name).map(|c| c.len()))
-            .sum::<Result<usize>>()?;
-        let depths = t.model.depth.to_vec();
-        let runs = (activations.len() as u128) * (depths.len() as u128) * (per_model as u128) * (t.seeds as u128);
-        limits::RUNS.check(source_name, runs)?;
-        let mut configs = Vec::new();
-        let mut theory_sigma_b2 = None;
-        for &activation in &activations {
-            for &depth in &depths {
-                let model = ModelSpec {
-                    kind: t.model.kind,
-                    depth,
-                    width: t.model.width,
-                    activation,
-                    bias: t.model.bias,
-                    residual: t.model.residual,
-                    features,
-                    image,
-                    classes: 10,
-                };
-                model.validate().map_err(|e| in_file(source_name, e))?;
-                model.check_batch(source_name, t.train.batch.max(t.train.probe_batch))?;
-                let train = match t.train.lr_scaling {
-                    LrScaling::None => train.clone(),
-                    LrScaling::InverseDepth => TrainConfig {
-                        lr: limits::LR_PER_DEPTH.check(source_name, train.lr / depth as f64)?,
-                        ..train.clone()
-                    },
-                };
-                let group = format!("{}-d{depth}", activation.name());
-                for entry in &t.init {
-                    for (init, sigma) in init_choices(entry, activation, source_name)? {
-                        if let Some((_, b2)) = sigma {
-                            theory_sigma_b2 = Some(b2);
-                        }
-                        configs.push(Configuration {
-                            record: RunConfig {
-                                label: format!("{group}/{}", init.name),
-                                group: group.clone(),
-                                init: init.name.clone(),
-                                model: model.kind.into(),
-                                depth,
-                                width: model.width,
-                                activation: activation.name().to_string(),
-                                sigma_w2: sigma.map(|s| s.0),
-                                sigma_b2: sigma.map(|s| s.1),
-                                optimizer: optimizer.name().into(),
-                                lr: train.lr,
-                                dataset: dataset.to_string(),
-                                gpt: None,
-                            },
-                            model: model.clone(),
-                            init,
-                            train: train.clone(),
-                        });
-                    }
-                }
-            }
-        }
-        let theory_activation = (t.theory && activations.len() == 1).then(|| activations[0]);
-        if t.theory && theory_activation.is_none() {
-            return Err(bad("theory = true needs exactly one activation".into()));
-        }
         Ok(Self {
             name: t.name,
             description: t.description,
             expectation: t.expectation,
             dataset,
             seeds: t.seeds,
-            configs,
-            probe_batch: t.train.probe_batch,
-            theory_sigma_b2: theory_sigma_b2.filter(|_| t.theory),
-            theory_activation,
+            configs: built.configs,
+            probe_batch: t.train.probe_batch.unwrap_or(DEFAULT_PROBE_BATCH),
+            theory_sigma_b2: built.theory_sigma_b2,
+            theory_activation: built.theory_activation,
         })
     }
+}
+
+/// What one kind's half of [`Experiment::parse`] builds.
+struct Built {
+    configs: Vec<Configuration>,
+    theory_sigma_b2: Option<f64>,
+    theory_activation: Option<Activation>,
+}
+
+/// The kind's name as the file writes it.
+fn kind_name(kind: Architecture) -> &'static str {
+    match kind {
+        Architecture::Mlp => "mlp",
+        Architecture::Cnn => "cnn",
+        Architecture::Gpt => "gpt",
+    }
+}
+
+/// Refuses each `(key, given)` that is given: those keys do not apply to the file's kind.
+fn refuse_keys(source_name: &str, kind: Architecture, keys: &[(&str, bool)]) -> Result<()> {
+    match keys.iter().find(|(_, given)| *given) {
+        Some((key, _)) => Err(LabError::Experiment {
+            source_name: source_name.into(),
+            reason: format!("{key} does not apply to kind = \"{}\"", kind_name(kind)),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The checks every kind shares: the training counts and the presence of depths and inits.
+fn check_common(t: &ExperimentToml, source_name: &str) -> Result<()> {
+    limits::LR.check(source_name, t.train.lr)?;
+    limits::STEPS.check_usize(source_name, t.train.steps)?;
+    limits::BATCH.check_usize(source_name, t.train.batch)?;
+    limits::EVAL_EVERY.check_usize(source_name, t.train.eval_every)?;
+    let bad = |reason: &str| LabError::Experiment { source_name: source_name.into(), reason: reason.into() };
+    if t.init.is_empty() {
+        return Err(bad("list at least one [[init]]"));
+    }
+    if t.model.depth.to_vec().is_empty() {
+        return Err(bad("[model] needs at least one depth"));
+    }
+    Ok(())
+}
+
+/// The configurations of an MLP or CNN experiment.
+fn classifier_configs(t: &ExperimentToml, kind: ModelKind, dataset: Fetchable, source_name: &str) -> Result<Built> {
+    let bad = |reason: String| LabError::Experiment { source_name: source_name.into(), reason };
+    let m = &t.model;
+    refuse_keys(
+        source_name,
+        m.kind,
+        &[
+            ("[model] heads", m.heads.is_some()),
+            ("[model] context", m.context.is_some()),
+            ("[model] mlp_width", m.mlp_width.is_some()),
+            ("[model] head", m.head.is_some()),
+            ("[train] validation_windows", t.train.validation_windows.is_some()),
+        ],
+    )?;
+    let Fetchable::Images(dataset) = dataset else {
+        return Err(bad(format!(
+            "kind = \"{}\" trains on an image dataset ({}), not `{dataset}`",
+            kind_name(m.kind),
+            DatasetName::ALL.map(DatasetName::as_str).join(", ")
+        )));
+    };
+    let optimizer = match t.train.optimizer.as_str() {
+        "sgd" => Optimizer::Sgd {
+            momentum: limits::MOMENTUM.check(source_name, t.train.momentum.unwrap_or(DEFAULT_MOMENTUM))?,
+        },
+        "adam" => Optimizer::Adam,
+        other => return Err(bad(format!("unknown optimizer `{other}` (known: sgd, adam)"))),
+    };
+    check_common(t, source_name)?;
+    let probe_batch =
+        limits::PROBE_BATCH.check_usize(source_name, t.train.probe_batch.unwrap_or(DEFAULT_PROBE_BATCH))?;
+    if let Some(c) = t.train.loss_criterion {
+        limits::LOSS_CRITERION.check(source_name, c)?;
+    }
+    let (features, image) = (dataset.features(), dataset.image());
+    let train = TrainConfig {
+        steps: t.train.steps,
+        batch: t.train.batch,
+        lr: t.train.lr,
+        optimizer,
+        loss: t.train.loss,
+        eval_every: Some(t.train.eval_every),
+        eval_layers: if t.train.eval_layers { EvalLayers::Record } else { EvalLayers::Skip },
+        loss_criterion: t.train.loss_criterion,
+    };
+    let activations: Vec<Activation> = m
+        .activation
+        .as_ref()
+        .map(OneOrMany::to_vec)
+        .unwrap_or_default()
+        .iter()
+        .map(|a| a.parse::<Activation>().map_err(|e| bad(e.to_string())))
+        .collect::<Result<_>>()?;
+    if activations.is_empty() {
+        return Err(bad("[model] needs at least one activation and one depth".into()));
+    }
+    // Every initialization once, to count the runs before any configuration is built.
+    let per_model: usize = t
+        .init
+        .iter()
+        .map(|entry| init_choices(entry, activations[0], source_name).map(|c| c.len()))
+        .sum::<Result<usize>>()?;
+    let depths = m.depth.to_vec();
+    let runs = (activations.len() as u128) * (depths.len() as u128) * (per_model as u128) * (t.seeds as u128);
+    limits::RUNS.check(source_name, runs)?;
+    let mut configs = Vec::new();
+    let mut theory_sigma_b2 = None;
+    for &activation in &activations {
+        for &depth in &depths {
+            let model = ModelSpec {
+                kind,
+                depth,
+                width: m.width,
+                activation,
+                bias: m.bias.unwrap_or_default(),
+                residual: m.residual.unwrap_or_default(),
+                features,
+                image,
+                classes: 10,
+            };
+            model.validate().map_err(|e| in_file(source_name, e))?;
+            model.check_batch(source_name, t.train.batch.max(probe_batch))?;
+            let train = match t.train.lr_scaling {
+                LrScaling::None => train.clone(),
+                LrScaling::InverseDepth => TrainConfig {
+                    lr: limits::LR_PER_DEPTH.check(source_name, train.lr / depth as f64)?,
+                    ..train.clone()
+                },
+            };
+            let group = format!("{}-d{depth}", activation.name());
+            for entry in &t.init {
+                for (init, sigma) in init_choices(entry, activation, source_name)? {
+                    if let Some((_, b2)) = sigma {
+                        theory_sigma_b2 = Some(b2);
+                    }
+                    configs.push(Configuration {
+                        record: RunConfig {
+                            label: format!("{group}/{}", init.name),
+                            group: group.clone(),
+                            init: init.name.clone(),
+                            model: model.kind.into(),
+                            depth,
+                            width: model.width,
+                            activation: activation.name().to_string(),
+                            sigma_w2: sigma.map(|s| s.0),
+                            sigma_b2: sigma.map(|s| s.1),
+                            optimizer: optimizer.name().into(),
+                            lr: train.lr,
+                            dataset: dataset.to_string(),
+                            gpt: None,
+                        },
+                        setup: Setup::Classifier { model: model.clone(), init },
+                        train: train.clone(),
+                    });
+                }
+            }
+        }
+    }
+    let theory_activation = (t.theory && activations.len() == 1).then(|| activations[0]);
+    if t.theory && theory_activation.is_none() {
+        return Err(bad("theory = true needs exactly one activation".into()));
+    }
+    Ok(Built { configs, theory_sigma_b2: theory_sigma_b2.filter(|_| t.theory), theory_activation })
+}
+
+/// One `[[init]]` of a GPT experiment: its name, block form and scheme.
+struct GptInit {
+    name: String,
+    form: String,
+    scheme: Scheme,
+}
+
+/// Reads a GPT `[[init]]`: `form` (one of [`BlockForm::NAMES`]), `scheme` (a name
+/// `nninit materialize --scheme` takes), an optional `name` (default `"{form} {scheme}"`).
+fn gpt_init(entry: &toml::Table, source_name: &str) -> Result<GptInit> {
+    let bad = |reason: String| LabError::Experiment { source_name: source_name.into(), reason };
+    if let Some(key) = entry.keys().find(|k| !["name", "form", "scheme"].contains(&k.as_str())) {
+        return Err(bad(format!("a gpt [[init]] takes `form`, `scheme` and `name`, not `{key}`")));
+    }
+    let text = |key: &str| match entry.get(key) {
+        None => Ok(None),
+        Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(bad(format!("[[init]] `{key}` must be a string, not {other}"))),
+    };
+    let form = text("form")?.ok_or_else(|| bad("every gpt [[init]] needs `form`".into()))?;
+    if !BlockForm::NAMES.contains(&form.as_str()) {
+        return Err(bad(format!("unknown block form `{form}` (known: {})", BlockForm::NAMES.join(", "))));
+    }
+    let scheme_name = text("scheme")?.ok_or_else(|| bad("every gpt [[init]] needs `scheme`".into()))?;
+    let scheme = Scheme::parse(&scheme_name).map_err(|e| bad(format!("[[init]] scheme: {e}")))?;
+    let name = text("name")?.unwrap_or_else(|| format!("{form} {}", scheme.name()));
+    Ok(GptInit { name, form, scheme })
+}
+
+/// The configurations of a char-GPT experiment: every depth under every `[[init]]`.
+fn gpt_configs(t: &ExperimentToml, dataset: Fetchable, source_name: &str) -> Result<Built> {
+    let bad = |reason: String| LabError::Experiment { source_name: source_name.into(), reason };
+    let (m, tr) = (&t.model, &t.train);
+    refuse_keys(
+        source_name,
+        m.kind,
+        &[
+            ("[model] activation (the GPT's MLP is GPT-2's tanh GELU)", m.activation.is_some()),
+            ("[model] bias", m.bias.is_some()),
+            ("[model] residual", m.residual.is_some()),
+            ("[train] momentum", tr.momentum.is_some()),
+            ("[train] loss_criterion", tr.loss_criterion.is_some()),
+            ("[train] eval_layers", tr.eval_layers),
+            ("[train] probe_batch", tr.probe_batch.is_some()),
+            ("[train] lr_scaling", tr.lr_scaling != LrScaling::None),
+            ("[train] loss = \"mse\"", tr.loss != LossKind::CrossEntropy),
+            ("theory", t.theory),
+        ],
+    )?;
+    let Fetchable::Text(text) = dataset else {
+        let texts: Vec<&str> = crate::data::TEXTS.iter().map(|t| t.dir).collect();
+        return Err(bad(format!("kind = \"gpt\" trains on a text ({}), not `{dataset}`", texts.join(", "))));
+    };
+    let text: &TextSpec = text;
+    if tr.optimizer != "adam" {
+        return Err(bad(format!("kind = \"gpt\" trains with optimizer = \"adam\", not `{}`", tr.optimizer)));
+    }
+    check_common(t, source_name)?;
+    let heads = m.heads.ok_or_else(|| bad("kind = \"gpt\" needs [model] heads".into()))?;
+    let context = m.context.ok_or_else(|| bad("kind = \"gpt\" needs [model] context".into()))?;
+    let validation_windows = tr.validation_windows.unwrap_or(DEFAULT_VALIDATION_WINDOWS);
+    limits::VALIDATION_WINDOWS.check_usize(source_name, validation_windows)?;
+    let inits: Vec<GptInit> = t.init.iter().map(|e| gpt_init(e, source_name)).collect::<Result<_>>()?;
+    let depths = m.depth.to_vec();
+    limits::RUNS.check(source_name, depths.len() as u128 * inits.len() as u128 * t.seeds as u128)?;
+    let train = TrainConfig {
+        steps: tr.steps,
+        batch: tr.batch,
+        lr: tr.lr,
+        optimizer: Optimizer::Adam,
+        loss: LossKind::CrossEntropy,
+        eval_every: Some(tr.eval_every),
+        eval_layers: EvalLayers::Skip,
+        loss_criterion: None,
+    };
+    let mut configs = Vec::with_capacity(depths.len() * inits.len());
+    for &depth in &depths {
+        // Every size is checked (limits) before anything is planned.
+        let mut base = GptSpec::new(text.symbols, context, m.width, heads, depth, BlockForm::PreLn)
+            .map_err(|e| in_file(source_name, e))?;
+        if let Some(mlp_width) = m.mlp_width {
+            base = base.with_mlp_width(mlp_width).map_err(|e| in_file(source_name, e))?;
+        }
+        base = base.with_head(m.head.unwrap_or_default()).map_err(|e| in_file(source_name, e))?;
+        base.check_batch(source_name, tr.batch)?;
+        let group = format!("d{depth}");
+        for init in &inits {
+            let spec = base.clone().with_form_named(&init.form).map_err(|e| in_file(source_name, e))?;
+            // The scheme must initialize GPT-2 (`mamba` cannot): its plan is what trains.
+            spec.plan(init.scheme).map_err(|e| bad(format!("init `{}`: {e}", init.name)))?;
+            configs.push(Configuration {
+                record: RunConfig {
+                    label: format!("{group}/{}", init.name),
+                    group: group.clone(),
+                    init: init.name.clone(),
+                    model: Architecture::Gpt,
+                    depth,
+                    width: spec.width(),
+                    activation: Activation::GeluTanh.name().to_string(),
+                    sigma_w2: None,
+                    sigma_b2: None,
+                    optimizer: Optimizer::Adam.name().into(),
+                    lr: tr.lr,
+                    dataset: text.dir.to_string(),
+                    gpt: Some(GptRecord {
+                        form: init.form.clone(),
+                        scheme: init.scheme.name().to_string(),
+                        heads,
+                        context,
+                        mlp_width: spec.mlp_width(),
+                        tied_head: spec.head() == HeadTying::Tied,
+                    }),
+                },
+                setup: Setup::Gpt { spec, scheme: init.scheme, validation_windows },
+                train: train.clone(),
+            });
+        }
+    }
+    Ok(Built { configs, theory_sigma_b2: None, theory_activation: None })
 }
 
 /// One initialization from a rule name and `key=value` parameters, as the command line gives
@@ -488,8 +702,10 @@ mod tests {
         // delta-orthogonal rule meets a dense classifier, for one).
         for (name, src) in BUILT_IN {
             for c in Experiment::parse(src, name).unwrap().configs {
-                if let InitMethod::Rule { .. } = c.init.method {
-                    initial_weights(&c.model, &c.init.method, 0)
+                if let Setup::Classifier { model, init: init @ InitChoice { method: InitMethod::Rule { .. }, .. } } =
+                    &c.setup
+                {
+                    initial_weights(model, &init.method, 0)
                         .unwrap_or_else(|e| panic!("{name} {}: {e}", c.record.label));
                 }
             }
@@ -582,12 +798,153 @@ mod tests {
         }
     }
 
+    /// A small GPT experiment file, for the bad-input cases to edit.
+    const GPT: &str = r#"name = "g"
+description = "d"
+dataset = "shakespeare"
+seeds = 2
+
+[model]
+kind = "gpt"
+depth = [1, 3]
+width = 16
+heads = 2
+context = 8
+
+[train]
+optimizer = "adam"
+lr = 0.001
+steps = 10
+batch = 4
+eval_every = 5
+validation_windows = 4
+
+[[init]]
+form = "post-ln"
+scheme = "hf"
+
+[[init]]
+name = "DeepNorm"
+form = "deepnorm"
+scheme = "deepnorm"
+"#;
+
+    #[test]
+    fn a_gpt_file_gives_every_depth_under_every_init() {
+        let exp = Experiment::parse(GPT, "g.toml").unwrap();
+        assert_eq!(exp.dataset.to_string(), "shakespeare");
+        let labels: Vec<&str> = exp.configs.iter().map(|c| c.record.label.as_str()).collect();
+        assert_eq!(labels, ["d1/post-ln hf", "d1/DeepNorm", "d3/post-ln hf", "d3/DeepNorm"]);
+        for c in &exp.configs {
+            let Setup::Gpt { spec, scheme, validation_windows } = &c.setup else { panic!("{:?}", c.setup) };
+            assert_eq!((spec.vocab(), spec.width(), spec.heads(), spec.context()), (84, 16, 2, 8));
+            assert_eq!((spec.depth(), spec.mlp_width(), spec.head()), (c.record.depth, 64, HeadTying::Tied));
+            assert_eq!(*validation_windows, 4);
+            let gpt = c.record.gpt.as_ref().unwrap();
+            assert_eq!((gpt.form.as_str(), gpt.scheme.as_str()), (spec.form().name(), scheme.name()));
+            assert_eq!((c.record.model, c.record.dataset.as_str()), (Architecture::Gpt, "shakespeare"));
+            assert_eq!((c.train.optimizer, c.train.eval_every, c.train.steps), (Optimizer::Adam, Some(5), 10));
+            if let BlockForm::DeepNorm { alpha } = spec.form() {
+                // Wang et al. 2022, decoder-only: α = (2L)^(1/4) for L blocks.
+                assert!((alpha - (2.0 * spec.depth() as f64).powf(0.25)).abs() < 1e-12, "{alpha}");
+            }
+        }
+        let untied = GPT.replace("context = 8", "context = 8\nmlp_width = 24\nhead = \"untied\"");
+        let exp = Experiment::parse(&untied, "g.toml").unwrap();
+        let Setup::Gpt { spec, .. } = &exp.configs[0].setup else { panic!() };
+        assert_eq!((spec.mlp_width(), spec.head()), (24, HeadTying::Untied));
+        assert!(!exp.configs[0].record.gpt.as_ref().unwrap().tied_head);
+        // The built-in one: seven inits at each depth, every one a GPT on Shakespeare.
+        let td = Experiment::load("transformer-depth").unwrap();
+        let depths = td.configs.iter().map(|c| c.record.depth).collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(td.configs.len(), 7 * depths.len());
+        assert!(depths.len() >= 3 && td.seeds >= 2, "{depths:?}");
+        assert!(td.configs.iter().all(|c| matches!(c.setup, Setup::Gpt { .. })));
+    }
+
+    #[test]
+    fn bad_gpt_files_name_the_file_and_the_key() {
+        let mlp = BUILT_IN[0].1;
+        let init = "[[init]]\nform = \"post-ln\"\nscheme = \"hf\"\n";
+        let cases = [
+            (GPT.replace("context = 8", "context = 8\nactivation = \"relu\""), "[model] activation"),
+            (GPT.replace("context = 8", "context = 8\nbias = \"off\""), "[model] bias"),
+            (GPT.replace("heads = 2\n", ""), "needs [model] heads"),
+            (GPT.replace("context = 8\n", ""), "needs [model] context"),
+            (GPT.replace("heads = 2", "heads = 3"), "divide"),
+            (GPT.replace("dataset = \"shakespeare\"", "dataset = \"mnist\""), "trains on a text"),
+            (GPT.replace("optimizer = \"adam\"", "optimizer = \"sgd\""), "optimizer = \"adam\""),
+            (GPT.replace("lr = 0.001", "lr = 0.001\nmomentum = 0.9"), "[train] momentum"),
+            (GPT.replace("lr = 0.001", "lr = 0.001\nloss_criterion = 1.0"), "[train] loss_criterion"),
+            (GPT.replace("lr = 0.001", "lr = 0.001\nprobe_batch = 8"), "[train] probe_batch"),
+            (GPT.replace("lr = 0.001", "lr = 0.001\nloss = \"mse\""), "mse"),
+            (GPT.replace("seeds = 2", "seeds = 2\ntheory = true"), "theory"),
+            (GPT.replace("form = \"post-ln\"", "form = \"sandwich\""), "unknown block form `sandwich`"),
+            (GPT.replace("form = \"post-ln\"", "form = 3"), "`form` must be a string"),
+            (GPT.replace("form = \"post-ln\"\n", ""), "needs `form`"),
+            (GPT.replace("scheme = \"hf\"\n", ""), "needs `scheme`"),
+            (GPT.replace("scheme = \"hf\"", "scheme = \"warp\""), "warp"),
+            (GPT.replace("scheme = \"hf\"", "scheme = \"hf\"\nrule = \"normal\""), "not `rule`"),
+            (GPT.replace("context = 8", "context = 8\nhead = \"sideways\""), "sideways"),
+            (mlp.replace("width = 64", "width = 64\nheads = 4"), "[model] heads does not apply to kind = \"mlp\""),
+            (mlp.replace("steps = 300", "steps = 300\nvalidation_windows = 4"), "[train] validation_windows"),
+            (mlp.replace("dataset = \"digits\"", "dataset = \"shakespeare\""), "trains on an image dataset"),
+            (format!("{mlp}\n{init}"), "needs `rule`"),
+        ];
+        for (src, needle) in cases {
+            assert!(src != GPT && src != mlp, "{needle}: the case must change the file");
+            let err = Experiment::parse(&src, "g.toml").expect_err(needle).to_string();
+            assert!(err.starts_with("experiment g.toml: "), "{err}");
+            assert!(err.contains(needle) && !err.contains('\n'), "{err} should mention {needle} on one line");
+        }
+    }
+
+    #[test]
+    fn every_gpt_size_out_of_range_is_named_before_anything_is_built() {
+        let cases = [
+            (GPT.replace("width = 16", "width = 100000000"), "width"),
+            (GPT.replace("heads = 2", "heads = 0"), "heads"),
+            (GPT.replace("context = 8", "context = 0"), "context"),
+            (GPT.replace("context = 8", "context = 100000000"), "context"),
+            (GPT.replace("depth = [1, 3]", "depth = [1, 1001]"), "depth"),
+            (GPT.replace("context = 8", "context = 8\nmlp_width = 0"), "mlp_width"),
+            (GPT.replace("width = 16", "width = 8192").replace("depth = [1, 3]", "depth = 1000"), "parameters"),
+            (GPT.replace("batch = 4", "batch = 0"), "batch"),
+            (
+                GPT.replace("batch = 4", "batch = 60000").replace("context = 8", "context = 4096"),
+                "batch x hidden values",
+            ),
+            (GPT.replace("validation_windows = 4", "validation_windows = 0"), "validation_windows"),
+            (GPT.replace("eval_every = 5", "eval_every = 0"), "eval_every"),
+            (GPT.replace("steps = 10", "steps = 0"), "steps"),
+            (GPT.replace("lr = 0.001", "lr = 0.0"), "lr"),
+            (GPT.replace("seeds = 2", "seeds = 0"), "seeds"),
+        ];
+        for (src, name) in cases {
+            assert_ne!(src, GPT, "{name}: the case must change the file");
+            let started = std::time::Instant::now();
+            match Experiment::parse(&src, "g.toml") {
+                Err(LabError::OutOfRange { what, name: got, .. }) => assert_eq!((what.as_str(), got), ("g.toml", name)),
+                other => panic!("{name}: {other:?}"),
+            }
+            assert!(started.elapsed().as_secs() < 1, "{name} took {:?}", started.elapsed());
+        }
+        let many = GPT
+            .replace("depth = [1, 3]", &format!("depth = [{}]", vec!["1"; 1000].join(", ")))
+            .replace("seeds = 2", "seeds = 1000");
+        match Experiment::parse(&many, "g.toml") {
+            Err(LabError::OutOfRange { name, .. }) => assert_eq!(name, "runs (configurations x seeds)"),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn kaiming_takes_the_models_activation() {
         let src = BUILT_IN[0].1.replace("nonlinearity = \"relu\"\n", "");
         let exp = Experiment::parse(&src, "quick-without-nonlinearity").unwrap();
-        let he = exp.configs.iter().find(|c| c.record.activation == "tanh" && c.init.name == "He").unwrap();
-        match &he.init.method {
+        let he = exp.configs.iter().find(|c| c.record.activation == "tanh" && c.record.init == "He").unwrap();
+        let Setup::Classifier { init, .. } = &he.setup else { panic!("{:?}", he.setup) };
+        match &init.method {
             InitMethod::Rule { weight, .. } => assert!(format!("{weight:?}").contains("Tanh"), "{weight:?}"),
             other => panic!("{other:?}"),
         }

@@ -359,6 +359,18 @@ pub struct TextTraining {
     /// Validation windows read at most, from the start of the validation split (all of them:
     /// `usize::MAX`); a whole number of batches of `batch` windows, the last possibly smaller.
     pub validation_windows: usize,
+    /// Measure validation bits every this many steps (in [`crate::limits::EVAL_EVERY`]), as
+    /// well as before the first step and after the last; `None`: only before and after.
+    pub eval_every: Option<usize>,
+}
+
+/// One validation measurement of a text run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TextEval {
+    /// Adam steps done before it (0: at initialization).
+    pub step: usize,
+    /// Mean validation cross-entropy, bits per character ([`validation_bits`]).
+    pub bits: f64,
 }
 
 /// What one char-GPT run on a text produced.
@@ -366,12 +378,55 @@ pub struct TextTraining {
 pub struct TextRun {
     /// The training loss (nats per symbol) of every step run, before its update.
     pub train_loss: Vec<f64>,
-    /// Validation bits per character at initialization.
-    pub initial_bits: f64,
-    /// Validation bits per character after the last step (`None` when the run diverged).
-    pub validation_bits: Option<f64>,
-    /// The step whose training loss was not finite, where the run stopped.
+    /// Every validation measurement, in step order: the first at step 0, the last after the
+    /// last step (unless the run diverged), and every [`TextTraining::eval_every`] steps.
+    pub evals: Vec<TextEval>,
+    /// The step at which the run was stopped as diverged ([`diverged`]), if it was.
     pub diverged_at: Option<usize>,
+}
+
+impl TextRun {
+    /// Validation bits per character at initialization.
+    pub fn initial_bits(&self) -> f64 {
+        self.evals.first().map_or(f64::NAN, |e| e.bits)
+    }
+
+    /// Validation bits per character after the last step (`None` when the run diverged).
+    pub fn validation_bits(&self) -> Option<f64> {
+        match self.diverged_at {
+            Some(_) => None,
+            None => self.evals.last().map(|e| e.bits),
+        }
+    }
+}
+
+/// Training steps the blow-up rule of [`diverged`] averages the loss over.
+pub const BLOW_UP_WINDOW: usize = 10;
+
+/// Nats per symbol by which the averaged training loss must exceed its reference for
+/// [`diverged`] to call a run blown up.
+pub const BLOW_UP_MARGIN_NATS: f64 = 1.0;
+
+/// Whether a char-GPT run whose training losses (nats per symbol, one per step, in order) are
+/// `losses` has diverged at its last step, for a vocabulary of `vocab` symbols: its last loss
+/// is not finite, or the mean of its last [`BLOW_UP_WINDOW`] losses exceeds
+/// max(ln `vocab`, its first loss) by more than [`BLOW_UP_MARGIN_NATS`].
+///
+/// ln `vocab` is the loss of the uniform prediction, which every initialization with small
+/// logits starts near; a model that is 1 nat per symbol worse than both that and its own
+/// start (it gives the right symbol e ≈ 2.7 times less probability than guessing) has not
+/// merely stalled but blown up, as post-LN transformers without warmup do (Liu et al. 2020).
+/// The window keeps one noisy batch from counting.
+pub fn diverged(losses: &[f64], vocab: usize) -> bool {
+    let Some(&last) = losses.last() else { return false };
+    if !last.is_finite() {
+        return true;
+    }
+    if losses.len() < BLOW_UP_WINDOW {
+        return false;
+    }
+    let recent = losses[losses.len() - BLOW_UP_WINDOW..].iter().sum::<f64>() / BLOW_UP_WINDOW as f64;
+    recent > losses[0].max((vocab as f64).ln()) + BLOW_UP_MARGIN_NATS
 }
 
 /// Mean validation cross-entropy in bits per character of `model` over the first
@@ -423,38 +478,52 @@ fn check_vocab(spec: &GptSpec, data: &TextDataset) -> Result<()> {
 
 /// Trains the char-GPT `spec` initialized under `scheme` on `data` (for example
 /// [`crate::data::load_shakespeare`]) with Adam at a fixed learning rate, and measures
-/// validation bits per character before and after: one run of the `transformer-depth`
-/// experiment. The run stops, marked diverged, at the first non-finite training loss.
+/// validation bits per character before, every [`TextTraining::eval_every`] steps and after:
+/// one run of the `transformer-depth` experiment. The run stops, marked diverged, at the
+/// first step [`diverged`] calls so (a non-finite loss, or the training loss blown up), or at
+/// a non-finite validation measurement. `progress` hears each step done (counted from 1).
 ///
 /// # Errors
-/// [`LabError::OutOfRange`] for steps, batch or lr out of range, before anything runs; the
-/// errors of [`Gpt::init`], [`validation_bits`] and of the dataset's windows.
+/// [`LabError::OutOfRange`] for steps, batch, lr or eval_every out of range, before anything
+/// runs; the errors of [`Gpt::init`], [`validation_bits`] and of the dataset's windows.
 pub fn train_on_text(
     spec: &GptSpec,
     scheme: Scheme,
     data: &TextDataset,
     cfg: &TextTraining,
     device: &Device,
+    progress: &mut dyn FnMut(usize),
 ) -> Result<TextRun> {
     crate::limits::STEPS.check_usize("gpt", cfg.steps)?;
+    if let Some(every) = cfg.eval_every {
+        crate::limits::EVAL_EVERY.check_usize("gpt", every)?;
+    }
     spec.check_batch("gpt", cfg.batch)?;
     check_vocab(spec, data)?;
     let mut trainer = GptTrainer::adam(cfg.lr)?;
     let mut model = Gpt::init(spec, scheme, cfg.seed, device)?;
-    let initial_bits = validation_bits(spec, &model, data, cfg.batch, cfg.validation_windows, device)?;
+    let bits = |model: &Gpt| validation_bits(spec, model, data, cfg.batch, cfg.validation_windows, device);
+    let mut evals = vec![TextEval { step: 0, bits: bits(&model)? }];
     let windows = Philox::new(cfg.seed, "lab.gpt.windows");
     let mut train_loss = Vec::with_capacity(cfg.steps);
-    for step in 0..cfg.steps {
-        let batch = data.train_windows(&windows, step as u64, cfg.batch, spec.context())?;
+    for step in 1..=cfg.steps {
+        let batch = data.train_windows(&windows, step as u64 - 1, cfg.batch, spec.context())?;
         let (next, loss) = trainer.step(spec, model, &batch, device)?;
         model = next;
         train_loss.push(loss);
-        if !loss.is_finite() {
-            return Ok(TextRun { train_loss, initial_bits, validation_bits: None, diverged_at: Some(step + 1) });
+        progress(step);
+        if diverged(&train_loss, spec.vocab()) {
+            return Ok(TextRun { train_loss, evals, diverged_at: Some(step) });
+        }
+        if step == cfg.steps || cfg.eval_every.is_some_and(|e| step.is_multiple_of(e)) {
+            let b = bits(&model)?;
+            evals.push(TextEval { step, bits: b });
+            if !b.is_finite() {
+                return Ok(TextRun { train_loss, evals, diverged_at: Some(step) });
+            }
         }
     }
-    let bits = validation_bits(spec, &model, data, cfg.batch, cfg.validation_windows, device)?;
-    Ok(TextRun { train_loss, initial_bits, validation_bits: Some(bits), diverged_at: None })
+    Ok(TextRun { train_loss, evals, diverged_at: None })
 }
 
 #[cfg(test)]
@@ -697,27 +766,34 @@ mod tests {
         let text: Vec<u8> = b"to be or not to be, ".iter().copied().cycle().take(2000).collect();
         let data = TextDataset::new(&text).unwrap();
         let spec = GptSpec::new(data.vocab_size(), 16, 32, 4, 2, BlockForm::PreLn).unwrap();
-        let cfg = TextTraining { steps: 40, batch: 8, lr: 3e-3, seed: 0, validation_windows: 8 };
+        let cfg = TextTraining { steps: 40, batch: 8, lr: 3e-3, seed: 0, validation_windows: 8, eval_every: Some(20) };
         let device = Device::flex().autodiff();
-        let run = train_on_text(&spec, Scheme::Hf, &data, &cfg, &device).unwrap();
+        let run = train_on_text(&spec, Scheme::Hf, &data, &cfg, &device, &mut |_| {}).unwrap();
         assert_eq!((run.train_loss.len(), run.diverged_at), (40, None));
         // At init, about log2(vocab) bits; after training, far fewer.
         let uniform = (data.vocab_size() as f64).log2();
-        assert!((run.initial_bits - uniform).abs() < 0.5, "{} vs {uniform}", run.initial_bits);
-        let bits = run.validation_bits.unwrap();
-        assert!(bits < 0.6 * run.initial_bits, "{} -> {bits}", run.initial_bits);
+        assert!((run.initial_bits() - uniform).abs() < 0.5, "{} vs {uniform}", run.initial_bits());
+        let bits = run.validation_bits().unwrap();
+        assert!(bits < 0.6 * run.initial_bits(), "{} -> {bits}", run.initial_bits());
+        // Measured at initialization, every eval_every steps, and after the last step.
+        assert_eq!(run.evals.iter().map(|e| e.step).collect::<Vec<_>>(), [0, 20, 40]);
+        assert!(run.evals[1].bits < run.evals[0].bits, "{:?}", run.evals);
         // The same seed gives the same run.
         let again =
-            train_on_text(&spec, Scheme::Hf, &data, &TextTraining { steps: 3, ..cfg.clone() }, &device).unwrap();
+            train_on_text(&spec, Scheme::Hf, &data, &TextTraining { steps: 3, ..cfg.clone() }, &device, &mut |_| {})
+                .unwrap();
         assert_eq!(again.train_loss[..], run.train_loss[..3]);
         // An lr that blows up is a diverged run, not an error.
         let wild = TextTraining { steps: 30, lr: 1e5, ..cfg.clone() };
         let spec_nonorm = spec.clone().with_form(BlockForm::NoNorm).unwrap();
-        let run = train_on_text(&spec_nonorm, Scheme::Hf, &data, &wild, &device).unwrap();
-        assert!(run.diverged_at.is_some() || run.validation_bits.is_some_and(|b| b > bits), "{run:?}");
+        let run = train_on_text(&spec_nonorm, Scheme::Hf, &data, &wild, &device, &mut |_| {}).unwrap();
+        assert!(run.diverged_at.is_some() || run.validation_bits().is_some_and(|b| b > bits), "{run:?}");
         // A vocabulary that is not the text's is refused.
         let other = GptSpec::new(data.vocab_size() + 1, 16, 32, 4, 2, BlockForm::PreLn).unwrap();
-        assert!(matches!(train_on_text(&other, Scheme::Hf, &data, &cfg, &device), Err(LabError::Model { .. })));
+        assert!(matches!(
+            train_on_text(&other, Scheme::Hf, &data, &cfg, &device, &mut |_| {}),
+            Err(LabError::Model { .. })
+        ));
     }
 
     /// ~50 steps on the real Shakespeare corpus (`nninit data fetch shakespeare` first).
@@ -727,13 +803,36 @@ mod tests {
         let data = crate::data::load_shakespeare(None).unwrap();
         assert_eq!(data.vocab_size(), 84);
         let spec = GptSpec::new(84, 64, 64, 4, 2, BlockForm::PreLn).unwrap();
-        let cfg = TextTraining { steps: 50, batch: 16, lr: 3e-3, seed: 0, validation_windows: 256 };
-        let run = train_on_text(&spec, Scheme::Hf, &data, &cfg, &Device::flex().autodiff()).unwrap();
-        let bits = run.validation_bits.unwrap();
-        eprintln!("shakespeare, 50 steps: {:.3} -> {bits:.3} bits per character", run.initial_bits);
+        let cfg = TextTraining { steps: 50, batch: 16, lr: 3e-3, seed: 0, validation_windows: 256, eval_every: None };
+        let run = train_on_text(&spec, Scheme::Hf, &data, &cfg, &Device::flex().autodiff(), &mut |_| {}).unwrap();
+        let bits = run.validation_bits().unwrap();
+        eprintln!("shakespeare, 50 steps: {:.3} -> {bits:.3} bits per character", run.initial_bits());
         // Uniform over 84 symbols is 6.39 bits; character frequencies alone give about 4.4.
-        assert!((run.initial_bits - 84f64.log2()).abs() < 0.5, "{}", run.initial_bits);
-        assert!(bits < run.initial_bits - 1.0, "{} -> {bits}", run.initial_bits);
+        assert!((run.initial_bits() - 84f64.log2()).abs() < 0.5, "{}", run.initial_bits());
+        assert!(bits < run.initial_bits() - 1.0, "{} -> {bits}", run.initial_bits());
+    }
+
+    #[test]
+    fn gpt_divergence_is_a_non_finite_or_blown_up_loss() {
+        let ln_v = 84f64.ln();
+        assert!(!diverged(&[], 84));
+        assert!(diverged(&[ln_v, f64::NAN], 84));
+        assert!(diverged(&[f64::INFINITY], 84));
+        // Under the window, a high loss is not yet counted.
+        assert!(!diverged(&vec![ln_v + 5.0; BLOW_UP_WINDOW - 1], 84));
+        // Ten steps a little above 1 nat over the uniform loss: blown up; a little below: not.
+        let mut high = vec![ln_v];
+        high.extend(vec![ln_v + 1.01; BLOW_UP_WINDOW]);
+        assert!(diverged(&high, 84));
+        let mut stalled = vec![ln_v];
+        stalled.extend(vec![ln_v + 0.99; BLOW_UP_WINDOW]);
+        assert!(!diverged(&stalled, 84));
+        // A start above the uniform loss is the reference instead.
+        let mut from_high = vec![ln_v + 3.0];
+        from_high.extend(vec![ln_v + 3.5; BLOW_UP_WINDOW]);
+        assert!(!diverged(&from_high, 84));
+        from_high.extend(vec![ln_v + 4.5; BLOW_UP_WINDOW]);
+        assert!(diverged(&from_high, 84));
     }
 
     #[test]

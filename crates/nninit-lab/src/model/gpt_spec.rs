@@ -63,6 +63,9 @@ pub enum BlockForm {
 }
 
 impl BlockForm {
+    /// Every form's name, as [`name`](Self::name) gives it and [`GptSpec::with_form_named`] takes it.
+    pub const NAMES: [&'static str; 4] = ["pre-ln", "post-ln", "deepnorm", "no-norm"];
+
     /// The form's name: `pre-ln`, `post-ln`, `deepnorm`, `no-norm` (written into the config as
     /// `nninit_block_form`).
     pub fn name(&self) -> &'static str {
@@ -75,8 +78,10 @@ impl BlockForm {
     }
 }
 
-/// Whether the output projection is the token embedding (GPT-2) or a matrix of its own.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Whether the output projection is the token embedding (GPT-2) or a matrix of its own
+/// (`tied`, `untied` in an experiment file).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum HeadTying {
     /// `logits = h · wteᵀ`: the head is `transformer.wte.weight` (GPT-2, nanoGPT's weight
     /// tying; `tie_word_embeddings = true`). The plan lists `lm_head.weight` as tied, not stored.
@@ -319,6 +324,24 @@ impl GptSpec {
             .ok_or_else(|| LabError::Model { reason: "the deepnorm plan records no alpha".into() })
     }
 
+    /// The same GPT in the block form named `name` (one of [`BlockForm::NAMES`]); `deepnorm`
+    /// with the paper's α for this depth ([`with_deepnorm`](Self::with_deepnorm)).
+    ///
+    /// # Errors
+    /// [`LabError::Model`] for an unknown name; as [`with_form`](Self::with_form) and
+    /// [`with_deepnorm`](Self::with_deepnorm).
+    pub fn with_form_named(self, name: &str) -> Result<Self> {
+        match name {
+            "pre-ln" => self.with_form(BlockForm::PreLn),
+            "post-ln" => self.with_form(BlockForm::PostLn),
+            "deepnorm" => self.with_deepnorm(),
+            "no-norm" => self.with_form(BlockForm::NoNorm),
+            other => Err(LabError::Model {
+                reason: format!("unknown block form `{other}` (known: {})", BlockForm::NAMES.join(", ")),
+            }),
+        }
+    }
+
     /// The same GPT in DeepNorm form with the paper's α ([`deepnorm_alpha`](Self::deepnorm_alpha)).
     ///
     /// # Errors
@@ -405,6 +428,22 @@ mod tests {
             assert_eq!(Scheme::Hf.plan(&from_file, DType::F32).unwrap(), plan);
         }
         assert_eq!(tiny(BlockForm::NoNorm).config_json()["nninit_block_form"], "no-norm");
+    }
+
+    #[test]
+    fn every_block_form_name_reads_back_as_that_form() {
+        for name in BlockForm::NAMES {
+            let spec = tiny(BlockForm::PreLn).with_form_named(name).unwrap();
+            assert_eq!(spec.form().name(), name);
+        }
+        let deep = tiny(BlockForm::PreLn).with_form_named("deepnorm").unwrap();
+        assert_eq!(deep, tiny(BlockForm::PreLn).with_deepnorm().unwrap());
+        match tiny(BlockForm::PreLn).with_form_named("sandwich") {
+            Err(LabError::Model { reason }) => {
+                assert!(reason.contains("sandwich") && reason.contains("no-norm"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
