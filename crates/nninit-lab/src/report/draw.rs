@@ -1,11 +1,13 @@
 //! Draws prepared figures with plotters, on any backend (SVG for the HTML, PNG for papers and slides).
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::figures::{
     AccuracyPlot, CriterionPlot, DepthAxis, Figure, HeatmapPlot, JacobianPlot, LayerPlot, LossPlot, Plot, Stroke,
+    YScale,
 };
 use super::summary::fmt_num;
 
@@ -139,17 +141,37 @@ fn split_legend<DB: DrawingBackend>(body: &Area<DB>) -> (Area<DB>, Area<DB>) {
 
 fn loss<DB: DrawingBackend>(body: &Area<DB>, p: &LossPlot) -> Result<(), String> {
     let (plot, side) = split_legend(body);
-    let mut chart = ChartBuilder::on(&plot)
-        .margin(12)
-        .x_label_area_size(60)
-        .y_label_area_size(80)
-        .build_cartesian_2d(0.0..p.x_max, (p.y.0..p.y.1).log_scale())
-        .map_err(fail)?;
-    mesh!(chart, "step", "training loss")
-        .x_label_formatter(&|v| lin_tick(*v))
-        .y_label_formatter(&|v| log_tick(*v))
-        .draw()
-        .map_err(fail)?;
+    let mut builder = ChartBuilder::on(&plot);
+    builder.margin(12).x_label_area_size(60).y_label_area_size(80);
+    let entries = match p.y_scale {
+        YScale::Log => {
+            let mut chart = builder.build_cartesian_2d(0.0..p.x_max, (p.y.0..p.y.1).log_scale()).map_err(fail)?;
+            mesh!(chart, "step", p.y_desc)
+                .x_label_formatter(&|v| lin_tick(*v))
+                .y_label_formatter(&|v| log_tick(*v))
+                .draw()
+                .map_err(fail)?;
+            curves(&mut chart, p)?
+        }
+        YScale::Linear => {
+            let mut chart = builder.build_cartesian_2d(0.0..p.x_max, p.y.0..p.y.1).map_err(fail)?;
+            mesh!(chart, "step", p.y_desc)
+                .x_label_formatter(&|v| lin_tick(*v))
+                .y_label_formatter(&|v| lin_tick(*v))
+                .draw()
+                .map_err(fail)?;
+            curves(&mut chart, p)?
+        }
+    };
+    legend(&side, &entries)
+}
+
+/// The bands, the criterion, the mean lines and the divergence marks of `p` on `chart`, whatever
+/// its vertical scale; returns the legend entries.
+fn curves<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, Y>>,
+    p: &LossPlot,
+) -> Result<Vec<(Swatch, String)>, String> {
     let mut entries = Vec::new();
     for s in &p.series {
         let c = color(s.key.color);
@@ -180,7 +202,7 @@ fn loss<DB: DrawingBackend>(body: &Area<DB>, p: &LossPlot) -> Result<(), String>
     if p.criterion.is_some() {
         entries.push((Swatch::Dashed(MUTED), "loss criterion".to_string()));
     }
-    legend(&side, &entries)
+    Ok(entries)
 }
 
 fn layers<DB: DrawingBackend>(body: &Area<DB>, p: &LayerPlot) -> Result<(), String> {

@@ -459,12 +459,94 @@ fn demos_have_their_figures() {
     assert!(saxe.contains(&"layers-trained-linear-d2".to_string()), "{saxe:?}");
 }
 
+/// A char-GPT run: validation bits decaying from log2 84 toward `end`, measured every 50 of 300 steps, the
+/// run stopped at `diverge_at`.
+fn gpt_run(depth: usize, init: &str, seed: u64, end: f64, diverge_at: Option<usize>) -> RunRecord {
+    let mut config = config(&format!("d{depth}"), init, depth);
+    config.model = Architecture::Gpt;
+    let start = 84f64.log2();
+    let bits = |s: usize| end + (start - end) * (-(s as f64) / 60.0).exp() + 0.05 * noise(seed, s as u64);
+    let last = diverge_at.unwrap_or(300);
+    let steps = (1..=last)
+        .map(|s| StepRow { step: s, loss: if Some(s) == diverge_at { f64::NAN } else { bits(s) * 2f64.ln() } })
+        .collect();
+    let evals = (0..=300)
+        .step_by(50)
+        .filter(|&s| diverge_at.is_none_or(|d| s < d))
+        .map(|s| EvalRow {
+            step: s,
+            test_loss: bits(s) * 2f64.ln(),
+            test_accuracy: None,
+            grad_norms: Vec::new(),
+            layers: None,
+            validation_bits: Some(bits(s)),
+        })
+        .collect();
+    let status = diverge_at.map_or(RunStatus::Finished, |step| RunStatus::Diverged { step });
+    RunRecord {
+        experiment: "transformer-depth".to_string(),
+        config,
+        seed,
+        status,
+        steps,
+        evals,
+        probe: None,
+        init_iterations: None,
+        steps_to_criterion: None,
+        seconds: 3.0,
+    }
+}
+
+/// transformer-depth in small: post-LN falls apart at depth 8 (one seed diverges), pre-LN and DeepNorm train.
+fn demo_gpt() -> ExperimentResults {
+    let mut runs = Vec::new();
+    for depth in [2, 8] {
+        for seed in 0..2 {
+            let post_ln_diverges = (depth == 8 && seed == 1).then_some(120);
+            runs.push(gpt_run(depth, "post-LN hf", seed, if depth == 8 { 3.4 } else { 2.4 }, post_ln_diverges));
+            runs.push(gpt_run(depth, "pre-LN hf", seed, 2.3, None));
+            runs.push(gpt_run(depth, "DeepNorm", seed, 2.35, None));
+        }
+    }
+    results("transformer-depth", runs)
+}
+
+#[test]
+fn gpt_runs_get_validation_figures_with_seed_bands_and_divergence_marks() {
+    let (figs, _) = figures::figures(&demo_gpt());
+    let stems: Vec<&str> = figs.iter().map(|f| f.stem.as_str()).collect();
+    assert!(stems.contains(&"validation-d2") && stems.contains(&"validation-d8"), "{stems:?}");
+    let fig = figs.iter().find(|f| f.stem == "validation-d8").unwrap();
+    let figures::Plot::Loss(p) = &fig.plot else { panic!("{:?}", fig.plot) };
+    assert_eq!((p.y_scale, p.y_desc), (figures::YScale::Linear, "validation bits per character"));
+    assert_eq!(p.series.len(), 3);
+    let post = &p.series[0];
+    assert_eq!(post.key.name, "post-LN hf (1/2 diverged)");
+    // The diverged seed's last measurement (step 100) is marked; the band covers both seeds until then.
+    assert_eq!(post.stops.len(), 1);
+    assert_eq!(post.stops[0].0, 100.0);
+    assert_eq!(post.band.len(), 1);
+    assert_eq!(post.band[0].last().unwrap().0, 100.0);
+    assert_eq!(post.mean.iter().map(|m| m.0).collect::<Vec<_>>(), [0.0, 50.0, 100.0, 150.0, 200.0, 250.0, 300.0]);
+    let pre = &p.series[1];
+    assert!(pre.stops.is_empty() && pre.key.name == "pre-LN hf");
+    assert!(pre.band[0].iter().all(|&(_, lo, hi)| lo <= hi));
+    // Every mean lies inside the axis, which is linear and starts near the data, not at 0.
+    for s in &p.series {
+        assert!(s.mean.iter().all(|&(_, m)| p.y.0 < m && m < p.y.1), "{:?} {:?}", s.mean, p.y);
+    }
+    assert!(p.y.0 > 1.5 && p.y.1 < 7.0, "{:?}", p.y);
+    // Classifier runs have no validation bits, and no such figure.
+    let (mlp, _) = figures::figures(&small());
+    assert!(mlp.iter().all(|f| !f.stem.starts_with("validation-")));
+}
+
 #[test]
 #[ignore = "writes demo reports to $LABREPORT_DEMO for looking at"]
 fn demo() {
     let Some(dir) = std::env::var_os("LABREPORT_DEMO") else { return };
     let dir = Path::new(&dir);
-    for r in [small(), demo_he(), demo_edge(), demo_saxe()] {
+    for r in [small(), demo_he(), demo_edge(), demo_saxe(), demo_gpt()] {
         let files = write_report(&r, &dir.join(&r.name)).unwrap();
         println!("{}", files.html.display());
         print!("{}", summary_table(&r));

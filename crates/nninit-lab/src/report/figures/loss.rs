@@ -22,12 +22,25 @@ pub(in crate::report) struct LossSeries {
     pub stops: Vec<(f64, f64)>,
 }
 
+/// How a curve figure's vertical axis is scaled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::report) enum YScale {
+    /// Logarithmic: losses that span decades, and blow-ups.
+    Log,
+    /// Linear: bits per character, which stay within a few units.
+    Linear,
+}
+
+/// Curves against step (training loss, validation bits): per series a mean line, a band, and stops.
 #[derive(Debug)]
 pub(in crate::report) struct LossPlot {
     pub series: Vec<LossSeries>,
     pub x_max: f64,
     pub y: (f64, f64),
     pub criterion: Option<f64>,
+    pub y_scale: YScale,
+    /// The vertical axis' label.
+    pub y_desc: &'static str,
 }
 
 pub(super) fn loss_figure(
@@ -145,6 +158,13 @@ pub(super) fn loss_figure(
         title: format!("Training loss — {group}"),
         caption,
         size: (1000, 500),
-        plot: LossPlot { series, x_max: (max_step as f64).max(1.0), y, criterion },
+        plot: LossPlot {
+            series,
+            x_max: (max_step as f64).max(1.0),
+            y,
+            criterion,
+            y_scale: YScale::Log,
+            y_desc: "training loss",
+        },
     })
 }

@@ -9,6 +9,7 @@ mod jacobian;
 mod layers;
 mod loss;
 mod shared;
+mod validation;
 
 use std::collections::BTreeSet;
 
@@ -20,7 +21,7 @@ pub(super) use criterion::{CriterionPlot, DepthAxis};
 pub(super) use heatmap::HeatmapPlot;
 pub(super) use jacobian::JacobianPlot;
 pub(super) use layers::{LayerPlot, LayerQuantity, Stroke};
-pub(super) use loss::LossPlot;
+pub(super) use loss::{LossPlot, YScale};
 pub(super) use shared::Figure;
 use shared::Palette;
 
@@ -85,6 +86,13 @@ pub(super) fn figures(results: &ExperimentResults) -> (Vec<Figure<Plot>>, Vec<St
         ));
     } else if let Some(f) = accuracy::accuracy_figure(&configs, &palette) {
         push(f.map(Plot::Accuracy), &mut out);
+    }
+    for (group, cs) in &groups {
+        if cs.len() <= MAX_LINES
+            && let Some(f) = validation::validation_figure(group, cs, &palette)
+        {
+            push(f.map(Plot::Loss), &mut out);
+        }
     }
     for (group, cs) in &groups {
         if cs.len() > MAX_LINES {
