@@ -98,7 +98,9 @@ fn lab_run_writes_the_report() {
 fn lab_list_shows_the_built_in_experiments() {
     let v = json(&["lab", "list", "--json"]);
     let names: Vec<&str> = v.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-    for name in ["quick", "he2015", "glorot2010", "saxe2013", "cnn-depth", "edge-of-chaos", "gelu-depth"] {
+    for name in
+        ["quick", "he2015", "glorot2010", "saxe2013", "cnn-depth", "edge-of-chaos", "gelu-depth", "transformer-depth"]
+    {
         assert!(names.contains(&name), "{name} not in {names:?}");
     }
 }
