@@ -197,6 +197,9 @@ fn summary_table(results: &ExperimentResults, rows: &[SummaryRow], cols: &Column
     if cols.accuracy {
         out.push_str("<th>final test accuracy</th>");
     }
+    if cols.validation {
+        out.push_str("<th class=\"num\">final validation bits/char</th>");
+    }
     if cols.criterion {
         out.push_str("<th class=\"num\">steps to criterion</th>");
     }
@@ -226,6 +229,9 @@ fn summary_table(results: &ExperimentResults, rows: &[SummaryRow], cols: &Column
                 )
             });
             let _ = write!(out, "<td>{}{bar}</td>", escape(&c.accuracy));
+        }
+        if cols.validation {
+            let _ = write!(out, "<td class=\"num\">{}</td>", escape(&c.validation));
         }
         if cols.criterion {
             let _ = write!(out, "<td class=\"num\">{}</td>", escape(&c.criterion));

@@ -46,6 +46,9 @@ pub struct SummaryRow {
     pub final_train_loss: Option<MeanSd>,
     /// Test accuracy at the last evaluation of the finished runs, in [0, 1]; diverged runs are left out.
     pub final_test_accuracy: Option<MeanSd>,
+    /// Validation bits per character at the last measurement of the finished runs (GPT runs); diverged
+    /// runs are left out.
+    pub final_validation_bits: Option<MeanSd>,
     /// Median steps to the loss criterion over the runs that reached it.
     pub steps_to_criterion_median: Option<f64>,
     /// Runs that reached the loss criterion.
@@ -96,6 +99,14 @@ pub(super) fn final_train_loss(run: &RunRecord) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
+/// A finished run's validation bits per character at its last measurement (GPT runs).
+pub(super) fn final_validation_bits(run: &RunRecord) -> Option<f64> {
+    if is_diverged(run) {
+        return None;
+    }
+    run.evals.iter().rev().find_map(|e| e.validation_bits).filter(|b| b.is_finite())
+}
+
 /// A finished run's accuracy at its last evaluation that measured one.
 pub(super) fn final_accuracy(run: &RunRecord) -> Option<f64> {
     if is_diverged(run) {
@@ -143,6 +154,7 @@ fn summarize_config(c: &ConfigRuns<'_>) -> SummaryRow {
         diverged: runs.iter().filter(|r| is_diverged(r)).count(),
         final_train_loss: MeanSd::of(runs.iter().filter_map(|r| final_train_loss(r))),
         final_test_accuracy: MeanSd::of(runs.iter().filter_map(|r| final_accuracy(r))),
+        final_validation_bits: MeanSd::of(runs.iter().filter_map(|r| final_validation_bits(r))),
         reached_criterion: criterion.len(),
         steps_to_criterion_median: median(criterion),
         verdict,
@@ -206,6 +218,7 @@ pub(super) fn fmt_mean_sd(m: MeanSd) -> String {
 pub(super) struct Cells {
     pub train_loss: String,
     pub accuracy: String,
+    pub validation: String,
     pub criterion: String,
     pub verdict: String,
 }
@@ -220,6 +233,7 @@ pub(super) fn cells(row: &SummaryRow) -> Cells {
             format!("{:.1} %", 100.0 * m.mean)
         }
     });
+    let validation = row.final_validation_bits.map_or_else(dash, fmt_mean_sd);
     let criterion = match row.steps_to_criterion_median {
         Some(m) if row.reached_criterion == row.seeds => format!("{m:.0}"),
         Some(m) => format!("{m:.0} ({}/{} reached)", row.reached_criterion, row.seeds),
@@ -230,12 +244,13 @@ pub(super) fn cells(row: &SummaryRow) -> Cells {
         Some(k) if row.verdict_agreement == row.probed => verdict_name(k).to_string(),
         Some(k) => format!("{} ({}/{})", verdict_name(k), row.verdict_agreement, row.probed),
     };
-    Cells { train_loss, accuracy, criterion, verdict }
+    Cells { train_loss, accuracy, validation, criterion, verdict }
 }
 
 /// Which optional columns an experiment has data for.
 pub(super) struct Columns {
     pub accuracy: bool,
+    pub validation: bool,
     pub criterion: bool,
     pub verdict: bool,
 }
@@ -243,6 +258,7 @@ pub(super) struct Columns {
 pub(super) fn columns(results: &ExperimentResults, rows: &[SummaryRow]) -> Columns {
     Columns {
         accuracy: results.runs.iter().any(|r| r.evals.iter().any(|e| e.test_accuracy.is_some())),
+        validation: results.runs.iter().any(|r| r.evals.iter().any(|e| e.validation_bits.is_some())),
         criterion: results.loss_criterion.is_some() || rows.iter().any(|r| r.reached_criterion > 0),
         verdict: rows.iter().any(|r| r.probed > 0),
     }
@@ -261,6 +277,9 @@ pub fn summary_table(results: &ExperimentResults) -> String {
     if cols.accuracy {
         header.push("test accuracy");
     }
+    if cols.validation {
+        header.push("validation bits/char");
+    }
     if cols.criterion {
         header.push("steps to criterion");
     }
@@ -274,6 +293,9 @@ pub fn summary_table(results: &ExperimentResults) -> String {
             vec![row.label.clone(), row.init.clone(), row.seeds.to_string(), row.diverged.to_string(), c.train_loss];
         if cols.accuracy {
             line.push(c.accuracy);
+        }
+        if cols.validation {
+            line.push(c.validation);
         }
         if cols.criterion {
             line.push(c.criterion);
@@ -318,7 +340,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 /// The header of `summary.csv`.
 pub(super) const CSV_HEADER: &str = "label,group,init,seeds,diverged,final_train_loss_mean,final_train_loss_sd,\
 final_test_accuracy_mean,final_test_accuracy_sd,steps_to_criterion_median,reached_criterion,verdict,\
-forward_rate,backward_rate,seconds";
+forward_rate,backward_rate,seconds,final_validation_bits_mean,final_validation_bits_sd";
 
 /// `summary.csv`: a header and one line per configuration; empty fields where there is no value.
 pub(super) fn csv(rows: &[SummaryRow]) -> String {
@@ -340,6 +362,8 @@ pub(super) fn csv(rows: &[SummaryRow]) -> String {
             opt(r.forward_rate),
             opt(r.backward_rate),
             r.seconds.to_string(),
+            opt(r.final_validation_bits.map(|m| m.mean)),
+            opt(r.final_validation_bits.map(|m| m.sd)),
         ];
         out.push_str(&fields.join(","));
         out.push('\n');

@@ -536,6 +536,15 @@ fn gpt_runs_get_validation_figures_with_seed_bands_and_divergence_marks() {
         assert!(s.mean.iter().all(|&(_, m)| p.y.0 < m && m < p.y.1), "{:?} {:?}", s.mean, p.y);
     }
     assert!(p.y.0 > 1.5 && p.y.1 < 7.0, "{:?}", p.y);
+    // The summary gives the finished runs' last validation bits, diverged runs left out.
+    let rows = summarize(&demo_gpt());
+    let d8 = rows.iter().find(|r| r.label == "d8/post-LN hf").unwrap();
+    assert_eq!((d8.diverged, d8.final_validation_bits.unwrap().n), (1, 1));
+    let last = |r: &RunRecord| r.evals.last().unwrap().validation_bits.unwrap();
+    let finished = demo_gpt().runs.into_iter().find(|r| r.config.label == "d8/post-LN hf" && r.seed == 0).unwrap();
+    assert_eq!(d8.final_validation_bits.unwrap().mean, last(&finished));
+    assert!(summary_table(&demo_gpt()).contains("validation bits/char"));
+    assert!(!summary_table(&small()).contains("validation bits/char"));
     // Classifier runs have no validation bits, and no such figure.
     let (mlp, _) = figures::figures(&small());
     assert!(mlp.iter().all(|f| !f.stem.starts_with("validation-")));
