@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nninit_lab::experiment::Experiment;
+use nninit_lab::experiment::{Experiment, Setup};
 use nninit_lab::limits;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,12 +20,21 @@ fuzz_target!(|data: &[u8]| {
     limits::RUNS.check(what, exp.configs.len() as u128 * exp.seeds as u128).expect("runs");
     for c in &exp.configs {
         let label = &c.record.label;
-        c.model.validate().unwrap_or_else(|e| panic!("{label}: an invalid network accepted: {e}"));
-        c.model.check_batch(what, c.train.batch.max(exp.probe_batch)).unwrap_or_else(|e| panic!("{label}: {e}"));
+        match &c.setup {
+            Setup::Classifier { model, init } => {
+                model.validate().unwrap_or_else(|e| panic!("{label}: an invalid network accepted: {e}"));
+                model.check_batch(what, c.train.batch.max(exp.probe_batch)).unwrap_or_else(|e| panic!("{label}: {e}"));
+                init.method.pre_init().unwrap_or_else(|e| panic!("{label}: {e}"));
+            }
+            Setup::Gpt { spec, scheme, validation_windows } => {
+                spec.check_batch(what, c.train.batch).unwrap_or_else(|e| panic!("{label}: {e}"));
+                spec.plan(*scheme).unwrap_or_else(|e| panic!("{label}: {e}"));
+                limits::VALIDATION_WINDOWS.check_usize(what, *validation_windows).expect("validation_windows");
+            }
+        }
         limits::STEPS.check_usize(what, c.train.steps).expect("steps");
         limits::BATCH.check_usize(what, c.train.batch).expect("batch");
         // The rate the run trains with, after any scaling by depth.
         limits::LR.check(what, c.train.lr).unwrap_or_else(|e| panic!("{label}: {e}"));
-        c.init.method.pre_init().unwrap_or_else(|e| panic!("{label}: {e}"));
     }
 });
