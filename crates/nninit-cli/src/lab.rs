@@ -198,15 +198,18 @@ fn run_experiment(name: &str, args: RunArgs) -> Result<()> {
                 }
             }
             Event::RunDone(r) => {
-                let acc = r.evals.last().and_then(|e| e.test_accuracy).map_or("-".into(), |a| format!("{:.3}", a));
+                let last = r.evals.last();
+                let measured = match (last.and_then(|e| e.validation_bits), last.and_then(|e| e.test_accuracy)) {
+                    (Some(bits), _) => format!("validation {bits:.3} bits/char"),
+                    (None, Some(a)) => format!("test accuracy {a:.3}"),
+                    (None, None) => "test accuracy -".to_string(),
+                };
                 let status = match r.status {
                     RunStatus::Finished => "finished".to_string(),
                     RunStatus::Diverged { step } => format!("DIVERGED at step {step}"),
                 };
-                let line = format!(
-                    "  {:<36} seed {}  {status}, test accuracy {acc}, {:.1} s",
-                    r.config.label, r.seed, r.seconds
-                );
+                let line =
+                    format!("  {:<36} seed {}  {status}, {measured}, {:.1} s", r.config.label, r.seed, r.seconds);
                 match bar.as_ref() {
                     Some(b) => b.println(line),
                     None if !args.json => eprintln!("{line}"),
