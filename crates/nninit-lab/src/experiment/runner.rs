@@ -58,8 +58,8 @@ pub enum Event<'a> {
 pub enum ExperimentData {
     /// An image dataset ([`data::load`]).
     Images(Dataset),
-    /// A character-level text ([`data::load_text`]).
-    Text(TextDataset),
+    /// A character-level text ([`data::load_text`]; boxed: its byte-to-id table is 1 KiB).
+    Text(Box<TextDataset>),
 }
 
 impl ExperimentData {
@@ -70,7 +70,7 @@ impl ExperimentData {
     pub fn load(dataset: Fetchable, data_dir: Option<&std::path::Path>) -> Result<Self> {
         Ok(match dataset {
             Fetchable::Images(name) => Self::Images(data::load(name, data_dir)?),
-            Fetchable::Text(spec) => Self::Text(data::load_text(spec, data_dir)?),
+            Fetchable::Text(spec) => Self::Text(Box::new(data::load_text(spec, data_dir)?)),
         })
     }
 }
@@ -326,7 +326,7 @@ mod tests {
     fn a_tiny_transformer_depth_runs_every_init_end_to_end() {
         let full = Experiment::load("transformer-depth").unwrap();
         let exp = tiny_transformer_depth();
-        let data = ExperimentData::Text(text_with_84_symbols());
+        let data = ExperimentData::Text(Box::new(text_with_84_symbols()));
         let opts = RunOptions { steps: Some(7), seeds: Some(2), jobs: Some(1), ..RunOptions::default() };
         let results = run_on(&exp, &data, &opts, &|_| {}).unwrap();
         assert_eq!(results.runs.len(), exp.configs.len() * 2);

@@ -819,7 +819,7 @@ mod tests {
         assert!(diverged(&[ln_v, f64::NAN], 84));
         assert!(diverged(&[f64::INFINITY], 84));
         // Under the window, a high loss is not yet counted.
-        assert!(!diverged(&vec![ln_v + 5.0; BLOW_UP_WINDOW - 1], 84));
+        assert!(!diverged(&[ln_v + 5.0; BLOW_UP_WINDOW - 1], 84));
         // Ten steps a little above 1 nat over the uniform loss: blown up; a little below: not.
         let mut high = vec![ln_v];
         high.extend(vec![ln_v + 1.01; BLOW_UP_WINDOW]);
