@@ -690,7 +690,17 @@ fn lab_run() -> Vec<Row> {
         t("depth 0", toml("depth = 2", "depth = 0")),
         t("depth a float (wrong type)", toml("depth = 2", "depth = 2.5")),
         t("an unknown top-level key", format!("colour = \"red\"\n{EXPERIMENT}")),
-        t("an unknown key in [model]", toml("kind = \"mlp\"", "kind = \"mlp\"\nheads = 4")),
+        t("an unknown key in [model]", toml("kind = \"mlp\"", "kind = \"mlp\"\ncolour = 4")),
+        t("a GPT key in an MLP's [model]", toml("kind = \"mlp\"", "kind = \"mlp\"\nheads = 4")),
+        t("an MLP key in a GPT's [model]", toml("kind = \"mlp\"", "kind = \"gpt\"")),
+        t(
+            "a GPT on digits",
+            with(
+                &with(&toml("kind = \"mlp\"", "kind = \"gpt\"\nheads = 2\ncontext = 8"), "activation = \"relu\"\n", ""),
+                "probe_batch = 8\n",
+                "",
+            ),
+        ),
         t("an unknown key in [train]", toml("steps = 2", "steps = 2\nwarmup = 3")),
         t("an unknown key in [[init]]", format!("{EXPERIMENT}stdev = 0.1\n")),
         t("steps 0", toml("steps = 2", "steps = 0")),
