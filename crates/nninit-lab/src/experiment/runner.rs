@@ -174,7 +174,9 @@ pub fn run_one(
             (Network::new(spec, &weights, device)?, Some(iterations))
         }
         // Drawn on the training device directly, by parameter path.
-        InitMethod::Rule { .. } => (Network::init(spec, &config.init.method, seed, device)?, None),
+        InitMethod::Rule { .. } | InitMethod::Residual(_) => {
+            (Network::init(spec, &config.init.method, seed, device)?, None)
+        }
     };
     let loss = config.train.loss;
     let probe = crate::probe::probe(spec, &net, &x, &y, loss, device)?;

@@ -832,6 +832,7 @@ fn zero(model: &Model, t: &PlannedTensor) -> Result<Rule> {
     })
 }
 
+pub mod residual;
 mod ssm;
 mod stacks;
 
