@@ -401,8 +401,9 @@ impl Network {
 
     /// The two-layer block forms (MLP): the stem, then per block `h ← h + m·F(h)`. A branch's
     /// first layer traces the input of φ (after its BatchNorm or Fixup bias) and φ of it; its
-    /// last layer traces the branch's output before the multiplier, and the residual stream
-    /// after the addition (so the probe follows the stream's growth block by block).
+    /// last layer traces the residual stream after the addition (both traces, and the probe's
+    /// gradient there), so the probe follows the stream block by block, and its gradient,
+    /// which a zero multiplier does not silence as it does the branch's own.
     fn blocks_upto(
         &self,
         spec: &ModelSpec,
@@ -441,13 +442,13 @@ impl Network {
             if last >= upto {
                 return a1;
             }
-            let z2 = probe(last, norm(&b.norm2, self.hidden[last].forward(shift(a1, &b.bias2a))));
+            let z2 = norm(&b.norm2, self.hidden[last].forward(shift(a1, &b.bias2a)));
             let branch = match &b.multiplier {
-                Some(m) => z2.clone() * m.val().unsqueeze::<2>(),
-                None => z2.clone(),
+                Some(m) => z2 * m.val().unsqueeze::<2>(),
+                None => z2,
             };
-            h = h + shift(branch, &b.bias2b);
-            preacts.push(Hidden::Flat(z2));
+            h = probe(last, h + shift(branch, &b.bias2b));
+            preacts.push(Hidden::Flat(h.clone()));
             acts.push(Hidden::Flat(h.clone()));
         }
         h
@@ -758,5 +759,28 @@ mod tests {
         let labels: Vec<&str> = results.runs.iter().map(|r| r.config.label.as_str()).collect();
         assert!(labels.contains(&"relu-d3/Fixup [fixup block]"), "{labels:?}");
         assert!(labels.contains(&"relu-d2/He + BatchNorm [batch-norm block]"), "{labels:?}");
+    }
+
+    #[test]
+    fn the_probe_sees_he_explode_and_skipinit_start_level() {
+        use crate::record::SignalKind;
+        use nninit::scheme::residual::ResidualScheme;
+        let device = Device::flex().autodiff();
+        let spec = blocks(Residual::Plain, 16, 32);
+        let x: Vec<f32> = (0..32 * 64).map(|i| (i * 37 % 17) as f32 / 16.0).collect();
+        let y: Vec<u8> = (0..32).map(|i| (i % 10) as u8).collect();
+        let probe = |spec: &ModelSpec, method: &InitMethod| {
+            let net = Network::init(spec, method, 0, &device).unwrap();
+            crate::probe::probe(spec, &net, &x, &y, crate::loss::LossKind::CrossEntropy, &device).unwrap()
+        };
+        let he = probe(&spec, &he());
+        assert_eq!(he.verdict.kind, SignalKind::Exploding, "{}", he.verdict.sentence);
+        // The stream's std at the last block against the stem's: 3^16 in variance, ~6561x in std.
+        let growth = he.layers[32].act_std / he.layers[0].act_std;
+        assert!(growth > 1000.0, "{growth}");
+        let scaled = blocks(Residual::Scaled, 16, 32);
+        let skip = probe(&scaled, &scheme(ResidualScheme::SkipInit));
+        assert_eq!(skip.verdict.kind, SignalKind::Healthy, "{}", skip.verdict.sentence);
+        assert_eq!(skip.layers[32].act_std, skip.layers[0].act_std);
     }
 }
