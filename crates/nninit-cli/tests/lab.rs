@@ -98,7 +98,9 @@ fn lab_run_writes_the_report() {
 fn lab_list_shows_the_built_in_experiments() {
     let v = json(&["lab", "list", "--json"]);
     let names: Vec<&str> = v.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-    for name in ["quick", "he2015", "glorot2010", "saxe2013", "cnn-depth", "edge-of-chaos", "gelu-depth"] {
+    for name in
+        ["quick", "he2015", "glorot2010", "saxe2013", "cnn-depth", "edge-of-chaos", "gelu-depth", "resnet-depth"]
+    {
         assert!(names.contains(&name), "{name} not in {names:?}");
     }
 }
@@ -110,6 +112,16 @@ fn bad_lab_input_is_one_line_and_exit_2() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "name = \"x\"\ndescription = \"y\"\ndataset = \"digits\"\nseeds = 0\n").unwrap();
     assert_bad_input(&["lab", "run", bad.to_str().unwrap()], "missing field");
+    // Fixup's rules need Fixup's block (its scalar biases and multiplier), not a plain stack.
+    let fixup = dir.path().join("fixup.toml");
+    std::fs::write(
+        &fixup,
+        "name = \"x\"\ndescription = \"y\"\nexpectation = \"z\"\ndataset = \"digits\"\nseeds = 1\n\
+         [model]\nkind = \"mlp\"\ndepth = [2]\nwidth = 8\nactivation = \"relu\"\nresidual = \"plain\"\n\
+         [train]\noptimizer = \"sgd\"\nlr = 0.05\nsteps = 2\nbatch = 16\n[[init]]\nrule = \"fixup\"\n",
+    )
+    .unwrap();
+    assert_bad_input(&["lab", "run", fixup.to_str().unwrap()], "needs residual = \"fixup\"");
     assert_bad_input(&["probe", "--init", "normal", "--param", "std=-1"], "std");
     assert_bad_input(&["probe", "--init", "kaiming_normal", "--activation", "swishy"], "swishy");
     assert_bad_input(&["probe", "--init", "kaiming_normal", "--param", "nonsense"], "KEY=VALUE");
