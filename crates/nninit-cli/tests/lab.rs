@@ -94,6 +94,44 @@ fn lab_run_writes_the_report() {
     assert_eq!(files(&out), files(&again), "nothing left behind");
 }
 
+/// The rows of a results.jsonl without their wall-clock seconds, which differ between any two runs.
+fn rows_untimed(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("results.jsonl")).unwrap();
+    text.lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("seconds");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn shards_run_apart_and_merged_are_the_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let lab = |extra: &[&str]| {
+        let out = nninit(&[&["lab", "run", "smoke", "--steps", "5", "--jobs", "1"][..], extra].concat());
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+    };
+    lab(&["--out", &path("whole")]);
+    lab(&["--shard", "1/2", "--out", &path("s1")]);
+    lab(&["--shard", "0/2", "--out", &path("s0")]);
+    let merged = nninit(&["lab", "merge", &path("s1"), &path("s0"), "--out", &path("merged")]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    let (whole, joined) = (rows_untimed(&dir.path().join("whole")), rows_untimed(&dir.path().join("merged")));
+    assert!(whole.len() > 6, "{}", whole.len());
+    assert_eq!(joined, whole);
+    let part = rows_untimed(&dir.path().join("s1"));
+    assert_eq!(part[0]["shard"], serde_json::json!({"index": 1, "count": 2, "total_runs": 6}));
+    assert_bad_input(&["lab", "run", "smoke", "--shard", "2/2"], "0 to 1 for 2 shards");
+    assert_bad_input(&["lab", "run", "smoke", "--shard", "7/7"], "0 to 6 for 7 shards");
+    assert_bad_input(&["lab", "run", "smoke", "--shard", "0/7", "--out", &path("x")], "every shard needs one");
+    assert_bad_input(&["lab", "merge", &path("s0"), "--out", &path("m2")], "missing shard(s) 1/2");
+    assert_bad_input(&["lab", "merge", &path("whole"), "--out", &path("m3")], "not a shard");
+    assert!(!dir.path().join("m2").exists() && !dir.path().join("m3").exists() && !dir.path().join("x").exists());
+}
+
 #[test]
 fn lab_list_shows_the_built_in_experiments() {
     let v = json(&["lab", "list", "--json"]);

@@ -53,6 +53,12 @@ pub enum LabError {
         /// The block forms it fits.
         needs: String,
     },
+    /// Shards of an experiment that cannot be joined, or a shard that cannot be run.
+    #[error("shards: {reason}")]
+    Shard {
+        /// What is wrong.
+        reason: String,
+    },
     /// The backend asked for is not compiled in or not available.
     #[error("backend `{name}`: {reason}")]
     Backend {

@@ -128,7 +128,7 @@ impl InitMethod {
 ///
 /// The block forms' extra parameters take their neutral values under a single rule
 /// (multiplier 1, Fixup's scalar biases 0, BatchNorm γ = 1, β = 0), so the rule alone decides
-/// the layers; a residual scheme sets them by role instead ([`residual_rules`]).
+/// the layers; a residual scheme ([`InitMethod::Residual`]) sets them by role instead.
 ///
 /// # Errors
 /// As [`ModelSpec::layers`] and [`InitMethod::check`]; an invalid bias std.

@@ -17,7 +17,7 @@ use crate::data::{self, Dataset};
 use crate::error::{LabError, Result};
 use crate::limits;
 use crate::model::Network;
-use crate::record::{ExperimentResults, RunRecord, TheoryOverlay};
+use crate::record::{ExperimentResults, RunRecord, Shard, ShardOf, TheoryOverlay};
 use crate::rules::{InitMethod, initial_weights};
 use crate::train::{permutation, train};
 
@@ -35,6 +35,9 @@ pub struct RunOptions {
     /// Runs in parallel (default: the machine's cores; burn's own kernels also use them), in
     /// [`limits::JOBS`].
     pub jobs: Option<usize>,
+    /// Only this shard's runs (see [`Shard`]); the results say which shard they are, and
+    /// [`super::merge`] joins every shard's into the whole experiment's.
+    pub shard: Option<Shard>,
 }
 
 /// What the runner reports as it goes.
@@ -74,6 +77,23 @@ pub fn run(exp: &Experiment, opts: &RunOptions, on_event: &(dyn Fn(Event<'_>) + 
         Some(j) => limits::JOBS.check_usize(WHAT, j)?,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    let all: Vec<(usize, u64)> = (0..exp.configs.len()).flat_map(|c| (0..seeds as u64).map(move |s| (c, s))).collect();
+    let shard = match opts.shard {
+        Some(shard) if shard.count() > all.len() => {
+            return Err(LabError::OutOfRange {
+                what: WHAT.into(),
+                name: "shards",
+                value: shard.count().to_string(),
+                valid: format!("1 to {}, the experiment's runs (every shard needs one)", all.len()),
+            });
+        }
+        Some(shard) => Some(ShardOf { shard, total_runs: all.len() }),
+        None => None,
+    };
+    let jobs: Vec<(usize, u64)> = match shard {
+        Some(part) => all.iter().enumerate().filter(|(i, _)| part.shard.takes(*i)).map(|(_, &job)| job).collect(),
+        None => all,
+    };
     let mut configs = exp.configs.clone();
     if let Some(steps) = opts.steps {
         for c in &mut configs {
@@ -87,7 +107,6 @@ pub fn run(exp: &Experiment, opts: &RunOptions, on_event: &(dyn Fn(Event<'_>) + 
     for c in &configs {
         initial_weights(&c.model, &c.init.method, 0)?;
     }
-    let jobs: Vec<(usize, u64)> = (0..configs.len()).flat_map(|c| (0..seeds as u64).map(move |s| (c, s))).collect();
     on_event(Event::Planned { runs: jobs.len(), steps: configs.first().map_or(0, |c| c.train.steps) });
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| LabError::Backend {
         name: opts.backend.to_string(),
@@ -128,6 +147,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions, on_event: &(dyn Fn(Event<'_>) + 
         runs,
         theory,
         seconds: started.elapsed().as_secs_f64(),
+        shard,
     })
 }
 

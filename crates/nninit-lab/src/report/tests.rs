@@ -131,6 +131,7 @@ fn results(name: &str, runs: Vec<RunRecord>) -> ExperimentResults {
         runs,
         theory: None,
         seconds: 12.0,
+        shard: None,
     }
 }
 
@@ -368,6 +369,7 @@ pub(super) fn demo_he() -> ExperimentResults {
         runs,
         theory: None,
         seconds: 431.0,
+        shard: None,
     }
 }
 
@@ -404,6 +406,7 @@ pub(super) fn demo_edge() -> ExperimentResults {
         runs,
         theory: Some(TheoryOverlay { sigma_b2: 0.05, trainable_depth }),
         seconds: 3000.0,
+        shard: None,
     }
 }
 
@@ -441,6 +444,7 @@ pub(super) fn demo_saxe() -> ExperimentResults {
         runs,
         theory: None,
         seconds: 800.0,
+        shard: None,
     }
 }
 
