@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Args as ClapArgs, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use nninit_lab::experiment::{self, BUILT_IN, Event, Experiment, RunOptions};
-use nninit_lab::record::RunStatus;
+use nninit_lab::record::{ExperimentResults, RunStatus, Shard};
 use nninit_lab::{Backend, report};
 
 /// Arguments of `nninit lab`.
@@ -44,6 +44,19 @@ enum LabCommand {
         /// Where to write the report (default: the folder the results are in).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Print the results as JSON instead of the summary table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Join the folders of an experiment's shards (`lab run --shard I/N`) into one run folder,
+    /// whose results and report are the single-machine run's (only the times differ).
+    Merge {
+        /// The shards' folders (or their results.jsonl), every shard once, in any order.
+        #[arg(required = true, num_args = 1..)]
+        parts: Vec<PathBuf>,
+        /// Where to write the joined results and report.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
         /// Print the results as JSON instead of the summary table.
         #[arg(long)]
         json: bool,
@@ -86,6 +99,11 @@ struct RunArgs {
     /// Runs trained in parallel, 1 to 1024 (default: the number of cores).
     #[arg(long)]
     jobs: Option<usize>,
+    /// Run only shard INDEX of COUNT (from 0: `0/4` to `3/4`), one machine's part of the
+    /// experiment's runs, for example `--shard $SLURM_ARRAY_TASK_ID/4`; join the shards' folders
+    /// with `nninit lab merge`.
+    #[arg(long, value_name = "INDEX/COUNT")]
+    shard: Option<String>,
     /// Print the results as JSON instead of the summary table.
     #[arg(long)]
     json: bool,
@@ -97,6 +115,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(LabCommand::List { json }) => list(Output::from_flag(json)),
         Some(LabCommand::Run { experiment, run }) => run_experiment(&experiment, run),
         Some(LabCommand::Report { path, out, json }) => redraw(&path, out, Output::from_flag(json)),
+        Some(LabCommand::Merge { parts, out, json }) => merge(&parts, &out, Output::from_flag(json)),
         None => run_experiment("quick", args.run),
     }
 }
@@ -134,7 +153,7 @@ fn list(output: Output) -> Result<()> {
 
 /// `nninit lab report`: reads `results.jsonl` and writes the whole report again.
 fn redraw(path: &Path, out: Option<PathBuf>, output: Output) -> Result<()> {
-    let file = if path.is_dir() { path.join("results.jsonl") } else { path.to_path_buf() };
+    let file = results_file(path);
     let results = report::read_results(&file)?;
     let out = match out {
         Some(out) => out,
@@ -144,12 +163,31 @@ fn redraw(path: &Path, out: Option<PathBuf>, output: Output) -> Result<()> {
         },
     };
     let files = report::write_report(&results, &out)?;
+    print_results(&results, &files.html, output)
+}
+
+/// The results.jsonl of a run folder, or the file itself.
+fn results_file(path: &Path) -> PathBuf {
+    if path.is_dir() { path.join("results.jsonl") } else { path.to_path_buf() }
+}
+
+/// Prints what a command wrote: the results as JSON, or the summary table and where the report is.
+fn print_results(results: &ExperimentResults, html: &Path, output: Output) -> Result<()> {
     if output == Output::Json {
-        return crate::print_json(&results);
+        return crate::print_json(results);
     }
-    println!("{}", report::summary_table(&results));
-    println!("{}: {} runs. Report: {}", results.name, results.runs.len(), files.html.display());
+    println!("{}", report::summary_table(results));
+    println!("{}: {} runs. Report: {}", results.name, results.runs.len(), html.display());
     Ok(())
+}
+
+/// `nninit lab merge`: joins the shards' results and writes the whole experiment's report.
+fn merge(parts: &[PathBuf], out: &Path, output: Output) -> Result<()> {
+    report::check_out_dir(out)?;
+    let parts = parts.iter().map(|p| report::read_results(&results_file(p))).collect::<Result<Vec<_>, _>>()?;
+    let results = experiment::merge(parts)?;
+    let files = report::write_report(&results, out)?;
+    print_results(&results, &files.html, output)
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC, from the system clock.
@@ -174,8 +212,15 @@ fn run_experiment(name: &str, args: RunArgs) -> Result<()> {
     let backend: Backend = args.backend.parse()?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{}", exp.name, utc_stamp())));
     report::check_out_dir(&out)?;
-    let opts =
-        RunOptions { seeds: args.seeds, steps: args.steps, data_dir: args.data.clone(), backend, jobs: args.jobs };
+    let shard = args.shard.as_deref().map(str::parse::<Shard>).transpose()?;
+    let opts = RunOptions {
+        seeds: args.seeds,
+        steps: args.steps,
+        data_dir: args.data.clone(),
+        backend,
+        jobs: args.jobs,
+        shard,
+    };
     let terminal = std::io::stderr().is_terminal() && !args.json;
     let bar: Mutex<Option<ProgressBar>> = Mutex::new(None);
     let on_event = |event: Event<'_>| {
@@ -227,6 +272,7 @@ fn run_experiment(name: &str, args: RunArgs) -> Result<()> {
         return crate::print_json(&results);
     }
     println!("{}", report::summary_table(&results));
-    println!("{} runs in {:.0} s. Report: {}", results.runs.len(), results.seconds, files.html.display());
+    let part = results.shard.map_or(String::new(), |s| format!(" (shard {} of {} runs)", s.shard, s.total_runs));
+    println!("{} runs{part} in {:.0} s. Report: {}", results.runs.len(), results.seconds, files.html.display());
     Ok(())
 }

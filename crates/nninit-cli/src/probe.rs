@@ -109,7 +109,7 @@ pub fn run(args: Args) -> Result<()> {
         InitMethod::DataDependent(m) => {
             Some(nninit_lab::lsuv::apply(&spec, &mut weights, *m, &x, y.len(), &device.clone().inner())?)
         }
-        InitMethod::Rule { .. } => None,
+        InitMethod::Rule { .. } | InitMethod::Residual(_) => None,
     };
     let net = Network::new(&spec, &weights, &device)?;
     let probe = nninit_lab::probe::probe(&spec, &net, &x, &y, LossKind::CrossEntropy, &device)?;

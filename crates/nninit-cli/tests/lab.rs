@@ -94,12 +94,60 @@ fn lab_run_writes_the_report() {
     assert_eq!(files(&out), files(&again), "nothing left behind");
 }
 
+/// The rows of a results.jsonl without their wall-clock seconds, which differ between any two runs.
+fn rows_untimed(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("results.jsonl")).unwrap();
+    text.lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("seconds");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn shards_run_apart_and_merged_are_the_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let lab = |extra: &[&str]| {
+        let out = nninit(&[&["lab", "run", "smoke", "--steps", "5", "--jobs", "1"][..], extra].concat());
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+    };
+    lab(&["--out", &path("whole")]);
+    lab(&["--shard", "1/2", "--out", &path("s1")]);
+    lab(&["--shard", "0/2", "--out", &path("s0")]);
+    let merged = nninit(&["lab", "merge", &path("s1"), &path("s0"), "--out", &path("merged")]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    let (whole, joined) = (rows_untimed(&dir.path().join("whole")), rows_untimed(&dir.path().join("merged")));
+    assert!(whole.len() > 6, "{}", whole.len());
+    assert_eq!(joined, whole);
+    let part = rows_untimed(&dir.path().join("s1"));
+    assert_eq!(part[0]["shard"], serde_json::json!({"index": 1, "count": 2, "total_runs": 6}));
+    assert_bad_input(&["lab", "run", "smoke", "--shard", "2/2"], "0 to 1 for 2 shards");
+    assert_bad_input(&["lab", "run", "smoke", "--shard", "7/7"], "0 to 6 for 7 shards");
+    assert_bad_input(&["lab", "run", "smoke", "--shard", "0/7", "--out", &path("x")], "every shard needs one");
+    assert_bad_input(&["lab", "merge", &path("s0"), "--out", &path("m2")], "missing shard(s) 1/2");
+    assert_bad_input(&["lab", "merge", &path("whole"), "--out", &path("m3")], "not a shard");
+    assert!(!dir.path().join("m2").exists() && !dir.path().join("m3").exists() && !dir.path().join("x").exists());
+}
+
 #[test]
 fn lab_list_shows_the_built_in_experiments() {
     let v = json(&["lab", "list", "--json"]);
     let names: Vec<&str> = v.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     for name in
-        ["quick", "he2015", "glorot2010", "saxe2013", "cnn-depth", "edge-of-chaos", "gelu-depth", "transformer-depth"]
+        [
+            "quick",
+            "he2015",
+            "glorot2010",
+            "saxe2013",
+            "cnn-depth",
+            "edge-of-chaos",
+            "gelu-depth",
+            "resnet-depth",
+            "transformer-depth",
+        ]
     {
         assert!(names.contains(&name), "{name} not in {names:?}");
     }
@@ -112,6 +160,16 @@ fn bad_lab_input_is_one_line_and_exit_2() {
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "name = \"x\"\ndescription = \"y\"\ndataset = \"digits\"\nseeds = 0\n").unwrap();
     assert_bad_input(&["lab", "run", bad.to_str().unwrap()], "missing field");
+    // Fixup's rules need Fixup's block (its scalar biases and multiplier), not a plain stack.
+    let fixup = dir.path().join("fixup.toml");
+    std::fs::write(
+        &fixup,
+        "name = \"x\"\ndescription = \"y\"\nexpectation = \"z\"\ndataset = \"digits\"\nseeds = 1\n\
+         [model]\nkind = \"mlp\"\ndepth = [2]\nwidth = 8\nactivation = \"relu\"\nresidual = \"plain\"\n\
+         [train]\noptimizer = \"sgd\"\nlr = 0.05\nsteps = 2\nbatch = 16\n[[init]]\nrule = \"fixup\"\n",
+    )
+    .unwrap();
+    assert_bad_input(&["lab", "run", fixup.to_str().unwrap()], "needs residual = \"fixup\"");
     assert_bad_input(&["probe", "--init", "normal", "--param", "std=-1"], "std");
     assert_bad_input(&["probe", "--init", "kaiming_normal", "--activation", "swishy"], "swishy");
     assert_bad_input(&["probe", "--init", "kaiming_normal", "--param", "nonsense"], "KEY=VALUE");

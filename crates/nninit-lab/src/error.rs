@@ -42,6 +42,23 @@ pub enum LabError {
         /// What is wrong.
         reason: String,
     },
+    /// An initialization that does not fit the model's residual block form (for example
+    /// `fixup` on a plain stack).
+    #[error("init `{init}` needs residual = {needs}, not residual = \"{residual}\"")]
+    InitForModel {
+        /// The initialization's rule name.
+        init: String,
+        /// The model's block form.
+        residual: &'static str,
+        /// The block forms it fits.
+        needs: String,
+    },
+    /// Shards of an experiment that cannot be joined, or a shard that cannot be run.
+    #[error("shards: {reason}")]
+    Shard {
+        /// What is wrong.
+        reason: String,
+    },
     /// The backend asked for is not compiled in or not available.
     #[error("backend `{name}`: {reason}")]
     Backend {

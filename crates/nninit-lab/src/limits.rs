@@ -178,6 +178,8 @@ pub const EVAL_EVERY: CountLimit = count("eval_every", 1, 1_000_000);
 pub const VALIDATION_WINDOWS: CountLimit = count("validation_windows", 1, 1_000_000);
 /// Runs of one experiment: configurations × seeds.
 pub const RUNS: CountLimit = count("runs (configurations x seeds)", 1, 100_000);
+/// Shards an experiment is split into (`--shard INDEX/COUNT`): at most one per run.
+pub const SHARDS: CountLimit = count("shards", 1, 100_000);
 /// LSUV's rescalings per layer at most.
 pub const LSUV_ITERATIONS: CountLimit = count("max_iterations", 1, 1000);
 /// Points of a mean-field σ_w² grid.

@@ -37,23 +37,70 @@ pub enum Bias {
     Off,
 }
 
-/// Whether hidden layers add their input back (`h ← h + φ(W h + b)`).
+/// Whether hidden layers add their input back, and in which block form.
+///
+/// `On` is the lab's first residual form, one layer per block. The others are the two-layer
+/// blocks of the residual-network papers, `h ← h + m·F(h)` with `F(h) = W₂ φ(W₁ h)`: there
+/// [`ModelSpec::depth`] counts blocks, and block `i`'s two layers are the hidden layers
+/// `hidden.{2i+1}` and `hidden.{2i+2}` after the stem `hidden.0` (which changes the width).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Residual {
     /// A plain stack.
     #[default]
     Off,
-    /// Every hidden layer after the first (the first changes the width) is a residual block.
+    /// Every hidden layer after the first (the first changes the width) is a residual block
+    /// `h ← h + φ(W h + b)`.
     On,
+    /// Two-layer blocks `h ← h + W₂ φ(W₁ h)`, no normalization: at He init the stream's
+    /// variance grows by a constant factor per block.
+    Plain,
+    /// `h ← h + α·W₂ φ(W₁ h)` with one learned scalar `α` per block (SkipInit's and ReZero's
+    /// multiplier, which their schemes start at 0).
+    Scaled,
+    /// Fixup's block: `h ← h + (s·W₂ (φ(W₁ (h + a₁) + b₁) + a₂) + b₂)` with learned scalar biases
+    /// `a₁, b₁, a₂, b₂` (`bias1a`, `bias1b`, `bias2a`, `bias2b`, start 0) and multiplier `s`
+    /// (start 1), as `hongyi-zhang/Fixup`'s BasicBlock.
+    Fixup,
+    /// The normalized reference: `h ← h + BN(W₂ φ(BN(W₁ h)))`, BatchNorm after each layer of
+    /// the branch as ResNet's BasicBlock.
+    BatchNorm,
 }
+
+impl Residual {
+    /// Whether this is one of the two-layer block forms (`depth` counts blocks).
+    pub fn has_branches(self) -> bool {
+        matches!(self, Self::Plain | Self::Scaled | Self::Fixup | Self::BatchNorm)
+    }
+
+    /// Whether each block has a learned scalar multiplier at the end of its branch.
+    pub fn has_multiplier(self) -> bool {
+        matches!(self, Self::Scaled | Self::Fixup)
+    }
+
+    /// The name configs use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::On => "on",
+            Self::Plain => "plain",
+            Self::Scaled => "scaled",
+            Self::Fixup => "fixup",
+            Self::BatchNorm => "batch-norm",
+        }
+    }
+}
+
+/// Weight layers per branch of the two-layer block forms.
+pub const LAYERS_PER_BRANCH: usize = 2;
 
 /// The architecture of one network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelSpec {
     /// MLP or CNN.
     pub kind: ModelKind,
-    /// Hidden layers (MLP) or convolutions (CNN), at least 1.
+    /// Hidden layers (MLP) or convolutions (CNN), at least 1; residual blocks for the
+    /// two-layer block forms of [`Residual`].
     pub depth: usize,
     /// Units per hidden layer (MLP) or channels (CNN), at least 1.
     pub width: usize,
@@ -61,7 +108,7 @@ pub struct ModelSpec {
     pub activation: Activation,
     /// Biases on or off.
     pub bias: Bias,
-    /// Residual connections (MLP only).
+    /// Residual connections and their block form (MLP only).
     pub residual: Residual,
     /// Input features (flattened pixels).
     pub features: usize,
@@ -91,6 +138,13 @@ pub struct LayerShape {
 pub enum LayerRole {
     /// A hidden layer, followed by the activation.
     Hidden,
+    /// A layer of residual block `block`'s branch: the activation follows all but its `last`.
+    Branch {
+        /// The block, from 0.
+        block: usize,
+        /// Whether this is the branch's last layer.
+        last: bool,
+    },
     /// The classifier head, whose outputs are the logits.
     Head,
 }
@@ -127,7 +181,7 @@ impl ModelSpec {
             return bad(format!("need features > 0 and at least 2 classes (got {}, {})", self.features, self.classes));
         }
         if self.kind == ModelKind::Cnn {
-            if self.residual == Residual::On {
+            if self.residual != Residual::Off {
                 return bad("residual connections are for MLPs; the CNN is a plain stack".into());
             }
             if self.image.0 * self.image.1 != self.features {
@@ -143,14 +197,37 @@ impl ModelSpec {
 
     /// Weights and biases of the whole network, computed without overflow for any sizes.
     pub fn parameters(&self) -> u128 {
-        let (depth, width) = (self.depth as u128, self.width as u128);
+        let (layers, width) = (self.hidden_layers() as u128, self.width as u128);
         let (features, classes) = (self.features as u128, self.classes as u128);
         let hidden = match self.kind {
-            ModelKind::Mlp => features * width + depth.saturating_sub(1) * width * width,
-            ModelKind::Cnn => 9 * (width + depth.saturating_sub(1) * width * width),
+            ModelKind::Mlp => features * width + layers.saturating_sub(1) * width * width,
+            ModelKind::Cnn => 9 * (width + layers.saturating_sub(1) * width * width),
         };
-        let biases = if self.bias == Bias::On { depth * width + classes } else { 0 };
-        hidden + width * classes + biases
+        let biases = if self.bias == Bias::On { layers * width + classes } else { 0 };
+        let blocks = self.blocks() as u128;
+        // Per block: α; Fixup's four biases and multiplier; BatchNorm's γ, β after both layers.
+        let scalars = match self.residual {
+            Residual::Scaled => blocks,
+            Residual::Fixup => 5 * blocks,
+            Residual::BatchNorm => 4 * width * blocks,
+            Residual::Off | Residual::On | Residual::Plain => 0,
+        };
+        hidden + width * classes + biases + scalars
+    }
+
+    /// Residual blocks of the two-layer forms (0 for the others).
+    pub fn blocks(&self) -> usize {
+        if self.residual.has_branches() { self.depth } else { 0 }
+    }
+
+    /// Hidden weight layers: `depth`, or the stem and two per block for the two-layer forms
+    /// (saturating, so an absurd depth is caught by [`limits::PARAMETERS`], not an overflow).
+    pub fn hidden_layers(&self) -> usize {
+        if self.residual.has_branches() {
+            self.depth.saturating_mul(LAYERS_PER_BRANCH).saturating_add(1)
+        } else {
+            self.depth
+        }
     }
 
     /// Hidden values (pre-activations) of one example through the whole network: what a batch
@@ -163,7 +240,7 @@ impl ModelSpec {
                 (self.image.0.div_ceil(s) * self.image.1.div_ceil(s)).max(1) as u128
             }
         };
-        self.depth as u128 * self.width as u128 * positions
+        self.hidden_layers() as u128 * self.width as u128 * positions
     }
 
     /// Checks that a batch of `examples` fits in [`limits::HIDDEN_VALUES`], before anything runs.
@@ -180,7 +257,7 @@ impl ModelSpec {
     /// As [`validate`](Self::validate).
     pub fn layers(&self) -> Result<Vec<LayerShape>> {
         self.validate()?;
-        let mut out = Vec::with_capacity(self.depth + 1);
+        let mut out = Vec::with_capacity(self.hidden_layers() + 1);
         let dense = |name: String, fan_in: usize, units: usize, role: LayerRole| LayerShape {
             name,
             weight_dims: vec![fan_in, units],
@@ -189,9 +266,16 @@ impl ModelSpec {
         };
         match self.kind {
             ModelKind::Mlp => {
-                for l in 0..self.depth {
+                for l in 0..self.hidden_layers() {
                     let fan_in = if l == 0 { self.features } else { self.width };
-                    out.push(dense(format!("hidden.{l}"), fan_in, self.width, LayerRole::Hidden));
+                    let role = match l.checked_sub(1) {
+                        Some(k) if self.residual.has_branches() => LayerRole::Branch {
+                            block: k / LAYERS_PER_BRANCH,
+                            last: k % LAYERS_PER_BRANCH == LAYERS_PER_BRANCH - 1,
+                        },
+                        _ => LayerRole::Hidden,
+                    };
+                    out.push(dense(format!("hidden.{l}"), fan_in, self.width, role));
                 }
             }
             ModelKind::Cnn => {

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::LabError;
+
 /// Reading back what `serde_json` writes for non-finite numbers: it writes NaN and ±∞ as
 /// `null`, so a diverged run's losses are `null` in `results.jsonl`. These read `null` as
 /// NaN, so that every row the lab writes can be read again (an infinity comes back as NaN;
@@ -296,9 +298,98 @@ pub struct ExperimentResults {
     pub runs: Vec<RunRecord>,
     /// Mean-field theory overlays, for experiments that draw them (edge of chaos).
     pub theory: Option<TheoryOverlay>,
-    /// Seconds the whole experiment took.
+    /// Seconds the whole experiment took (for results joined from shards, the sum of the
+    /// shards' seconds).
     #[serde(deserialize_with = "nan_null::f64")]
     pub seconds: f64,
+    /// For one shard of an experiment split across machines, which one; `None` for a whole
+    /// experiment, run on one machine or joined from its shards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardOf>,
+}
+
+/// One of `count` parts of an experiment's runs, for running them on several machines
+/// (`nninit lab run NAME --shard INDEX/COUNT`, a Slurm job array's task): shard `index` takes
+/// the runs whose position in the experiment's order (configurations in file order, each under
+/// seeds 0, 1, ...) is `index` modulo `count`, so every shard gets a share of each depth and
+/// init, and joining the shards ([`crate::experiment::merge`]) puts every run back in its place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Shard {
+    index: usize,
+    count: usize,
+}
+
+impl Shard {
+    /// Shard `index` of `count`, counted from 0 as ranks and Slurm's `--array=0-N` are.
+    ///
+    /// # Errors
+    /// [`LabError::OutOfRange`] for `count` outside [`crate::limits::SHARDS`] or `index ≥ count`.
+    pub fn new(index: usize, count: usize) -> Result<Self, LabError> {
+        const WHAT: &str = "shard";
+        crate::limits::SHARDS.check_usize(WHAT, count)?;
+        if index >= count {
+            return Err(LabError::OutOfRange {
+                what: WHAT.into(),
+                name: "index",
+                value: index.to_string(),
+                valid: format!("0 to {} for {count} shards", count - 1),
+            });
+        }
+        Ok(Self { index, count })
+    }
+
+    /// This shard's index, from 0.
+    pub fn index(self) -> usize {
+        self.index
+    }
+
+    /// How many shards the experiment is split into.
+    pub fn count(self) -> usize {
+        self.count
+    }
+
+    /// Whether the run at `position` in the experiment's order is this shard's.
+    pub fn takes(self, position: usize) -> bool {
+        position % self.count == self.index
+    }
+
+    /// How many of `total` runs are this shard's.
+    pub fn runs_of(self, total: usize) -> usize {
+        (total + self.count - 1 - self.index) / self.count
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = LabError;
+
+    /// `INDEX/COUNT`, for example `0/4` … `3/4`.
+    fn from_str(text: &str) -> Result<Self, LabError> {
+        let bad = || LabError::OutOfRange {
+            what: "shard".into(),
+            name: "INDEX/COUNT",
+            value: format!("{text:?}"),
+            valid: "two whole numbers such as 0/4, the index from 0".into(),
+        };
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        let number = |t: &str| t.trim().parse::<usize>().map_err(|_| bad());
+        Self::new(number(index)?, number(count)?)
+    }
+}
+
+/// The shard a part of an experiment's results is, and how many runs the whole has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardOf {
+    /// Which shard.
+    #[serde(flatten)]
+    pub shard: Shard,
+    /// Runs of the whole experiment (every shard's together).
+    pub total_runs: usize,
 }
 
 /// The mean-field theory's prediction drawn over an experiment's heatmap.
@@ -310,4 +401,39 @@ pub struct TheoryOverlay {
     /// Points (σ_w², 6·ξ_c), the predicted maximum trainable depth.
     #[serde(deserialize_with = "nan_null::pairs")]
     pub trainable_depth: Vec<(f64, f64)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_runs() {
+        for total in 1..40 {
+            for count in 1..=total {
+                let shards: Vec<Shard> = (0..count).map(|i| Shard::new(i, count).unwrap()).collect();
+                for position in 0..total {
+                    assert_eq!(shards.iter().filter(|s| s.takes(position)).count(), 1, "{position} of {total}");
+                }
+                for s in &shards {
+                    assert_eq!(s.runs_of(total), (0..total).filter(|&p| s.takes(p)).count(), "{s} of {total}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shards_parse_and_refuse_what_is_not_one() {
+        let s: Shard = "2/5".parse().unwrap();
+        assert_eq!((s.index(), s.count(), s.to_string()), (2, 5, "2/5".to_string()));
+        assert_eq!(" 0 / 1 ".parse::<Shard>().unwrap(), Shard::new(0, 1).unwrap());
+        for text in ["5/5", "6/5", "0/0", "1", "a/2", "-1/2", "1/2/3", "", "0/100001"] {
+            match text.parse::<Shard>() {
+                Err(LabError::OutOfRange { what, .. }) => assert_eq!(what, "shard", "{text}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        let msg = "5/5".parse::<Shard>().unwrap_err().to_string();
+        assert!(msg.contains("0 to 4 for 5 shards"), "{msg}");
+    }
 }

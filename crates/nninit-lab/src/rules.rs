@@ -5,12 +5,16 @@
 use burn::tensor::Device;
 use nninit::Init;
 use nninit::init::{Normal, Orthogonal};
+use nninit::scheme::residual::ResidualScheme;
 #[cfg(feature = "burn")]
-use nninit_burn::Rules;
+use nninit::scheme::residual::{ResidualDepth, ResidualRole};
+#[cfg(feature = "burn")]
+use nninit_burn::{Kind, Rules};
 
-use crate::error::Result;
+use crate::error::{LabError, Result};
 #[cfg(feature = "burn")]
-use crate::model::{LayerWeights, ModelSpec, Network};
+use crate::model::{LAYERS_PER_BRANCH, LayerRole, LayerWeights, Network};
+use crate::model::{ModelSpec, Residual};
 
 /// How biases start.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -55,6 +59,10 @@ pub enum InitMethod {
     },
     /// A data-dependent scheme; see [`crate::lsuv`].
     DataDependent(DataDependent),
+    /// A residual-network scheme (Fixup, SkipInit, ReZero) of nninit's
+    /// [`nninit::scheme::residual`], for the block forms with learned scalars: its rules by
+    /// where each parameter sits (stem, branch layers, classifier, multiplier, scalar biases).
+    Residual(ResidualScheme),
 }
 
 /// A named initialization, as experiments list them.
@@ -67,9 +75,41 @@ pub struct InitChoice {
 }
 
 impl InitMethod {
-    /// The data-free rule this method starts from.
+    /// Checks that this initialization fits the model's block form: Fixup needs
+    /// [`Residual::Fixup`], SkipInit and ReZero [`Residual::Scaled`] (the multiplier they start
+    /// at 0), and the data-dependent schemes, which walk the network layer by layer, a plain
+    /// stack or the one-layer residual form.
+    ///
+    /// # Errors
+    /// [`LabError::InitForModel`] naming the init and both block forms.
+    pub fn check(&self, spec: &ModelSpec) -> Result<()> {
+        let (init, needs): (&str, &[Residual]) = match self {
+            Self::Residual(ResidualScheme::Fixup) => ("fixup", &[Residual::Fixup]),
+            Self::Residual(s) => (s.name(), &[Residual::Scaled]),
+            Self::DataDependent(DataDependent::Lsuv { .. }) => ("lsuv", &[Residual::Off, Residual::On]),
+            Self::DataDependent(DataDependent::WeightNorm) => ("weight-norm", &[Residual::Off, Residual::On]),
+            Self::Rule { .. } => return Ok(()),
+        };
+        if needs.contains(&spec.residual) {
+            return Ok(());
+        }
+        Err(LabError::InitForModel {
+            init: init.to_string(),
+            residual: spec.residual.name(),
+            needs: needs.iter().map(|r| format!("\"{}\"", r.name())).collect::<Vec<_>>().join(" or "),
+        })
+    }
+
+    /// The data-free rule this method starts from (a residual scheme has one rule per role,
+    /// not one rule: see [`rules`]).
+    ///
+    /// # Errors
+    /// [`LabError::Model`] for a residual scheme.
     pub fn pre_init(&self) -> Result<(Init, BiasRule)> {
         Ok(match self {
+            Self::Residual(s) => {
+                return Err(LabError::Model { reason: format!("`{}` has no single rule; see rules::rules", s.name()) });
+            }
             Self::Rule { weight, bias } => (*weight, *bias),
             Self::DataDependent(DataDependent::Lsuv { .. }) => {
                 (Init::Orthogonal(Orthogonal::new(1.0)?), BiasRule::Zero)
@@ -86,12 +126,20 @@ impl InitMethod {
 /// Delta-orthogonal is defined for convolution kernels; dense layers (the CNN's classifier)
 /// take its dense counterpart, an orthogonal matrix of the same gain, as Xiao et al. 2018 do.
 ///
+/// The block forms' extra parameters take their neutral values under a single rule
+/// (multiplier 1, Fixup's scalar biases 0, BatchNorm γ = 1, β = 0), so the rule alone decides
+/// the layers; a residual scheme ([`InitMethod::Residual`]) sets them by role instead.
+///
 /// # Errors
-/// As [`ModelSpec::layers`]; an invalid bias std.
+/// As [`ModelSpec::layers`] and [`InitMethod::check`]; an invalid bias std.
 #[cfg(feature = "burn")]
 pub fn rules(spec: &ModelSpec, method: &InitMethod) -> Result<Rules> {
+    method.check(spec)?;
+    if let InitMethod::Residual(scheme) = method {
+        return residual_rules(spec, *scheme);
+    }
     let (rule, bias_rule) = method.pre_init()?;
-    let mut rules = Rules::new();
+    let mut rules = block_defaults(Rules::new());
     for layer in spec.layers()? {
         let layer_rule = match (&rule, layer.weight_dims.len()) {
             (Init::DeltaOrthogonal(d), 2) => Init::Orthogonal(Orthogonal::new(d.gain())?),
@@ -104,6 +152,47 @@ pub fn rules(spec: &ModelSpec, method: &InitMethod) -> Result<Rules> {
         BiasRule::Normal { std } => Init::Normal(Normal::new(0.0, std)?),
     };
     Ok(rules.path("*.bias", bias))
+}
+
+/// The block forms' extra parameters at their neutral values: multiplier 1, scalar biases 0,
+/// BatchNorm γ = 1, β = 0 and running statistics (0, 1). Paths no other model has, so the
+/// other models' rules are unchanged.
+#[cfg(feature = "burn")]
+fn block_defaults(rules: Rules) -> Rules {
+    rules
+        .path("block.*.multiplier", Init::Ones)
+        .path("block.*.bias1a", Init::Zeros)
+        .path("block.*.bias1b", Init::Zeros)
+        .path("block.*.bias2a", Init::Zeros)
+        .path("block.*.bias2b", Init::Zeros)
+        .module(Kind::BatchNorm, "gamma", Init::Ones)
+        .module(Kind::BatchNorm, "beta", Init::Zeros)
+        .module(Kind::BatchNorm, "running_mean", Init::Zeros)
+        .module(Kind::BatchNorm, "running_var", Init::Ones)
+}
+
+/// The rules of a residual scheme: each layer's weight by its [`ResidualRole`] (the stem,
+/// a branch's inner or last layer, the classifier), with `L` = the model's blocks and
+/// [`LAYERS_PER_BRANCH`] layers per branch; the multipliers and Fixup's scalar biases by theirs;
+/// vector biases 0.
+#[cfg(feature = "burn")]
+fn residual_rules(spec: &ModelSpec, scheme: ResidualScheme) -> Result<Rules> {
+    let depth = ResidualDepth::new(spec.blocks(), LAYERS_PER_BRANCH)?;
+    let rule = |role| scheme.rule(depth, role, spec.activation);
+    let mut rules = Rules::new().path("block.*.multiplier", rule(ResidualRole::Multiplier)?);
+    if scheme.has_scalar_biases() {
+        rules = rules.path("block.*.bias*", rule(ResidualRole::ScalarBias)?);
+    }
+    for layer in spec.layers()? {
+        let role = match layer.role {
+            LayerRole::Hidden => ResidualRole::Stem,
+            LayerRole::Branch { last: false, .. } => ResidualRole::BranchInner,
+            LayerRole::Branch { last: true, .. } => ResidualRole::BranchLast,
+            LayerRole::Head => ResidualRole::Head,
+        };
+        rules = rules.path(&format!("{}.weight", layer.name), rule(role)?);
+    }
+    Ok(rules.path("*.bias", rule(ResidualRole::Bias)?))
 }
 
 /// The initial values of every layer of `spec` under `method`'s data-free rule and `seed`, on

@@ -80,12 +80,16 @@
 //! when the file is parsed, before anything is loaded or allocated.
 //!
 //! [`Experiment::parse`] reads and validates the file (the schema, in `schema.rs`); [`run`]
-//! trains every configuration under every seed (the runner, in `runner.rs`).
+//! trains every configuration under every seed (the runner, in `runner.rs`), or one shard of
+//! them ([`RunOptions::shard`], one machine's part of a job array); [`merge`] joins the shards'
+//! results into the whole experiment's (`shard.rs`).
 
 #[cfg(feature = "burn")]
 mod runner;
 mod schema;
+mod shard;
 
 #[cfg(feature = "burn")]
 pub use runner::{Event, ExperimentData, RunOptions, probe_batch, run, run_on, run_one};
 pub use schema::{BUILT_IN, Configuration, Experiment, LrScaling, Setup, init_choice};
+pub use shard::merge;

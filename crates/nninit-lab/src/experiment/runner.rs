@@ -17,7 +17,7 @@ use crate::data::{self, Dataset, Fetchable, TextDataset};
 use crate::error::{LabError, Result};
 use crate::limits;
 use crate::model::{Network, TextTraining, train_on_text};
-use crate::record::{EvalRow, ExperimentResults, RunRecord, RunStatus, StepRow, TheoryOverlay};
+use crate::record::{EvalRow, ExperimentResults, RunRecord, RunStatus, Shard, ShardOf, StepRow, TheoryOverlay};
 use crate::rules::{InitMethod, initial_weights};
 use crate::train::{permutation, train};
 
@@ -35,6 +35,9 @@ pub struct RunOptions {
     /// Runs in parallel (default: the machine's cores; burn's own kernels also use them), in
     /// [`limits::JOBS`].
     pub jobs: Option<usize>,
+    /// Only this shard's runs (see [`Shard`]); the results say which shard they are, and
+    /// [`super::merge`] joins every shard's into the whole experiment's.
+    pub shard: Option<Shard>,
 }
 
 /// What the runner reports as it goes.
@@ -87,8 +90,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions, on_event: &(dyn Fn(Event<'_>) + 
     run_on(exp, &data, opts, on_event)
 }
 
-/// Checks the overrides of `opts` before anything is loaded.
-fn check_options(exp: &Experiment, opts: &RunOptions) -> Result<()> {
+/// Checks the overrides of `opts` before anything is loaded; the shard's part of the runs.
+fn check_options(exp: &Experiment, opts: &RunOptions) -> Result<Option<ShardOf>> {
     const WHAT: &str = "lab run";
     let seeds = opts.seeds.map(|s| limits::SEEDS.check_usize(WHAT, s)).transpose()?.unwrap_or(exp.seeds);
     limits::RUNS.check(WHAT, exp.configs.len() as u128 * seeds as u128)?;
@@ -98,7 +101,17 @@ fn check_options(exp: &Experiment, opts: &RunOptions) -> Result<()> {
     if let Some(j) = opts.jobs {
         limits::JOBS.check_usize(WHAT, j)?;
     }
-    Ok(())
+    let total = exp.configs.len() * seeds;
+    match opts.shard {
+        Some(shard) if shard.count() > total => Err(LabError::OutOfRange {
+            what: WHAT.into(),
+            name: "shards",
+            value: shard.count().to_string(),
+            valid: format!("1 to {total}, the experiment's runs (every shard needs one)"),
+        }),
+        Some(shard) => Ok(Some(ShardOf { shard, total_runs: total })),
+        None => Ok(None),
+    }
 }
 
 /// [`run`] on data already loaded (`opts.data_dir` is not read).
@@ -111,10 +124,15 @@ pub fn run_on(
     opts: &RunOptions,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<ExperimentResults> {
-    check_options(exp, opts)?;
+    let shard = check_options(exp, opts)?;
     let started = Instant::now();
     let seeds = opts.seeds.unwrap_or(exp.seeds);
     let threads = opts.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let all = (0..exp.configs.len()).flat_map(|c| (0..seeds as u64).map(move |s| (c, s)));
+    let jobs: Vec<(usize, u64)> = match shard {
+        Some(part) => all.enumerate().filter(|(i, _)| part.shard.takes(*i)).map(|(_, job)| job).collect(),
+        None => all.collect(),
+    };
     let mut configs = exp.configs.clone();
     if let Some(steps) = opts.steps {
         for c in &mut configs {
@@ -130,7 +148,6 @@ pub fn run_on(
             initial_weights(model, &init.method, 0)?;
         }
     }
-    let jobs: Vec<(usize, u64)> = (0..configs.len()).flat_map(|c| (0..seeds as u64).map(move |s| (c, s))).collect();
     on_event(Event::Planned { runs: jobs.len(), steps: configs.first().map_or(0, |c| c.train.steps) });
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| LabError::Backend {
         name: opts.backend.to_string(),
@@ -171,6 +188,7 @@ pub fn run_on(
         runs,
         theory,
         seconds: started.elapsed().as_secs_f64(),
+        shard,
     })
 }
 
@@ -222,7 +240,9 @@ pub fn run_one(
                     (Network::new(model, &weights, device)?, Some(iterations))
                 }
                 // Drawn on the training device directly, by parameter path.
-                InitMethod::Rule { .. } => (Network::init(model, &init.method, seed, device)?, None),
+                InitMethod::Rule { .. } | InitMethod::Residual(_) => {
+                    (Network::init(model, &init.method, seed, device)?, None)
+                }
             };
             let probe = crate::probe::probe(model, &net, &x, &y, config.train.loss, device)?;
             let outcome = train(model, net, data, &config.train, seed, device, &mut |_| on_event(Event::Step))?;

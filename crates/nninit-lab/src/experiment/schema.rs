@@ -19,6 +19,7 @@ use crate::model::{Bias, BlockForm, GptSpec, HeadTying, ModelSpec, Residual};
 use crate::record::{Architecture, GptRecord, ModelKind, RunConfig};
 use crate::rules::{BiasRule, DataDependent, InitChoice, InitMethod};
 use crate::train::{EvalLayers, Optimizer, TrainConfig};
+use nninit::scheme::residual::ResidualScheme;
 
 /// The experiments that ship with nninit: `(name, TOML source)`.
 pub const BUILT_IN: &[(&str, &str)] = &[
@@ -30,6 +31,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("edge-of-chaos", include_str!("../../../../experiments/edge-of-chaos.toml")),
     ("jacobian", include_str!("../../../../experiments/jacobian.toml")),
     ("gelu-depth", include_str!("../../../../experiments/gelu-depth.toml")),
+    ("resnet-depth", include_str!("../../../../experiments/resnet-depth.toml")),
     ("smoke", include_str!("../../../../experiments/smoke.toml")),
     ("transformer-depth", include_str!("../../../../experiments/transformer-depth.toml")),
 ];
@@ -371,13 +373,28 @@ fn classifier_configs(t: &ExperimentToml, kind: ModelKind, dataset: Fetchable, s
             };
             let group = format!("{}-d{depth}", activation.name());
             for entry in &t.init {
+                let model = match entry_residual(entry, source_name)? {
+                    Some(residual) => {
+                        let model = ModelSpec { residual, ..model.clone() };
+                        model.validate().map_err(|e| in_file(source_name, e))?;
+                        model.check_batch(source_name, t.train.batch.max(probe_batch))?;
+                        model
+                    }
+                    None => model.clone(),
+                };
                 for (init, sigma) in init_choices(entry, activation, source_name)? {
+                    init.method.check(&model).map_err(|e| in_file(source_name, e))?;
                     if let Some((_, b2)) = sigma {
                         theory_sigma_b2 = Some(b2);
                     }
                     configs.push(Configuration {
                         record: RunConfig {
-                            label: format!("{group}/{}", init.name),
+                            // The two-layer block forms name theirs, as one experiment mixes them.
+                            label: if model.residual.has_branches() {
+                                format!("{group}/{} [{} block]", init.name, model.residual.name())
+                            } else {
+                                format!("{group}/{}", init.name)
+                            },
                             group: group.clone(),
                             init: init.name.clone(),
                             model: model.kind.into(),
@@ -550,6 +567,20 @@ pub fn init_choice(rule: &str, params: &[(String, String)], activation: Activati
     }
 }
 
+/// The keys every `[[init]]` entry may have: its name, its rule, and the residual block form
+/// it trains (instead of `[model]`'s, so one experiment compares Fixup's block against
+/// BatchNorm's).
+const COMMON_KEYS: [&str; 3] = ["name", "rule", "residual"];
+
+/// The block form an `[[init]]` entry sets with `residual`, if it sets one.
+fn entry_residual(entry: &toml::Table, what: &str) -> Result<Option<Residual>> {
+    let Some(value) = entry.get("residual") else { return Ok(None) };
+    Residual::deserialize(value.clone()).map(Some).map_err(|_| LabError::Experiment {
+        source_name: what.into(),
+        reason: format!("`residual` must be one of off, on, plain, scaled, fixup, batch-norm (got {value})"),
+    })
+}
+
 /// Reads a TOML value as the text `InitParams::set` parses.
 fn value_text(v: &toml::Value) -> Option<String> {
     match v {
@@ -586,7 +617,7 @@ fn init_choices(entry: &toml::Table, activation: Activation, what: &str) -> Resu
         None => BiasRule::Zero,
     };
     let allow = |keys: &[&str]| -> Result<()> {
-        match entry.keys().find(|k| !["name", "rule"].contains(&k.as_str()) && !keys.contains(&k.as_str())) {
+        match entry.keys().find(|k| !COMMON_KEYS.contains(&k.as_str()) && !keys.contains(&k.as_str())) {
             Some(k) => Err(bad(format!("init `{name}`: `{rule}` does not take `{k}`"))),
             None => Ok(()),
         }
@@ -602,6 +633,10 @@ fn init_choices(entry: &toml::Table, activation: Activation, what: &str) -> Resu
         "weight-norm" => {
             allow(&[])?;
             one(InitMethod::DataDependent(DataDependent::WeightNorm))
+        }
+        scheme if ResidualScheme::parse(scheme).is_some() => {
+            allow(&[])?;
+            one(InitMethod::Residual(ResidualScheme::parse(scheme).ok_or_else(|| bad(rule.clone()))?))
         }
         "mean-field" => {
             allow(&["sigma_w2", "sigma_b2"])?;
@@ -640,7 +675,7 @@ fn init_choices(entry: &toml::Table, activation: Activation, what: &str) -> Resu
         _ => {
             let mut params = InitParams::default();
             for (key, value) in entry {
-                if ["name", "rule", "bias_std"].contains(&key.as_str()) {
+                if COMMON_KEYS.contains(&key.as_str()) || key == "bias_std" {
                     continue;
                 }
                 let v = value_text(value)
@@ -947,6 +982,50 @@ scheme = "deepnorm"
         match &init.method {
             InitMethod::Rule { weight, .. } => assert!(format!("{weight:?}").contains("Tanh"), "{weight:?}"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn residual_schemes_need_their_block_form() {
+        let base = BUILT_IN.iter().find(|(n, _)| *n == "resnet-depth").unwrap().1;
+        let exp = Experiment::parse(base, "resnet-depth").unwrap();
+        // Three depths × five inits, each with its own block form.
+        assert_eq!(exp.configs.len(), 15);
+        let form = |name: &str| {
+            exp.configs
+                .iter()
+                .find_map(|c| match &c.setup {
+                    Setup::Classifier { model, init } if init.name == name => Some(model.residual),
+                    _ => None,
+                })
+                .unwrap()
+        };
+        assert_eq!(
+            ["He", "Fixup", "SkipInit", "ReZero", "He + BatchNorm"].map(form),
+            [Residual::Plain, Residual::Fixup, Residual::Scaled, Residual::Scaled, Residual::BatchNorm]
+        );
+        let cases = [
+            // Fixup without its block: the model's plain block.
+            (
+                base.replace("rule = \"fixup\"\nresidual = \"fixup\"", "rule = \"fixup\""),
+                "init `fixup` needs residual = \"fixup\", not residual = \"plain\"",
+            ),
+            (
+                base.replace("rule = \"skipinit\"\nresidual = \"scaled\"", "rule = \"skipinit\"\nresidual = \"fixup\""),
+                "init `skipinit` needs residual = \"scaled\"",
+            ),
+            (format!("{base}\n[[init]]\nrule = \"lsuv\"\n"), "init `lsuv` needs residual = \"off\" or \"on\""),
+            (base.replace("residual = \"batch-norm\"", "residual = \"layer-norm\""), "`residual` must be one of"),
+            (
+                format!("{base}\n[[init]]\nrule = \"rezero\"\nresidual = \"scaled\"\nalpha = 1\n"),
+                "does not take `alpha`",
+            ),
+            (base.replace("kind = \"mlp\"", "kind = \"cnn\""), "residual connections are for MLPs"),
+        ];
+        for (src, needle) in cases {
+            assert_ne!(src, base, "{needle}: the case must change the file");
+            let err = Experiment::parse(&src, "t.toml").expect_err(needle).to_string();
+            assert!(err.starts_with("experiment t.toml: ") && err.contains(needle), "{err} should mention {needle}");
         }
     }
 }

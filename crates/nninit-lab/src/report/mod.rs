@@ -181,6 +181,7 @@ pub fn probe_figure(probe: &Probe, title: &str, path: &Path) -> Result<(), Repor
         runs: vec![run],
         theory: None,
         seconds: 0.0,
+        shard: None,
     };
     let mut fig = figures::figures(&results)
         .0

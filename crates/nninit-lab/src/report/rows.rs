@@ -14,8 +14,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::record::{
-    EvalRow, ExperimentResults, LayerStats, Probe, RunConfig, RunRecord, RunStatus, Spectrum, StepRow, TheoryOverlay,
-    Verdict, nan_null,
+    EvalRow, ExperimentResults, LayerStats, Probe, RunConfig, RunRecord, RunStatus, ShardOf, Spectrum, StepRow,
+    TheoryOverlay, Verdict, nan_null,
 };
 
 use super::error::ReportError;
@@ -51,6 +51,9 @@ enum Row<'a> {
         theory: Option<Cow<'a, TheoryOverlay>>,
         #[serde(deserialize_with = "nan_null::f64")]
         seconds: f64,
+        /// Only in a shard's results (absent from a whole experiment's, as before shards existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shard: Option<ShardOf>,
     },
     Run {
         experiment: Cow<'a, str>,
@@ -124,6 +127,7 @@ pub(super) fn jsonl(results: &ExperimentResults) -> Result<String, ReportError> 
             loss_criterion: results.loss_criterion,
             theory: results.theory.as_ref().map(Cow::Borrowed),
             seconds: results.seconds,
+            shard: results.shard,
         },
     )?;
     for run in &results.runs {
@@ -203,7 +207,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<ExperimentResults, Report
     let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| !l.trim().is_empty());
     let header = lines.next().map(|(n, l)| (n, serde_json::from_str::<Row<'_>>(l)));
     let mut results = match header {
-        Some((_, Ok(Row::Experiment { name, description, expectation, loss_criterion, theory, seconds }))) => {
+        Some((_, Ok(Row::Experiment { name, description, expectation, loss_criterion, theory, seconds, shard }))) => {
             ExperimentResults {
                 name: name.into_owned(),
                 description: description.into_owned(),
@@ -212,6 +216,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<ExperimentResults, Report
                 runs: Vec::new(),
                 theory: theory.map(Cow::into_owned),
                 seconds,
+                shard,
             }
         }
         Some((n, Err(e))) => return Err(bad(n, e.to_string())),

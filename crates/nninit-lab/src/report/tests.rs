@@ -133,6 +133,7 @@ fn results(name: &str, runs: Vec<RunRecord>) -> ExperimentResults {
         runs,
         theory: None,
         seconds: 12.0,
+        shard: None,
     }
 }
 
@@ -370,6 +371,7 @@ pub(super) fn demo_he() -> ExperimentResults {
         runs,
         theory: None,
         seconds: 431.0,
+        shard: None,
     }
 }
 
@@ -406,6 +408,7 @@ pub(super) fn demo_edge() -> ExperimentResults {
         runs,
         theory: Some(TheoryOverlay { sigma_b2: 0.05, trainable_depth }),
         seconds: 3000.0,
+        shard: None,
     }
 }
 
@@ -443,6 +446,7 @@ pub(super) fn demo_saxe() -> ExperimentResults {
         runs,
         theory: None,
         seconds: 800.0,
+        shard: None,
     }
 }
 

@@ -43,6 +43,10 @@
 //! `neox-wang` is another name of `small-init`. torchtitan and OLMo-core apply
 //! to the Llama family only (Llama, Mistral, Qwen2, Qwen3, Gemma 2, Mixtral, Phi-3).
 //!
+//! Residual networks without normalization (Fixup, SkipInit, ReZero) have their
+//! own roles, the stem, a branch's inner and last layers, the classifier, the
+//! branch multiplier and scalar biases, and their schemes are in [`residual`].
+//!
 //! **Fused tensors.** An architecture declares a fused tensor's parts
 //! ([`crate::plan::TensorPart`]: GPT-2's `c_attn` and Phi-3's `qkv_proj` are
 //! q, k, v along their output axis, Phi-3's `gate_up_proj` gate, up). A scheme
@@ -832,6 +836,7 @@ fn zero(model: &Model, t: &PlannedTensor) -> Result<Rule> {
     })
 }
 
+pub mod residual;
 mod ssm;
 mod stacks;
 
