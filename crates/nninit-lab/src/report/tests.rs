@@ -540,6 +540,19 @@ fn gpt_runs_get_validation_figures_with_seed_bands_and_divergence_marks() {
         assert!(s.mean.iter().all(|&(_, m)| p.y.0 < m && m < p.y.1), "{:?} {:?}", s.mean, p.y);
     }
     assert!(p.y.0 > 1.5 && p.y.1 < 7.0, "{:?}", p.y);
+    // A start far above the others (torch-default's) is drawn at the top of the axis, not stretching it.
+    let mut high = demo_gpt();
+    high.runs.extend((0..2).map(|seed| {
+        let mut r = gpt_run(8, "post-LN torch-default", seed, 3.0, None);
+        r.evals[0].validation_bits = Some(34.0);
+        r
+    }));
+    let (figs, _) = figures::figures(&high);
+    let fig = figs.iter().find(|f| f.stem == "validation-d8").unwrap();
+    let figures::Plot::Loss(p) = &fig.plot else { panic!("{:?}", fig.plot) };
+    assert!(p.y.1 < 7.0, "{:?}", p.y);
+    assert_eq!(p.series[3].mean[0].1, p.series.iter().map(|s| s.mean[0].1).fold(0.0, f64::max));
+    assert!(fig.caption.contains("1 mean above"), "{}", fig.caption);
     // The summary gives the finished runs' last validation bits, diverged runs left out.
     let rows = summarize(&demo_gpt());
     let d8 = rows.iter().find(|r| r.label == "d8/post-LN hf").unwrap();

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::report::summary::{ConfigRuns, is_diverged};
+use crate::report::summary::{ConfigRuns, is_diverged, short};
 
 use super::loss::{LossPlot, LossSeries, YScale};
 use super::shared::{Figure, Notes, Palette, slug};
@@ -30,6 +30,25 @@ pub(super) fn validation_figure(group: &str, cs: &[&ConfigRuns<'_>], palette: &P
         Some((lo, hi)) => Some((lo.min(b), hi.max(b))),
     })?;
     let x_max = all().map(|&(s, _)| s).max().unwrap_or(0).max(1) as f64;
+    // The axis ends at the larger of the median start and the highest later value: one initialization
+    // that starts far above the others (torch-default's unit-variance tied embeddings) must not squash
+    // the curves that matter; its points above the axis are drawn at its top and counted in the caption.
+    let mut starts: Vec<f64> = all().filter(|p| p.0 == 0).map(|p| p.1).collect();
+    starts.sort_by(f64::total_cmp);
+    let later = all().filter(|p| p.0 > 0).map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let cap = match starts.get(starts.len() / 2) {
+        Some(&median) if later.is_finite() => median.max(later),
+        _ => hi,
+    };
+    let mut clipped = 0;
+    let mut clip = |v: f64| {
+        if v > cap {
+            clipped += 1;
+            cap
+        } else {
+            v
+        }
+    };
     let nonfinite = cs
         .iter()
         .flat_map(|c| &c.runs)
@@ -46,14 +65,14 @@ pub(super) fn validation_figure(group: &str, cs: &[&ConfigRuns<'_>], palette: &P
         let mut banded = false;
         for (&step, vals) in &at {
             let x = step as f64;
-            s.mean.push((x, vals.iter().sum::<f64>() / vals.len() as f64));
+            s.mean.push((x, clip(vals.iter().sum::<f64>() / vals.len() as f64)));
             if vals.len() > 1 {
                 let (mn, mx) = vals.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
                 if !banded {
                     s.band.push(Vec::new());
                 }
                 if let Some(chunk) = s.band.last_mut() {
-                    chunk.push((x, mn, mx));
+                    chunk.push((x, mn.min(cap), mx.min(cap)));
                 }
             }
             banded = vals.len() > 1;
@@ -62,7 +81,7 @@ pub(super) fn validation_figure(group: &str, cs: &[&ConfigRuns<'_>], palette: &P
             if is_diverged(run)
                 && let Some(&(step, bits)) = pts.last()
             {
-                s.stops.push((step as f64, bits));
+                s.stops.push((step as f64, bits.min(cap)));
             }
         }
         let diverged = c.runs.iter().filter(|r| is_diverged(r)).count();
@@ -71,7 +90,7 @@ pub(super) fn validation_figure(group: &str, cs: &[&ConfigRuns<'_>], palette: &P
         }
         series.push(s);
     }
-    let pad = ((hi - lo) * 0.05).max(0.05);
+    let pad = ((cap - lo) * 0.05).max(0.05);
     let mut caption = String::from(
         "Validation cross-entropy in bits per character against step (the same validation windows at every \
          point). Line: mean over seeds; band: min–max over seeds; × marks the last measurement of a run that \
@@ -80,6 +99,7 @@ pub(super) fn validation_figure(group: &str, cs: &[&ConfigRuns<'_>], palette: &P
     );
     let mut notes = Notes::default();
     notes.add(nonfinite, ("non-finite measurement", "non-finite measurements"), " (NaN or ∞)");
+    notes.add(clipped, ("mean", "means"), &format!(" above {} bits drawn at the top of the axis", short(cap)));
     notes.append_to(&mut caption);
     Some(Figure {
         stem: format!("validation-{}", slug(group)),
@@ -89,7 +109,7 @@ pub(super) fn validation_figure(group: &str, cs: &[&ConfigRuns<'_>], palette: &P
         plot: LossPlot {
             series,
             x_max,
-            y: ((lo - pad).max(0.0), hi + pad),
+            y: ((lo - pad).max(0.0), cap + pad),
             criterion: None,
             y_scale: YScale::Linear,
             y_desc: "validation bits per character",
