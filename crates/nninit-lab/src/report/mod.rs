@@ -9,7 +9,8 @@
 //! | `<figure>.svg`, `<figure>.png` | each figure, as vector and bitmap |
 //! | `report.html` | the page: description, expectation, summary, figures with captions, run times |
 //!
-//! Figures are drawn only where there is data: training loss per group, final test accuracy, the accuracy heatmap
+//! Figures are drawn only where there is data: training loss per group, validation bits per character per group
+//! (GPT runs), final test accuracy, the accuracy heatmap
 //! over (σ_w², depth) with the theory's trainable depth, steps to criterion against depth, per-layer statistics at
 //! initialization and after training, and Jacobian spectra. Non-finite values (the NaN losses of diverged runs)
 //! and, on log axes, values ≤ 0 are left out, and each caption says how many.
