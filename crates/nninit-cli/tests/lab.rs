@@ -136,19 +136,17 @@ fn shards_run_apart_and_merged_are_the_whole_run() {
 fn lab_list_shows_the_built_in_experiments() {
     let v = json(&["lab", "list", "--json"]);
     let names: Vec<&str> = v.as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-    for name in
-        [
-            "quick",
-            "he2015",
-            "glorot2010",
-            "saxe2013",
-            "cnn-depth",
-            "edge-of-chaos",
-            "gelu-depth",
-            "resnet-depth",
-            "transformer-depth",
-        ]
-    {
+    for name in [
+        "quick",
+        "he2015",
+        "glorot2010",
+        "saxe2013",
+        "cnn-depth",
+        "edge-of-chaos",
+        "gelu-depth",
+        "resnet-depth",
+        "transformer-depth",
+    ] {
         assert!(names.contains(&name), "{name} not in {names:?}");
     }
 }
