@@ -9,9 +9,27 @@ use nninit::stream::{Philox, TorchStream};
 use nninit::{Fan, Init, InitParams, Layout, Shape, TensorSpec};
 
 const NAMES: [&str; 21] = [
-    "constant", "zeros", "ones", "uniform", "normal", "truncated_normal", "variance_scaling", "xavier_uniform",
-    "xavier_normal", "glorot_normal", "kaiming_uniform", "kaiming_normal", "he_normal", "lecun_uniform",
-    "lecun_normal", "orthogonal", "eye", "dirac", "delta_orthogonal", "sparse", "zero",
+    "constant",
+    "zeros",
+    "ones",
+    "uniform",
+    "normal",
+    "truncated_normal",
+    "variance_scaling",
+    "xavier_uniform",
+    "xavier_normal",
+    "glorot_normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "orthogonal",
+    "eye",
+    "dirac",
+    "delta_orthogonal",
+    "sparse",
+    "zero",
 ];
 const ACTIVATIONS: [&str; 8] = ["relu", "leaky_relu", "tanh", "selu", "gelu", "elu", "softplus", "hardtanh"];
 

@@ -7,8 +7,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use nninit::scheme::residual::{ResidualDepth, ResidualRole};
 use nninit_lab::experiment::{Experiment, Setup};
 use nninit_lab::limits;
+use nninit_lab::model::LAYERS_PER_BRANCH;
+use nninit_lab::rules::InitMethod;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
@@ -24,7 +27,31 @@ fuzz_target!(|data: &[u8]| {
             Setup::Classifier { model, init } => {
                 model.validate().unwrap_or_else(|e| panic!("{label}: an invalid network accepted: {e}"));
                 model.check_batch(what, c.train.batch.max(exp.probe_batch)).unwrap_or_else(|e| panic!("{label}: {e}"));
-                init.method.pre_init().unwrap_or_else(|e| panic!("{label}: {e}"));
+                init.method.check(model).unwrap_or_else(|e| panic!("{label}: an init that does not fit: {e}"));
+                match init.method {
+                    // A residual scheme has a rule per role, not one rule: every role's must build.
+                    InitMethod::Residual(scheme) => {
+                        let depth = ResidualDepth::new(model.blocks(), LAYERS_PER_BRANCH)
+                            .unwrap_or_else(|e| panic!("{label}: {e}"));
+                        let mut roles = vec![
+                            ResidualRole::Stem,
+                            ResidualRole::BranchInner,
+                            ResidualRole::BranchLast,
+                            ResidualRole::Head,
+                            ResidualRole::Bias,
+                            ResidualRole::Multiplier,
+                        ];
+                        if scheme.has_scalar_biases() {
+                            roles.push(ResidualRole::ScalarBias);
+                        }
+                        for role in roles {
+                            scheme.rule(depth, role, model.activation).unwrap_or_else(|e| panic!("{label}: {e}"));
+                        }
+                    }
+                    _ => {
+                        init.method.pre_init().unwrap_or_else(|e| panic!("{label}: {e}"));
+                    }
+                }
             }
             Setup::Gpt { spec, scheme, validation_windows } => {
                 spec.check_batch(what, c.train.batch).unwrap_or_else(|e| panic!("{label}: {e}"));
